@@ -1,0 +1,86 @@
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+// These tests load the built package through its own name and `exports` map,
+// exactly as a user's app does (`npm test` builds first).
+const root = fileURLToPath(new URL('..', import.meta.url))
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+
+function node (args: string[], cwd: string): { status: number | null, stdout: string, stderr: string } {
+  const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+t.test('package.json: ESM, engines, exports with types, peers', async (t) => {
+  t.equal(pkg.type, 'module')
+  t.equal(pkg.engines.node, '>=20.19')
+  for (const entry of ['.', './plugin', './worker']) {
+    const target = pkg.exports[entry]
+    t.ok(existsSync(join(root, target.default)), `${entry} is built`)
+    t.ok(existsSync(join(root, target.types)), `${entry} has generated types`)
+  }
+  t.same(pkg.peerDependencies, { fastify: '^5', bullmq: '^6', ioredis: '^5.9 || ^6' })
+  for (const peer of Object.keys(pkg.peerDependencies)) t.ok(pkg.devDependencies[peer], `${peer} is also a dev dependency`)
+  t.match(pkg.devDependencies.typescript, /^~5\.9\./, 'TypeScript pinned below 7')
+  t.equal(pkg.scripts.prepare, 'npm run build', 'npm ci builds')
+})
+
+t.test('the worker entry never loads fastify', async (t) => {
+  const dir = t.testdir({
+    'hooks.mjs': `export async function resolve (specifier, context, next) {
+      if (/^(fastify|fastify-plugin)($|\\/)|^@fastify\\/(?!error)/.test(specifier)) throw new Error('fastify was loaded: ' + specifier)
+      return next(specifier, context)
+    }`,
+    'register.mjs': "import { register } from 'node:module'; register('./hooks.mjs', import.meta.url)",
+    'main.mjs': `
+      try { await import('fastify'); console.log('guard broken') } catch (err) { console.log('guard works') }
+      const w = await import('fastify-hybrid-webhooks/worker')
+      console.log('worker loaded', typeof w.safeJobId)`
+  })
+  const r = node(['--import', './register.mjs', 'main.mjs'], dir)
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout, /guard works/, 'importing fastify throws in this process')
+  t.match(r.stdout, /worker loaded function/)
+})
+
+t.test('a CommonJS app can require() every entry point', async (t) => {
+  const dir = t.testdir({
+    'app.cjs': `
+      const root = require('fastify-hybrid-webhooks')
+      const plugin = require('fastify-hybrid-webhooks/plugin')
+      const worker = require('fastify-hybrid-webhooks/worker')
+      console.log(JSON.stringify({ root: Object.keys(root).sort(), plugin: Object.keys(plugin).sort(), worker: Object.keys(worker).sort(), id: worker.safeJobId('acme', '1') }))`
+  })
+  const r = node(['app.cjs'], dir)
+  t.equal(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout)
+  t.equal(out.id, 'acme.1')
+  t.ok(out.worker.includes('safeJobId'))
+  for (const name of [...out.worker, ...out.plugin]) t.ok(out.root.includes(name), `the root entry re-exports ${name}`)
+})
+
+t.test('the root entry re-exports the same bindings as ./plugin and ./worker', async (t) => {
+  const root = await import('fastify-hybrid-webhooks') as Record<string, unknown>
+  const plugin = await import('fastify-hybrid-webhooks/plugin') as Record<string, unknown>
+  const worker = await import('fastify-hybrid-webhooks/worker') as Record<string, unknown>
+  for (const [name, value] of Object.entries({ ...worker, ...plugin })) {
+    if (name !== 'default') t.equal(root[name], value, name)
+  }
+})
+
+t.test('entry points name every export (no export *)', async (t) => {
+  for (const file of ['index.ts', 'plugin/index.ts', 'worker/index.ts']) {
+    const src = readFileSync(join(root, file), 'utf8')
+    t.notMatch(src, /export \* /, file)
+  }
+})
+
+t.test('CLI and scripts stay runnable: the test harness names its redis hint', async (t) => {
+  const dir = t.testdir({})
+  writeFileSync(join(dir, 'probe.mjs'), `import { redisInstallHint } from ${JSON.stringify(join(root, 'scripts/redis-server.mjs'))}; console.log(redisInstallHint())`)
+  const r = node(['probe.mjs'], dir)
+  t.match(r.stdout, /apt-get install -y redis-server/)
+})

@@ -1,0 +1,33 @@
+/**
+ * The job data every part of the package shares: the plugin writes it, the
+ * poller writes it, the worker reads it, the dead-letter queue keeps it.
+ */
+export interface WebhookEvent<P = unknown> {
+  /** Job schema version. A worker dead-letters versions it does not know. */
+  v: 1
+  /** The provider's event id after preset namespacing (GitHub: hook id + delivery id). */
+  id: string
+  /** The plugin's `source`, matching {@link SOURCE_PATTERN}. */
+  source: string
+  /** The event type; `''` when the scheme has none. */
+  type: string
+  /** The parsed JSON object; for form bodies, the preset's decoding. */
+  payload: P
+  /** Lower-case header names from the preset's allow-list, never signature headers. */
+  headers: Record<string, string>
+  /** Milliseconds since epoch, on the ingress clock. */
+  receivedAt: number
+  /** The signed provider timestamp in milliseconds, when the scheme has one. */
+  sentAt?: number
+  /** Where the event came from. */
+  origin: 'webhook' | 'poll' | 'replay'
+}
+
+/** The job schema version this package writes and understands. */
+export const EVENT_VERSION = 1 as const
+
+/** What a `source` must look like: a letter, then up to 62 letters, digits, `_` or `-`. */
+export const SOURCE_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/i
+
+/** The BullMQ job name every webhook job is added under. */
+export const JOB_NAME = 'webhook'

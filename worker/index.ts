@@ -1,0 +1,11 @@
+/**
+ * `fastify-hybrid-webhooks/worker`: everything that runs next to the app,
+ * without Fastify. Every export is named here; nothing else is public.
+ */
+export { safeJobId } from './job-id.js'
+export { EVENT_VERSION, SOURCE_PATTERN, JOB_NAME } from './event.js'
+export type { WebhookEvent } from './event.js'
+export { PermanentError, RateLimitedError, WorkerErrors } from './errors.js'
+export { checkPersistence } from './persistence.js'
+export type { PersistenceReport } from './persistence.js'
+export type { RedisConnection, RedisClient } from './connection.js'
