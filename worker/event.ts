@@ -21,6 +21,13 @@ export interface WebhookEvent<P = unknown> {
   sentAt?: number
   /** Where the event came from. */
   origin: 'webhook' | 'poll' | 'replay'
+  /**
+   * Set by presets whose id comes from an unsigned header (GitHub, Shopify,
+   * generic HMAC with a header id): a digest of the signature and the type.
+   * The worker dedupes on it too, so a captured delivery resent with a fresh
+   * id header is skipped as a replay.
+   */
+  replayKey?: string
 }
 
 /** The job schema version this package writes and understands. */
