@@ -1,0 +1,92 @@
+// The app's own database: the orders table the webhooks keep up to date, and
+// the processed-keys table that makes every apply's effect exactly-once.
+import Database from 'better-sqlite3'
+
+const FIELDS = ['id', 'status', 'amount_cents', 'currency', 'customer', 'note', 'version', 'updated_at']
+
+/**
+ * Opens (and creates) the demo database.
+ * @param {string} file a path, or ':memory:'
+ */
+export function openOrdersDb (file) {
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS orders (
+      id TEXT PRIMARY KEY,
+      status TEXT NOT NULL,
+      amount_cents INTEGER NOT NULL,
+      currency TEXT NOT NULL,
+      customer TEXT NOT NULL,
+      note TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      updated_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS processed_keys (
+      key TEXT PRIMARY KEY,
+      order_id TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'stale')),
+      processed_at INTEGER NOT NULL
+    );
+  `)
+
+  const insertKey = db.prepare(`
+    INSERT INTO processed_keys (key, order_id, version, outcome, processed_at)
+    VALUES (@key, @order_id, @version, 'applied', @now)
+    ON CONFLICT (key) DO NOTHING`)
+  const markStale = db.prepare("UPDATE processed_keys SET outcome = 'stale' WHERE key = ?")
+  // The version guard: an older (or the same) state never overwrites a newer one,
+  // whatever order the events arrive in.
+  const upsert = db.prepare(`
+    INSERT INTO orders (${FIELDS.join(', ')}) VALUES (${FIELDS.map((f) => `@${f}`).join(', ')})
+    ON CONFLICT (id) DO UPDATE SET ${FIELDS.slice(1).map((f) => `${f} = excluded.${f}`).join(', ')}
+    WHERE orders.version < excluded.version`)
+
+  /**
+   * One transaction: record the idempotency key, then write the state if it is
+   * newer. A key seen before means this effect already happened: do nothing.
+   * @returns {'applied' | 'stale' | 'duplicate'}
+   */
+  const applyOrder = db.transaction((order, key) => {
+    if (insertKey.run({ key, order_id: order.id, version: order.version, now: Date.now() }).changes === 0) return 'duplicate'
+    if (upsert.run(pick(order)).changes === 1) return 'applied'
+    markStale.run(key)
+    return 'stale'
+  })
+
+  const seedAll = db.transaction((orders) => {
+    for (const order of orders) upsert.run(pick(order))
+  })
+
+  return {
+    applyOrder,
+    /** Writes the initial import (what the app had before the demo starts). */
+    seed (orders) {
+      seedAll(orders)
+    },
+    /** Every order, by id. */
+    orders () {
+      return db.prepare(`SELECT ${FIELDS.join(', ')} FROM orders ORDER BY id`).all()
+    },
+    /** Counts of processed keys by outcome. */
+    outcomes () {
+      const out = { applied: 0, stale: 0 }
+      for (const row of db.prepare('SELECT outcome, count(*) AS n FROM processed_keys GROUP BY outcome').all()) out[row.outcome] = row.n
+      return out
+    },
+    close () {
+      db.close()
+    }
+  }
+}
+
+function pick (order) {
+  const row = {}
+  for (const f of FIELDS) row[f] = order[f]
+  return row
+}
+
+/** The fields the final check compares. */
+export const ORDER_FIELDS = FIELDS
