@@ -1,0 +1,184 @@
+import { Queue } from 'bullmq'
+import type { FastifyBaseLogger } from 'fastify'
+import { createProducerClient, type ManagedClient, type RedisClient } from '../worker/connection.js'
+import { JOB_NAME, type WebhookEvent } from '../worker/event.js'
+import { safeJobId } from '../worker/job-id.js'
+import { eventJobOptions } from '../worker/job-options.js'
+import { checkPersistence, type PersistenceReport } from '../worker/persistence.js'
+import { PluginErrors } from './errors.js'
+import type { ResolvedPluginOptions } from './options.js'
+
+/** Why an event could not be enqueued. Each gives 503 with `Retry-After`. */
+export type EnqueueFailureReason = 'redis_not_ready' | 'persistence_refused' | 'enqueue_timeout' | 'enqueue_failed'
+
+export type EnqueueOutcome =
+  | { ok: true, jobId: string, duplicate: boolean }
+  | { ok: false, reason: EnqueueFailureReason, cause?: unknown }
+
+/** Adds events to the queue, fails fast when Redis cannot take them, and watches Redis' settings. */
+export interface EventProducer {
+  readonly queue: Queue
+  readonly client: RedisClient
+  /** True when an add would be attempted now. */
+  readonly ready: boolean
+  /** Waits for Redis as the options require; throws a coded error when `register` must fail. */
+  boot: () => Promise<void>
+  add: (event: WebhookEvent) => Promise<EnqueueOutcome>
+  /** Closes the queue and the producer connection (a connection the user passed stays open). */
+  close: () => Promise<void>
+}
+
+type ProducerOptions = Pick<ResolvedPluginOptions,
+  'connection' | 'queueName' | 'prefix' | 'ackTimeoutMs' | 'requireRedisAtBoot' | 'readyTimeoutMs' | 'persistenceCheck' | 'name'>
+
+/** Builds the producer: a fail-fast connection and a BullMQ `Queue` on it. Connecting starts at once. */
+export function createEventProducer (options: ProducerOptions, log: FastifyBaseLogger): EventProducer {
+  let everReady = false
+  let reportedDown = false
+  let queueReady = false
+  // Under 'refuse', nothing is accepted until a check of the current connection passed.
+  let verified = options.persistenceCheck !== 'refuse'
+  let lastCheck: Promise<PersistenceReport | undefined> = Promise.resolve(undefined)
+
+  const managed: ManagedClient = createProducerClient(options.connection, { onError: onRedisError, connectionName: `webhooks:${options.name}` })
+  const client = managed.client
+  client.on('ready', onRedisReady)
+  client.on('close', onRedisClose)
+  // The producer only runs BullMQ's add script: skipping BullMQ's own INFO-based
+  // version check keeps a Redis that refuses INFO usable.
+  const queue = new Queue(options.queueName, { connection: client, prefix: options.prefix, skipVersionCheck: true })
+  queue.on('error', () => {}) // connection errors are logged by onRedisError
+  const initialized = queue.waitUntilReady().then(() => { queueReady = true }, () => {})
+
+  return {
+    queue,
+    client,
+    get ready () { return queueReady && verified && client.status === 'ready' },
+    boot,
+    add,
+    close
+  }
+
+  function onRedisReady (): void {
+    everReady = true
+    reportedDown = false
+    log.info({ queueName: options.queueName }, 'webhook intake: Redis is ready')
+    if (options.persistenceCheck !== 'off') lastCheck = runPersistenceCheck()
+  }
+
+  function onRedisClose (): void {
+    if (options.persistenceCheck === 'refuse') verified = false
+    if (everReady && !reportedDown) {
+      reportedDown = true
+      log.warn({ queueName: options.queueName }, 'webhook intake: lost the Redis connection; answering 503 until it is back')
+    }
+  }
+
+  function onRedisError (err: Error): void {
+    if (reportedDown) return
+    reportedDown = true
+    log.warn({ queueName: options.queueName, err: { message: err.message, code: (err as { code?: string }).code } },
+      'webhook intake: Redis is not reachable; answering 503 until it is')
+  }
+
+  async function runPersistenceCheck (): Promise<PersistenceReport> {
+    const report = await checkPersistence(client)
+    const fields = { queueName: options.queueName, aof: report.aof, maxmemoryPolicy: report.maxmemoryPolicy, problems: report.problems }
+    if (report.ok) {
+      verified = true
+      log.info(fields, 'webhook intake: Redis persistence verified (appendonly yes, noeviction)')
+    } else if (!report.verifiable) {
+      // Managed services may deny INFO: refusing them would leave no way to run there.
+      verified = true
+      log.warn(fields, 'webhook intake: Redis persistence is unverifiable (INFO refused); make sure appendonly is yes and maxmemory-policy is noeviction')
+    } else if (options.persistenceCheck === 'refuse') {
+      verified = false
+      log.error(fields, 'webhook intake: Redis is not durable; refusing webhooks (503) until it is')
+    } else {
+      log.warn(fields, 'webhook intake: Redis is not durable; an acknowledged webhook can be lost')
+    }
+    return report
+  }
+
+  async function boot (): Promise<void> {
+    if (options.requireRedisAtBoot) {
+      await within(initialized, options.readyTimeoutMs)
+      if (!queueReady) {
+        await close()
+        throw new PluginErrors.FST_WEBHOOK_REDIS_UNAVAILABLE_AT_BOOT(
+          `Redis was not ready within ${options.readyTimeoutMs} ms (requireRedisAtBoot is true; status: ${client.status})`)
+      }
+    } else if (options.persistenceCheck === 'refuse') {
+      // Wait for the first connection attempt only, so a Redis that is down does not hold up the boot.
+      await within(firstOutcome(client), options.readyTimeoutMs)
+    }
+    if (client.status !== 'ready' || options.persistenceCheck !== 'refuse') return
+    const report = await lastCheck
+    if (report !== undefined && report.verifiable && !report.ok) {
+      await close()
+      throw new PluginErrors.FST_WEBHOOK_PERSISTENCE(
+        `Redis is not durable and persistenceCheck is 'refuse': ${report.problems.join('; ')}`)
+    }
+  }
+
+  async function add (event: WebhookEvent): Promise<EnqueueOutcome> {
+    if (!queueReady || client.status !== 'ready') return { ok: false, reason: 'redis_not_ready' }
+    if (!verified) return { ok: false, reason: 'persistence_refused' }
+    const jobId = safeJobId(event.source, event.id)
+    // BullMQ's add resolves the same for a duplicate job id. An EXISTS written
+    // on the same connection just before the add script runs first, so it says
+    // whether the job was already there (two concurrent first deliveries may
+    // both count as new; neither is lost).
+    const existed = client.exists(queue.toKey(jobId))
+    const added = queue.add(JOB_NAME, event, eventJobOptions(jobId))
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(resolve, options.ackTimeoutMs, 'timeout') })
+    try {
+      const result = await Promise.race([Promise.all([existed, added]), deadline])
+      if (result === 'timeout') {
+        existed.catch(() => {})
+        added.catch(() => {})
+        return { ok: false, reason: 'enqueue_timeout' }
+      }
+      return { ok: true, jobId, duplicate: result[0] === 1 }
+    } catch (err) {
+      existed.catch(() => {})
+      added.catch(() => {})
+      return { ok: false, reason: 'enqueue_failed', cause: err }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async function close (): Promise<void> {
+    client.off('ready', onRedisReady)
+    client.off('close', onRedisClose)
+    await within(queue.close().catch(() => {}), 2000)
+    await managed.close()
+  }
+}
+
+async function firstOutcome (client: RedisClient): Promise<void> {
+  if (client.status === 'ready') return
+  await new Promise<void>((resolve) => {
+    function settle (): void {
+      client.off('ready', settle)
+      client.off('error', settle)
+      client.off('end', settle)
+      resolve()
+    }
+    client.once('ready', settle)
+    client.once('error', settle)
+    client.once('end', settle)
+  })
+}
+
+async function within (promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const settled = await Promise.race([
+    promise.then(() => true, () => true),
+    new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false) })
+  ])
+  clearTimeout(timer)
+  return settled
+}

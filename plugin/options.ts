@@ -1,0 +1,230 @@
+import type { LogLevel } from 'fastify'
+import type { RedisConnection } from '../worker/connection.js'
+import { connectionProblem } from '../worker/connection.js'
+import { SOURCE_PATTERN } from '../worker/event.js'
+import {
+  checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, checkString, expected, unknownKeys
+} from '../worker/validate.js'
+import { PluginErrors } from './errors.js'
+import type { Provider, SecretContext } from './provider.js'
+import { providerProblem } from './provider-check.js'
+
+/** What the plugin does when Redis lacks AOF or `maxmemory-policy noeviction`. */
+export type PersistenceCheck = 'warn' | 'refuse' | 'off'
+
+/** Options of `webhookPlugin`. Validated at registration: a bad value fails `register` with `FST_WEBHOOK_INVALID_OPTION`. */
+export interface WebhookPluginOptions {
+  /**
+   * The signature scheme and its secret(s), e.g. `providers.hmac({ secret })`.
+   * Required.
+   * @defaultValue none
+   */
+  provider: Provider
+  /**
+   * How to reach Redis: a `redis://` URL, ioredis options, or an ioredis
+   * `Redis`/`Cluster` instance (which stays open when the app closes; the
+   * plugin produces through a fail-fast duplicate it owns). Required.
+   * @defaultValue none
+   */
+  connection: RedisConnection
+  /**
+   * The route path, under the route prefix of the scope the plugin is
+   * registered in. May carry params (`/hooks/:tenant`) for a secret resolver.
+   * @defaultValue `'/v1/events'`
+   */
+  path?: string
+  /**
+   * The event source written into every job and its job id, matching
+   * `/^[a-z][a-z0-9_-]{0,62}$/i`.
+   * @defaultValue the provider's `name`
+   */
+  source?: string
+  /**
+   * A name for this registration, unique in the app: the key of
+   * `app.webhookIntakes`. Set it when two registrations share a `source`.
+   * @defaultValue the `source`
+   */
+  name?: string
+  /**
+   * The BullMQ queue the events are added to.
+   * @defaultValue `'integration-events'`
+   */
+  queueName?: string
+  /**
+   * BullMQ's key prefix (never a route prefix: use `path` for that). Use a
+   * hash tag such as `'{webhooks}'` on Redis Cluster, the same everywhere.
+   * @defaultValue `'bull'`
+   */
+  prefix?: string
+  /**
+   * The largest body accepted, in bytes; larger ones get 413, by
+   * `Content-Length` or while streaming.
+   * @defaultValue the provider's `bodyLimit`, else 1048576 (1 MiB)
+   */
+  bodyLimit?: number
+  /**
+   * How long an enqueue may take before the sender gets 503 with `Retry-After`.
+   * @defaultValue `2000`
+   */
+  ackTimeoutMs?: number
+  /**
+   * The `Retry-After` sent with every 503, rounded up to whole seconds.
+   * @defaultValue `5000`
+   */
+  retryAfterMs?: number
+  /**
+   * Fail `register` when Redis is not ready within `readyTimeoutMs`. By default
+   * the app boots while Redis is down and the route answers 503 until it is ready.
+   * @defaultValue `false`
+   */
+  requireRedisAtBoot?: boolean
+  /**
+   * How long `register` waits for Redis when it has to (`requireRedisAtBoot`,
+   * or `persistenceCheck: 'refuse'`).
+   * @defaultValue `10000`
+   */
+  readyTimeoutMs?: number
+  /**
+   * Checks `appendonly yes` and `maxmemory-policy noeviction` at first connect
+   * and after reconnects. `'warn'` logs a warning; `'refuse'` fails `register`
+   * (or, when Redis connects later, answers 503 until a check passes);
+   * `'off'` skips the check. A Redis that refuses `INFO` is logged as unverifiable.
+   * @defaultValue `'warn'`
+   */
+  persistenceCheck?: PersistenceCheck
+  /**
+   * How long the secrets returned by a secret resolver are cached, per
+   * `secretCacheKey`. `0` calls the resolver on every request.
+   * @defaultValue `60000`
+   */
+  secretCacheMs?: number
+  /**
+   * How long a secret resolver may take; a slower (or throwing) resolver gives 503.
+   * @defaultValue `1000`
+   */
+  secretTimeoutMs?: number
+  /**
+   * The cache key of a resolver's answer. The default keys on the route
+   * params; a resolver that reads headers should key on those headers too.
+   * @defaultValue the route params
+   */
+  secretCacheKey?: (ctx: SecretContext) => string
+  /**
+   * The log level of the route, including the plugin's `msg: 'webhook'` line.
+   * @defaultValue the app's level
+   */
+  logLevel?: LogLevel
+}
+
+/** The options after defaults and validation. */
+export interface ResolvedPluginOptions extends Required<Omit<WebhookPluginOptions, 'logLevel'>> {
+  logLevel: LogLevel | undefined
+}
+
+/** Keys the route params as the resolver's cache key. */
+export function paramsCacheKey (ctx: SecretContext): string {
+  return JSON.stringify(Object.entries(ctx.params).sort(([a], [b]) => (a < b ? -1 : 1)))
+}
+
+/** The default of every optional option; `source`, `name` and `bodyLimit` are derived as documented. */
+export const PLUGIN_DEFAULTS = {
+  path: '/v1/events',
+  queueName: 'integration-events',
+  prefix: 'bull',
+  bodyLimit: 1_048_576,
+  ackTimeoutMs: 2000,
+  retryAfterMs: 5000,
+  requireRedisAtBoot: false,
+  readyTimeoutMs: 10_000,
+  persistenceCheck: 'warn' as PersistenceCheck,
+  secretCacheMs: 60_000,
+  secretTimeoutMs: 1000,
+  secretCacheKey: paramsCacheKey
+} as const
+
+const KNOWN = [
+  'provider', 'connection', 'path', 'source', 'name', 'queueName', 'prefix', 'bodyLimit', 'ackTimeoutMs',
+  'retryAfterMs', 'requireRedisAtBoot', 'readyTimeoutMs', 'persistenceCheck', 'secretCacheMs',
+  'secretTimeoutMs', 'secretCacheKey', 'logLevel'
+] as const
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+// A route path: starts with `/`, no whitespace, no query or fragment.
+const PATH_PATTERN = /^\/[^\s?#]*$/
+// Fastify's own ceiling on `bodyLimit` is the max safe integer; a webhook
+// larger than 1 GiB is not a webhook.
+const MAX_BODY_LIMIT = 1_073_741_824
+
+/**
+ * Applies defaults and checks every option. Pure: throws
+ * `FST_WEBHOOK_INVALID_OPTION` (a `TypeError`) for the first bad option.
+ */
+export function validatePluginOptions (options: unknown): ResolvedPluginOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    fail(expected('options', 'an object', options))
+  }
+  const o = options as Record<string, unknown>
+  const unknown = unknownKeys(o, KNOWN)
+  if (unknown.length > 0) fail(`Unknown option \`${unknown[0]}\`; known options are ${KNOWN.join(', ')}`)
+
+  const provider = o.provider
+  failIf(providerProblem(provider))
+  const p = provider as Provider
+  const connection = connectionProblem(o.connection)
+  if (connection !== undefined) fail(`Expected \`connection\` to be ${connection}`)
+
+  const resolved: ResolvedPluginOptions = {
+    provider: p,
+    connection: o.connection as RedisConnection,
+    path: pick(o.path, PLUGIN_DEFAULTS.path),
+    source: pick(o.source, p.name),
+    name: '',
+    queueName: pick(o.queueName, PLUGIN_DEFAULTS.queueName),
+    prefix: pick(o.prefix, PLUGIN_DEFAULTS.prefix),
+    bodyLimit: pick(o.bodyLimit, p.bodyLimit ?? PLUGIN_DEFAULTS.bodyLimit),
+    ackTimeoutMs: pick(o.ackTimeoutMs, PLUGIN_DEFAULTS.ackTimeoutMs),
+    retryAfterMs: pick(o.retryAfterMs, PLUGIN_DEFAULTS.retryAfterMs),
+    requireRedisAtBoot: pick(o.requireRedisAtBoot, PLUGIN_DEFAULTS.requireRedisAtBoot),
+    readyTimeoutMs: pick(o.readyTimeoutMs, PLUGIN_DEFAULTS.readyTimeoutMs),
+    persistenceCheck: pick(o.persistenceCheck, PLUGIN_DEFAULTS.persistenceCheck),
+    secretCacheMs: pick(o.secretCacheMs, PLUGIN_DEFAULTS.secretCacheMs),
+    secretTimeoutMs: pick(o.secretTimeoutMs, PLUGIN_DEFAULTS.secretTimeoutMs),
+    secretCacheKey: pick(o.secretCacheKey, PLUGIN_DEFAULTS.secretCacheKey),
+    logLevel: o.logLevel as LogLevel | undefined
+  }
+  resolved.name = pick(o.name, resolved.source)
+
+  failIf(checkString('path', resolved.path, PATH_PATTERN, 'a route path starting with `/`'))
+  failIf(checkString('source', resolved.source, SOURCE_PATTERN, `a string matching ${String(SOURCE_PATTERN)}` +
+    (o.source === undefined ? ' (it defaults to the provider\'s name: set `source`)' : '')))
+  failIf(checkString('name', resolved.name))
+  failIf(checkRedisName('queueName', resolved.queueName))
+  const prefixHint = typeof resolved.prefix === 'string' && resolved.prefix.startsWith('/')
+    ? '`prefix` is BullMQ\'s key prefix, not a route prefix: set the route with `path`'
+    : undefined
+  failIf(prefixHint === undefined
+    ? checkRedisName('prefix', resolved.prefix)
+    : expected('prefix', 'a BullMQ key prefix', resolved.prefix, prefixHint))
+  failIf(checkInteger('bodyLimit', resolved.bodyLimit, 1, MAX_BODY_LIMIT))
+  failIf(checkInteger('ackTimeoutMs', resolved.ackTimeoutMs, 1, 60_000))
+  failIf(checkInteger('retryAfterMs', resolved.retryAfterMs, 1000, 86_400_000))
+  failIf(checkBoolean('requireRedisAtBoot', resolved.requireRedisAtBoot))
+  failIf(checkInteger('readyTimeoutMs', resolved.readyTimeoutMs, 1, 600_000))
+  failIf(checkOneOf('persistenceCheck', resolved.persistenceCheck, ['warn', 'refuse', 'off']))
+  failIf(checkInteger('secretCacheMs', resolved.secretCacheMs, 0))
+  failIf(checkInteger('secretTimeoutMs', resolved.secretTimeoutMs, 1, 60_000))
+  failIf(checkFunction('secretCacheKey', resolved.secretCacheKey))
+  if (resolved.logLevel !== undefined) failIf(checkOneOf('logLevel', resolved.logLevel, LOG_LEVELS))
+  return resolved
+}
+
+function pick<T> (value: unknown, fallback: T): T {
+  return (value === undefined ? fallback : value) as T
+}
+
+function failIf (problem: string | undefined): void {
+  if (problem !== undefined) fail(problem)
+}
+
+function fail (message: string): never {
+  throw new PluginErrors.FST_WEBHOOK_INVALID_OPTION(message)
+}

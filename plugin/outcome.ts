@@ -1,0 +1,77 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+
+/** What became of one request, as logged on the plugin's `msg: 'webhook'` line. */
+export type Outcome = 'accepted' | 'duplicate' | 'responded' | 'rejected' | 'unavailable'
+
+/** Counters of one registration, by outcome. */
+export interface IntakeStats {
+  /** Events enqueued (202). */
+  accepted: number
+  /** Events already in the queue (202, nothing added). */
+  duplicates: number
+  /** Requests answered inline by the provider (200). */
+  responded: number
+  /** Requests refused with a 4xx. */
+  rejected: number
+  /** Requests answered 503. */
+  unavailable: number
+}
+
+/** The fields of one `msg: 'webhook'` line besides the standard ones. Never a secret, a signature or a body. */
+export interface OutcomeFields {
+  outcome: Outcome
+  reason?: string
+  eventId?: string
+  type?: string
+  /** Why, in more words (a provider's detail, never a secret or an expected signature). */
+  detail?: string
+  secretIndex?: number
+  /** An error to log with the line (our own failure, or a user callback's). */
+  err?: unknown
+}
+
+export function newStats (): IntakeStats {
+  return { accepted: 0, duplicates: 0, responded: 0, rejected: 0, unavailable: 0 }
+}
+
+const STAT_OF: Record<Outcome, keyof IntakeStats> = {
+  accepted: 'accepted',
+  duplicate: 'duplicates',
+  responded: 'responded',
+  rejected: 'rejected',
+  unavailable: 'unavailable'
+}
+
+/** How a registration answers and logs: one line per request, then the reply. */
+export interface Answerer {
+  /** Sends a coded error (its status, code and generic message; `Retry-After` on 503). */
+  fail: (request: FastifyRequest, reply: FastifyReply, error: FastifyError, fields: OutcomeFields) => FastifyReply
+  /** Sends a success body. */
+  succeed: (request: FastifyRequest, reply: FastifyReply, status: number, body: unknown, fields: OutcomeFields) => FastifyReply
+}
+
+export function createAnswerer (source: string, retryAfterSec: number, stats: IntakeStats): Answerer {
+  return { fail, succeed }
+
+  function fail (request: FastifyRequest, reply: FastifyReply, error: FastifyError, fields: OutcomeFields): FastifyReply {
+    const status = error.statusCode ?? 500
+    if (status === 503) reply.header('retry-after', String(retryAfterSec))
+    logLine(request, reply, status, fields)
+    return reply.code(status).send({ statusCode: status, code: error.code, error: STATUS_CODES[status], message: error.message })
+  }
+
+  function succeed (request: FastifyRequest, reply: FastifyReply, status: number, body: unknown, fields: OutcomeFields): FastifyReply {
+    logLine(request, reply, status, fields)
+    return reply.code(status).send(body)
+  }
+
+  function logLine (request: FastifyRequest, reply: FastifyReply, status: number, fields: OutcomeFields): void {
+    stats[STAT_OF[fields.outcome]]++
+    const { err, ...rest } = fields
+    const line = { ...rest, source, status, latencyMs: Math.round(reply.elapsedTime * 100) / 100 }
+    if (err !== undefined) request.log.error({ ...line, err }, 'webhook')
+    else if (fields.outcome === 'unavailable') request.log.warn(line, 'webhook')
+    else request.log.info(line, 'webhook')
+  }
+}

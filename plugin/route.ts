@@ -1,0 +1,142 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { EVENT_VERSION, type WebhookEvent } from '../worker/event.js'
+import { parseBody } from './body.js'
+import type { EventProducer } from './enqueue.js'
+import { BODY_FAILURE_ERRORS, PluginErrors } from './errors.js'
+import { classifyMedia, collectHeaders, pickEventHeaders } from './headers.js'
+import type { ResolvedPluginOptions } from './options.js'
+import type { Answerer } from './outcome.js'
+import type { EventFields, IncomingHeaders, InlineResponse, ParsedBody, ProviderRequest, VerifyResult } from './provider.js'
+import type { SecretSource } from './secrets.js'
+
+/** What the route of one registration works with. */
+export interface RouteContext {
+  options: ResolvedPluginOptions
+  producer: EventProducer
+  secrets: SecretSource
+  answer: Answerer
+}
+
+/** The route's hooks and handler, in pipeline order. */
+export interface RouteHandlers {
+  checkFraming: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>
+  receiveWebhook: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>
+  onRouteError: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply
+}
+
+/**
+ * The request pipeline: method and route (Fastify's router) → content type →
+ * size → secrets → verify over the raw bytes → parse → event → enqueue → 202.
+ */
+export function createRouteHandlers ({ options, producer, secrets, answer }: RouteContext): RouteHandlers {
+  const { provider, source, bodyLimit } = options
+  return { checkFraming, receiveWebhook, onRouteError }
+
+  // Runs before the body is read: a refused request costs no body bytes.
+  async function checkFraming (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const media = classifyMedia(collectHeaders(request.raw.rawHeaders), provider.contentTypes)
+    if (!media.ok) return refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNSUPPORTED_MEDIA_TYPE(), media.reason)
+    if (Number(request.headers['content-length']) > bodyLimit) {
+      return refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_BODY_TOO_LARGE(), 'body_too_large')
+    }
+    return undefined
+  }
+
+  function refuseUnread (request: FastifyRequest, reply: FastifyReply, error: FastifyError, reason: string): FastifyReply {
+    // The unread body would otherwise be drained from a keep-alive socket.
+    reply.header('connection', 'close')
+    return answer.fail(request, reply, error, { outcome: 'rejected', reason })
+  }
+
+  async function receiveWebhook (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const receivedAt = Date.now()
+    const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+    const headers = collectHeaders(request.raw.rawHeaders)
+    const media = classifyMedia(headers, provider.contentTypes)
+    const kind = media.ok ? media.kind : provider.contentTypes[0]
+
+    const found = await secrets({ headers, source, path: request.routeOptions.url ?? options.path, params: paramsOf(request) })
+    if (!found.ok) return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: found.reason, err: found.cause })
+
+    let verified: VerifyResult
+    try {
+      verified = provider.verify({ headers, rawBody }, found.secrets, Date.now())
+    } catch (err) {
+      // A provider must not throw on hostile input; if it does, the request is still unauthenticated.
+      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: 'verify_threw', err })
+    }
+    if (!verified.ok) {
+      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: verified.reason, detail: verified.detail })
+    }
+    const secretIndex = verified.secretIndex
+
+    const parsed = parseBody(kind, rawBody)
+    if (!parsed.ok) return answer.fail(request, reply, new BODY_FAILURE_ERRORS[parsed.reason](), { outcome: 'rejected', reason: parsed.reason, secretIndex })
+
+    const req: ProviderRequest = { headers, rawBody }
+    // After verification the sender is authentic: a provider that throws now is
+    // our bug, so the sender is told to retry (503) rather than to give up.
+    let inline: InlineResponse | undefined
+    let fields: EventFields | { ok: false, reason: keyof typeof BODY_FAILURE_ERRORS, detail?: string }
+    try {
+      inline = provider.respond?.(parsed.value, req)
+      if (inline !== undefined && !inline.enqueue) {
+        return answer.succeed(request, reply, inline.statusCode, inline.body, { outcome: 'responded', reason: 'inline', secretIndex })
+      }
+      fields = provider.toEvent(parsed.value, req, verified)
+    } catch (err) {
+      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'provider_threw', err })
+    }
+    if (fields.ok && (typeof fields.id !== 'string' || fields.id === '')) fields = { ok: false, reason: 'missing_id' }
+    if (!fields.ok) {
+      return answer.fail(request, reply, new BODY_FAILURE_ERRORS[fields.reason](), { outcome: 'rejected', reason: fields.reason, detail: fields.detail, secretIndex })
+    }
+
+    const event = toWebhookEvent(parsed.value, fields, headers, receivedAt, verified.timestampMs)
+    const added = await producer.add(event)
+    const ids = { eventId: event.id, type: event.type, secretIndex }
+    if (!added.ok) {
+      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: added.reason, ...ids, detail: causeOf(added.cause) })
+    }
+    const outcome = added.duplicate ? 'duplicate' : 'accepted'
+    if (inline !== undefined) return answer.succeed(request, reply, inline.statusCode, inline.body, { outcome, reason: 'inline', ...ids })
+    return answer.succeed(request, reply, 202, { received: true }, { outcome, ...ids })
+  }
+
+  function toWebhookEvent (parsed: ParsedBody, fields: EventFields, headers: IncomingHeaders, receivedAt: number, sentAt: number | undefined): WebhookEvent {
+    const event: WebhookEvent = {
+      v: EVENT_VERSION,
+      id: fields.id,
+      source,
+      type: typeof fields.type === 'string' ? fields.type : '',
+      payload: fields.payload === undefined ? parsed.value : fields.payload,
+      headers: pickEventHeaders(headers, provider.eventHeaders),
+      receivedAt,
+      origin: 'webhook'
+    }
+    if (sentAt !== undefined) event.sentAt = sentAt
+    if (fields.replayKey !== undefined) event.replayKey = fields.replayKey
+    return event
+  }
+
+  // Fastify's own errors on this route: framing and body-reading failures.
+  function onRouteError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_BODY_TOO_LARGE(), { outcome: 'rejected', reason: 'body_too_large' })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      return answer.fail(request, reply, error, { outcome: 'rejected', reason: error.code === undefined ? 'bad_request' : error.code.toLowerCase() })
+    }
+    // Never a 500: whatever failed, the sender keeps the event and retries.
+    return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'internal_error', err: error })
+  }
+}
+
+function paramsOf (request: FastifyRequest): Record<string, string> {
+  return (request.params ?? {}) as Record<string, string>
+}
+
+function causeOf (cause: unknown): string | undefined {
+  return cause instanceof Error ? cause.message : undefined
+}

@@ -1,0 +1,83 @@
+import type { SecretContext, SecretOption } from './provider.js'
+import { isSecretList } from './provider-check.js'
+
+/** Why the secrets for a request could not be had. Each gives 503: the sender retries, nothing is rejected for our fault. */
+export type SecretFailureReason = 'secret_resolver_failed' | 'secret_resolver_timeout' | 'secret_resolver_invalid'
+
+export type SecretOutcome =
+  | { ok: true, secrets: readonly string[] }
+  | { ok: false, reason: SecretFailureReason, cause?: unknown }
+
+export interface SecretSourceOptions {
+  cacheMs: number
+  timeoutMs: number
+  cacheKey: (ctx: SecretContext) => string
+}
+
+/** Gives the secrets for a request. */
+export type SecretSource = (ctx: SecretContext) => SecretOutcome | Promise<SecretOutcome>
+
+// Per-tenant keys come from the request: bound the cache so a flood of made-up
+// tenants cannot grow it without limit.
+const MAX_CACHE_ENTRIES = 10_000
+
+/**
+ * A static secret becomes a constant list; a resolver is called with a
+ * deadline, its answers cached per key for `cacheMs` and concurrent lookups of
+ * one key shared. Failures are never cached, and no secret is ever logged:
+ * failures carry only a reason and the resolver's own error.
+ */
+export function createSecretSource (secret: SecretOption, options: SecretSourceOptions): SecretSource {
+  if (typeof secret !== 'function') {
+    const fixed: SecretOutcome = { ok: true, secrets: Object.freeze(typeof secret === 'string' ? [secret] : [...secret]) }
+    return function staticSecrets () { return fixed }
+  }
+  const resolver = secret
+  const cache = new Map<string, { secrets: readonly string[], expiresAt: number }>()
+  const pending = new Map<string, Promise<SecretOutcome>>()
+
+  return function resolveSecrets (ctx) {
+    let key: string
+    try {
+      key = options.cacheKey(ctx)
+    } catch (err) {
+      return { ok: false, reason: 'secret_resolver_failed', cause: err }
+    }
+    const hit = cache.get(key)
+    if (hit !== undefined && hit.expiresAt > Date.now()) return { ok: true, secrets: hit.secrets }
+    const running = pending.get(key)
+    if (running !== undefined) return running
+    const lookup = callResolver(ctx).then((outcome) => {
+      pending.delete(key)
+      if (outcome.ok && options.cacheMs > 0) remember(key, outcome.secrets)
+      return outcome
+    })
+    pending.set(key, lookup)
+    return lookup
+  }
+
+  function remember (key: string, secrets: readonly string[]): void {
+    cache.delete(key)
+    if (cache.size >= MAX_CACHE_ENTRIES) cache.delete(cache.keys().next().value as string)
+    cache.set(key, { secrets, expiresAt: Date.now() + options.cacheMs })
+  }
+
+  async function callResolver (ctx: SecretContext): Promise<SecretOutcome> {
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<SecretOutcome>((resolve) => {
+      timer = setTimeout(resolve, options.timeoutMs, { ok: false, reason: 'secret_resolver_timeout' })
+    })
+    const answer = (async (): Promise<SecretOutcome> => {
+      try {
+        const value = await resolver(ctx)
+        if (!isSecretList(value)) return { ok: false, reason: 'secret_resolver_invalid' }
+        return { ok: true, secrets: Object.freeze(typeof value === 'string' ? [value] : [...value]) }
+      } catch (err) {
+        return { ok: false, reason: 'secret_resolver_failed', cause: err }
+      }
+    })()
+    const outcome = await Promise.race([answer, deadline])
+    clearTimeout(timer)
+    return outcome
+  }
+}
