@@ -2,5 +2,15 @@
  * `fastify-hybrid-webhooks`: the plugin (default export) and everything from
  * `./plugin` and `./worker`, named one by one.
  */
-export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence } from './worker/index.js'
+import { webhookPlugin } from './plugin/index.js'
+
+export default webhookPlugin
+export { webhookPlugin, PluginErrors, PLUGIN_DEFAULTS, providers } from './plugin/index.js'
+export type {
+  WebhookIntake, WebhookPluginOptions, PersistenceCheck, IntakeStats, Outcome, Provider, ContentKind, IncomingHeaders, SecretOption,
+  SecretContext, SecretResolver, VerifyFailureReason, VerifyInput, VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason,
+  ParsedBody, ProviderRequest, EventFields, BodyFailure, InlineResponse, DeliveryFacts, SignOptions
+} from './plugin/index.js'
+export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller } from './worker/index.js'
 export type { WebhookEvent, PersistenceReport, RedisConnection, RedisClient } from './worker/index.js'
+export type { Poller, PollerOptions, PollerStatus, PollRunEvent, PollLagEvent, PollResult, PollRunResult, PollChange, PollPage, PollContext, FetchChanges, CursorStore } from './worker/index.js'

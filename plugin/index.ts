@@ -2,4 +2,19 @@
  * `fastify-hybrid-webhooks/plugin`: the ingress plugin, provider presets,
  * plugin errors and types. Every export is named here; nothing else is public.
  */
+import { webhookPlugin } from './plugin.js'
+
+export { webhookPlugin }
+export default webhookPlugin
+export type { WebhookIntake } from './plugin.js'
+export { PluginErrors } from './errors.js'
+export { PLUGIN_DEFAULTS } from './options.js'
+export type { WebhookPluginOptions, PersistenceCheck } from './options.js'
+export type { IntakeStats, Outcome } from './outcome.js'
+export { providers } from './providers/index.js'
+export type {
+  Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
+  VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,
+  InlineResponse, DeliveryFacts, SignOptions
+} from './provider.js'
 export type { WebhookEvent } from '../worker/event.js'
