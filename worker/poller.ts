@@ -1,0 +1,180 @@
+import { EventEmitter } from 'node:events'
+import { Queue, Worker, type Job } from 'bullmq'
+import { createProducerClient, createWorkerClient } from './connection.js'
+import { readSyncedAt, redisCursor, storeCursor, type CursorBackend } from './cursor.js'
+import { bounded, pollKeys } from './lease.js'
+import { runPoll, type PollResult, type PollRunResult, type RunContext } from './poller-run.js'
+import { validatePollerOptions, type PollerOptions } from './poller-options.js'
+
+/** Emitted as `run` after every run this replica attempted (not after `runOnce()`'s). */
+export type PollRunEvent = PollResult & { reason: 'start' | 'schedule' | 'catch-up' }
+
+/** Emitted as `lag` when the cursor lags past `lagThresholdMs`. */
+export interface PollLagEvent {
+  lagMs: number
+  lagThresholdMs: number
+}
+
+/** Where the poller stands, from Redis (and the user's store). */
+export interface PollerStatus {
+  /** The saved cursor, `null` before the first run. */
+  cursor: string | null
+  /** When a run last reached `hasMore: false` (ms since epoch), `null` before the first run. */
+  syncedAt: number | null
+  /** Now minus `syncedAt`; `null` before the first run. */
+  lagMs: number | null
+  /** While a rate limit pauses polling: when it resumes (ms since epoch). */
+  pausedUntil: number | null
+}
+
+/** What {@link createPoller} returns. Events: `run` ({@link PollRunEvent}), `lag` ({@link PollLagEvent}). */
+export interface Poller extends EventEmitter {
+  /** BullMQ's worker of the poll queue, for its events. */
+  readonly worker: Worker
+  /** Resolves once the schedule is in Redis and the worker runs; rejects if that failed. */
+  ready: () => Promise<void>
+  /** Runs now, under the same lease as scheduled runs. Rejects when `fetchChanges` keeps failing or returns a bad page. */
+  runOnce: () => Promise<PollResult>
+  /** The cursor, lag and pause, read from Redis (and the store). */
+  status: () => Promise<PollerStatus>
+  /** Stops this replica: aborts its run (the page in flight is fetched again later), closes what it opened. The schedule stays for other replicas. */
+  close: () => Promise<void>
+}
+
+const POLL_JOB = 'poll'
+
+/**
+ * Creates a polling reconciler: a BullMQ job scheduler on its own queue runs
+ * `fetchChanges` every `every` ms on one replica at a time, and feeds the
+ * changes into the webhook queue as `WebhookEvent`s with `origin: 'poll'`.
+ */
+export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
+  const o = validatePollerOptions(options)
+  const log = o.logger.child({ source: o.source, pollQueue: o.pollQueueName })
+  const keys = pollKeys(o.prefix, o.queueName, o.source)
+  const onError = (err: Error): void => { log.debug({ err }, 'poller Redis connection error') }
+  const producer = createProducerClient(o.connection, { onError })
+  const consumer = createWorkerClient(o.connection, { onError })
+  const events = new Queue(o.queueName, { connection: producer.client, prefix: o.prefix })
+  const pollQueue = new Queue(o.pollQueueName, { connection: consumer.client, prefix: o.prefix })
+  const cursor: CursorBackend = o.store === undefined ? redisCursor(producer.client, keys, o.enqueueTimeoutMs) : storeCursor(o.store, o.source)
+  const closing = new AbortController()
+  const run: RunContext<P> = { options: o, client: producer.client, events, keys, cursor, log, closing: closing.signal }
+  const local = new Set<Promise<void>>()
+  const emitter = new EventEmitter()
+  let closed: Promise<void> | undefined
+
+  const worker = new Worker(o.pollQueueName, processPollJob, {
+    connection: consumer.client,
+    prefix: o.prefix,
+    concurrency: 1,
+    lockDuration: o.lockDuration,
+    stalledInterval: o.stalledInterval,
+    maxStalledCount: 1
+  })
+  worker.on('error', (err) => { log.warn({ err }, 'poll worker error') })
+  const started = start()
+  started.catch((err) => {
+    if (closing.signal.aborted) log.debug({ err }, 'poller closed before it started')
+    else log.error({ err }, 'poller failed to start')
+  })
+
+  async function start (): Promise<void> {
+    // A fresh schedule with `every` fires at once; runOnStart decides that instead, so the first tick waits a period.
+    await pollQueue.upsertJobScheduler(`poll.${o.source}`, { every: o.every, startDate: Date.now() + o.every }, {
+      name: POLL_JOB, data: { source: o.source }, opts: { removeOnComplete: true, removeOnFail: 50 }
+    })
+    await worker.waitUntilReady()
+    if (o.runOnStart) inBackground(() => runScheduled('start'))
+    else inBackground(catchUpIfLagging)
+  }
+
+  async function processPollJob (job: Job<{ source?: string }>): Promise<void> {
+    if (job.data.source !== o.source) {
+      log.error({ jobSource: job.data.source }, 'the poll queue is shared with the poller of another source: give each source its own pollQueueName')
+      return
+    }
+    await runScheduled('schedule')
+  }
+
+  async function runScheduled (reason: PollRunEvent['reason']): Promise<void> {
+    if (closing.signal.aborted) return
+    let result: PollResult | undefined
+    try {
+      result = await runPoll(run)
+      emitter.emit('run', { ...result, reason })
+      log.debug({ reason, ...result }, 'poll run ended')
+    } catch (err) {
+      log.error({ err, reason }, 'poll run failed; the cursor stays where it was')
+    }
+    const lagging = await lagPastThreshold()
+    if (lagging && result !== undefined && caughtUpPossible(result)) {
+      inBackground(() => runScheduled('catch-up'))
+    }
+  }
+
+  function caughtUpPossible (result: PollResult): boolean {
+    return !('skipped' in result) && result.hasMore && result.stopped === undefined
+  }
+
+  async function catchUpIfLagging (): Promise<void> {
+    if (await lagPastThreshold()) await runScheduled('catch-up')
+  }
+
+  async function lagPastThreshold (): Promise<boolean> {
+    try {
+      const syncedAt = await readSyncedAt(producer.client, keys, o.enqueueTimeoutMs)
+      if (syncedAt === null) return false
+      const lagMs = Date.now() - syncedAt
+      if (lagMs <= o.lagThresholdMs) return false
+      log.warn({ lagMs, lagThresholdMs: o.lagThresholdMs }, 'poll cursor lags behind the provider: catching up')
+      emitter.emit('lag', { lagMs, lagThresholdMs: o.lagThresholdMs } satisfies PollLagEvent)
+      return true
+    } catch (err) {
+      log.debug({ err }, 'poll lag unknown')
+      return false
+    }
+  }
+
+  // Catch-up runs start outside the poll job, so the job ends and the schedule keeps its pace.
+  function inBackground (task: () => Promise<void>): void {
+    if (closing.signal.aborted) return
+    const p = new Promise<void>((resolve) => setImmediate(resolve)).then(task).catch((err) => {
+      log.error({ err }, 'poll run failed')
+    })
+    local.add(p)
+    p.finally(() => local.delete(p)).catch(() => {})
+  }
+
+  async function runOnce (): Promise<PollResult> {
+    if (closing.signal.aborted) throw new Error('The poller is closed')
+    const result = await runPoll(run)
+    await lagPastThreshold()
+    return result
+  }
+
+  async function status (): Promise<PollerStatus> {
+    const [saved, syncedAt, pauseMs] = await Promise.all([
+      cursor.load(),
+      readSyncedAt(producer.client, keys, o.enqueueTimeoutMs),
+      bounded(producer.client.pttl(keys.pause), o.enqueueTimeoutMs, 'reading the poll pause')
+    ])
+    const now = Date.now()
+    return { cursor: saved, syncedAt, lagMs: syncedAt === null ? null : now - syncedAt, pausedUntil: pauseMs > 0 ? now + pauseMs : null }
+  }
+
+  async function close (): Promise<void> {
+    closed ??= (async () => {
+      closing.abort(new Error('The poller is closing'))
+      await worker.close()
+      await Promise.allSettled([...local])
+      await Promise.allSettled([events.close(), pollQueue.close()])
+      await Promise.allSettled([producer.close(), consumer.close()])
+    })()
+    await closed
+  }
+
+  return Object.assign(emitter, { worker, ready: async () => { await started }, runOnce, status, close })
+}
+
+export type { PollResult, PollRunResult }
