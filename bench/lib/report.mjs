@@ -1,0 +1,45 @@
+// The run's markdown: one table per section and the issue's targets with the
+// measured ratio for each.
+import { fmt, mb, table, times } from './stats.mjs'
+
+const TITLES = {
+  ingest: '1. Ingest',
+  worker: '2. Worker',
+  bursts: '3. Bursts',
+  e2e: '4. End to end',
+  memory: '5. Memory'
+}
+
+/** The whole report as markdown. */
+export function report ({ machine, config, results, startedAt }) {
+  const parts = [
+    `Run ${startedAt}${config.quick ? ' (--quick: a smoke run, numbers are meaningless)' : ''} on ${machine.cpus} × ${machine.cpuModel}, ` +
+    `${mb(machine.memoryBytes)}, Node.js ${machine.node}.`
+  ]
+  for (const [name, result] of Object.entries(results)) {
+    parts.push(`### ${TITLES[name]}\n\n${result.table}${result.note ? `\n\n${result.note}` : ''}`)
+  }
+  const rows = targets(results)
+  if (rows.length > 0) parts.push(`### Targets\n\n${table(['target', 'measured', 'met'], rows)}`)
+  return parts.join('\n\n')
+}
+
+function targets (results) {
+  const rows = []
+  const check = (name, value, shown, ok) => rows.push([name, shown, Number.isFinite(value) ? (ok ? 'yes' : 'no') : '-'])
+  for (const [kb, r] of Object.entries(results.ingest?.ratios ?? {})) {
+    check(`ingest ${kb}: req/s ≥ 1.0× hand-rolled (required)`, r.rpsVsHand, times(r.rpsVsHand), r.rpsVsHand >= 1)
+    check(`ingest ${kb}: req/s ≥ 0.6× bare route (goal)`, r.rpsVsBare, times(r.rpsVsBare), r.rpsVsBare >= 0.6)
+    check(`ingest ${kb}: p99 ≤ 2× bare route`, r.p99VsBare, times(r.p99VsBare), r.p99VsBare <= 2)
+  }
+  const w = results.worker?.ratios?.[10]
+  if (w !== undefined) check('worker: ≥ 0.6× bare BullMQ at concurrency 10', w, times(w), w >= 0.6)
+  const b = results.bursts
+  if (b !== undefined) check('bursts: ≤ 1.2 hydrate calls per distinct object', b.callsPerObject, fmt(b.callsPerObject, 2), b.callsPerObject <= 1.2)
+  const m = results.memory
+  if (m !== undefined) {
+    check('ingest RSS ≤ 150 MB', m.pluginPeakRss, mb(m.pluginPeakRss), m.pluginPeakRss <= 150 * 1048576)
+    check('≤ 200 bytes of Redis per done marker', m.bytesPerMarker, `${fmt(m.bytesPerMarker)} B`, m.bytesPerMarker <= 200)
+  }
+  return rows
+}

@@ -1,0 +1,35 @@
+// The ingest servers under test and how to start them: each in its own
+// process, so its CPU and memory are its own.
+import { fileURLToPath } from 'node:url'
+import { startChild } from './proc.mjs'
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url))
+
+/** The three receivers of the ingest comparison, in table order. */
+export const INGEST_SERVERS = [
+  { key: 'plugin', label: 'this plugin', file: here('../servers/plugin.mjs'), queue: 'bench-plugin' },
+  { key: 'bare', label: 'bare route (a)', file: here('../baselines/bare-route.mjs') },
+  { key: 'hand', label: 'hand-rolled (b)', file: here('../baselines/hand-rolled.mjs'), queue: 'bench-hand' }
+]
+
+/** Starts an ingest server on a private Redis; resolves with the child and its port. */
+export async function startServer (server, redisUrl, { execArgv = [] } = {}) {
+  const { child, info } = await startChild(server.file, {
+    label: server.label,
+    execArgv,
+    env: { BENCH_REDIS_URL: redisUrl, BENCH_QUEUE: server.queue ?? 'unused' }
+  })
+  return { ...server, child, port: info.port }
+}
+
+/** Starts the load generator process. */
+export async function startLoad () {
+  const { child } = await startChild(here('../load.mjs'), { label: 'load generator' })
+  return child
+}
+
+/** Path of a worker process script. */
+export const WORKER_FILES = {
+  package: here('../servers/worker.mjs'),
+  bare: here('../baselines/bare-worker.mjs')
+}

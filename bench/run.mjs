@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// `npm run bench`: every comparison of the README's table, measured in one run,
+// printed as markdown and written as JSON under bench/results/.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { readConfig } from './lib/config.mjs'
+import { report } from './lib/report.mjs'
+
+const config = readConfig()
+const here = dirname(fileURLToPath(import.meta.url))
+const startedAt = new Date()
+const log = (line) => console.error(`bench: ${line}`)
+
+const SECTION_FILES = {
+  ingest: './sections/ingest.mjs',
+  worker: './sections/worker.mjs',
+  bursts: './sections/bursts.mjs',
+  e2e: './sections/e2e.mjs',
+  memory: './sections/memory.mjs'
+}
+
+const results = {}
+for (const name of config.sections) {
+  log(`section ${name}`)
+  const section = await import(SECTION_FILES[name])
+  results[name] = await section[name](config, log)
+}
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  memoryBytes: totalmem(),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`
+}
+const output = { startedAt: startedAt.toISOString(), seconds: (Date.now() - startedAt) / 1000, machine, config, results }
+const text = report(output)
+console.log(text)
+
+const out = config.out ?? join(here, 'results', config.quick ? 'quick.tmp.json' : `${startedAt.toISOString().slice(0, 19).replaceAll(':', '-')}.json`)
+mkdirSync(dirname(out), { recursive: true })
+writeFileSync(out, JSON.stringify({ ...output, report: text }, null, 2) + '\n')
+log(`wrote ${out} after ${output.seconds.toFixed(1)} s`)

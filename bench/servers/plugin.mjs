@@ -1,0 +1,20 @@
+// This package's ingress: the plugin with the generic HMAC preset, as a user
+// registers it (verify + safe parse + durable enqueue + 202). Logging off, as
+// for every server in the benchmark.
+import Fastify from 'fastify'
+import { webhookPlugin, providers } from 'fastify-hybrid-webhooks'
+import { PATH, SECRET } from '../lib/events.mjs'
+import { ready, serve } from '../lib/proc.mjs'
+
+const app = Fastify({ logger: false })
+await app.register(webhookPlugin, {
+  provider: providers.hmac({ secret: SECRET }),
+  connection: process.env.BENCH_REDIS_URL,
+  path: PATH,
+  source: 'acme',
+  queueName: process.env.BENCH_QUEUE,
+  requireRedisAtBoot: true
+})
+await app.listen({ port: 0, host: '127.0.0.1' })
+serve({ stop: () => app.close() })
+ready({ port: app.server.address().port })
