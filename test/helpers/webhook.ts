@@ -5,7 +5,7 @@ import { pino } from 'pino'
 import type { Test } from 'tap'
 import { webhookPlugin } from '../../plugin/plugin.js'
 import type { WebhookPluginOptions } from '../../plugin/options.js'
-import type { ContentKind, InlineResponse, ParsedBody, Provider, SecretOption, VerifyResult } from '../../plugin/provider.js'
+import type { ContentKind, InlineResponse, ParsedBody, Provider, SecretOption, SignOptions, VerifyResult } from '../../plugin/provider.js'
 import { cleanQueue, redisUrl, testClient, uniqueName } from './redis.js'
 
 /** Options of the pipeline tests' own provider. */
@@ -125,11 +125,26 @@ export async function buildApp (
   })
   await app.register(webhookPlugin, { connection: redisUrl(), ackTimeoutMs: 2000, ...options, queueName })
   await app.ready()
+  for (const name of app.webhookIntakes.keys()) await untilReady(app, name)
   return { app, lines, logText: text, queueName, webhookLines: () => lines.filter((l) => l.msg === 'webhook') }
 }
 
 /** A JSON body and its signed headers. */
-export function signed (provider: Provider, body: unknown, options: Parameters<Provider['sign']>[1] = {}): { payload: string, headers: Record<string, string> } {
+export function signed (provider: Provider, body: unknown, options: SignOptions & { type?: string } = {}): { payload: string, headers: Record<string, string> } {
   const payload = typeof body === 'string' ? body : JSON.stringify(body)
   return { payload, headers: provider.sign(payload, options) }
+}
+
+/** Polls `check` every 20 ms until it is truthy, failing after `timeoutMs`. */
+export async function waitFor (check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Waits until the registration `name` would enqueue (Redis ready, and verified under 'refuse'). */
+export async function untilReady (app: { webhookIntakes: Map<string, { ready: boolean }> }, name: string, timeoutMs = 10_000): Promise<void> {
+  await waitFor(() => app.webhookIntakes.get(name)?.ready === true, timeoutMs, `intake ${name} to be ready`)
 }
