@@ -1,0 +1,113 @@
+// Fault injection. A plan is a list of faults, each fired once the sender has
+// had a given share of the events acknowledged, so faults land under load
+// whatever the machine's speed. Every fault is recorded with its time and pid,
+// so the accounting can tell which apply calls it could have re-opened.
+import { sleep } from './sender.mjs'
+
+/** The kills of the issue: Redis twice, a worker five times, the app once, spread over the run. */
+export function killPlan () {
+  return [
+    { at: 0.08, kind: 'worker' },
+    { at: 0.16, kind: 'redis' },
+    { at: 0.24, kind: 'worker' },
+    { at: 0.34, kind: 'app' },
+    { at: 0.44, kind: 'worker' },
+    { at: 0.54, kind: 'redis' },
+    { at: 0.64, kind: 'worker' },
+    { at: 0.74, kind: 'worker' }
+  ]
+}
+
+/** The outage: Redis down for `holdMs`, then later frozen (SIGSTOP) for as long. */
+export function outagePlan (holdMs) {
+  return [
+    { at: 0.25, kind: 'redis-down', holdMs },
+    { at: 0.6, kind: 'redis-freeze', holdMs }
+  ]
+}
+
+/**
+ * Runs the plan against the stack while `sender` sends. Resolves with the
+ * faults that landed (`landed: false` for any the run ended before).
+ */
+export async function runPlan (plan, stack, sender, total, say) {
+  const done = []
+  let nextWorker = 0
+  // A killed worker restarts in the background (a node start takes a second or
+  // two) so the next fault is not held up; it is only awaited before the same
+  // worker is killed again, and before the plan returns.
+  const restarting = new Map()
+  for (const f of plan) {
+    while (sender.ackedCount < f.at * total && !sender.finished) await sleep(20)
+    if (sender.finished) {
+      done.push({ ...f, landed: false })
+      continue
+    }
+    const record = { ...f, landed: true, ackedAt: sender.ackedCount }
+    if (f.kind === 'worker') {
+      const w = stack.workers[nextWorker++ % stack.workers.length]
+      await restarting.get(w)
+      record.target = w.name
+      record.pid = w.pid
+      record.at = Date.now()
+      await w.kill('SIGKILL')
+      restarting.set(w, w.start().then(() => { record.recoveredMs = Date.now() - record.at }))
+    } else if (f.kind === 'app') {
+      record.pid = stack.app.pid
+      record.at = Date.now()
+      await stack.app.kill('SIGKILL')
+      await stack.app.start()
+    } else if (f.kind === 'redis') {
+      record.waitingAtKill = await backlog(stack)
+      record.pid = stack.redis.pid
+      record.at = Date.now()
+      await stack.redis.kill()
+      await stack.redis.start()
+    } else if (f.kind === 'redis-down') {
+      record.at = Date.now()
+      await stack.redis.kill()
+      await sleep(f.holdMs)
+      await stack.redis.start()
+    } else if (f.kind === 'redis-freeze') {
+      record.at = Date.now()
+      stack.redis.signal('SIGSTOP')
+      await sleep(f.holdMs)
+      stack.redis.signal('SIGCONT')
+    }
+    if (f.kind !== 'worker') record.recoveredMs = Date.now() - record.at
+    done.push(record)
+  }
+  await Promise.all(restarting.values())
+  for (const record of done) say(`  fault: ${describe(record)}`)
+  return done
+}
+
+/**
+ * Waits (up to 5 s) for jobs waiting in the queue before a Redis kill, so the
+ * kill finds acknowledged work in Redis: without a backlog a Redis that loses
+ * everything would have nothing to lose, and the no-AOF control would prove
+ * nothing.
+ */
+async function backlog (stack) {
+  const until = Date.now() + 5000
+  let c = await stack.counts()
+  while (c.waiting < 1 && Date.now() < until) {
+    await sleep(50)
+    c = await stack.counts()
+  }
+  return c.waiting
+}
+
+export function describe (f) {
+  if (!f.landed) return `${f.kind} at ${Math.round(f.at * 100)}%: did not land (sending had ended)`
+  const what = f.kind === 'worker'
+    ? `SIGKILL ${f.target} (pid ${f.pid}), restarted`
+    : f.kind === 'app'
+      ? `SIGKILL app (pid ${f.pid}), restarted`
+      : f.kind === 'redis'
+        ? `SIGKILL redis-server (pid ${f.pid}, ${f.waitingAtKill} jobs waiting), restarted`
+        : f.kind === 'redis-down'
+          ? `redis-server down for ${f.holdMs / 1000} s`
+          : `redis-server frozen (SIGSTOP) for ${f.holdMs / 1000} s`
+  return `${what} after ${f.ackedAt} acks, recovered in ${f.recoveredMs} ms`
+}

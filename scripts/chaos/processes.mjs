@@ -1,0 +1,156 @@
+// Process orchestration: a private redis-server, the app, N workers, each its
+// own process on loopback, each killable and restartable. Every pid is handed
+// to the reaper, and every child is SIGKILLed when the harness exits, so no
+// run leaves a process behind.
+import { fork } from 'node:child_process'
+import { openSync, closeSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startRedisServer } from '../redis-server.mjs'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const live = new Set()
+let reaper
+
+process.on('exit', function killChildren () {
+  for (const pid of live) {
+    try {
+      process.kill(pid, 'SIGCONT')
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  }
+})
+
+function track (pid) {
+  if (pid === undefined) return
+  live.add(pid)
+  reaper?.send({ add: pid })
+}
+
+function untrack (pid) {
+  live.delete(pid)
+  reaper?.connected && reaper.send({ remove: pid })
+}
+
+/** Starts the reaper once per harness process; it outlives nothing but the harness. */
+export async function startReaper () {
+  if (reaper) return
+  reaper = fork(join(here, 'reaper.mjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], detached: true })
+  await new Promise((resolve, reject) => {
+    reaper.once('message', resolve)
+    reaper.once('exit', () => reject(new Error('the reaper exited at start')))
+  })
+  // The harness must be able to exit while the reaper waits for it.
+  reaper.unref()
+  reaper.channel?.unref()
+}
+
+/** Tells the reaper to remove a directory if the harness dies. */
+export function reapDir (dir, forget = false) {
+  reaper?.connected && reaper.send(forget ? { forgetDir: dir } : { dir })
+}
+
+/** A private redis-server whose pid the reaper always knows, across restarts. */
+export async function startRedis (opts) {
+  const server = await startRedisServer(opts)
+  track(server.pid)
+  reapDir(server.dir)
+  const wrap = {
+    server,
+    get url () { return server.url },
+    get pid () { return server.pid },
+    async kill () {
+      const pid = server.pid
+      await server.kill()
+      untrack(pid)
+    },
+    async start () {
+      await server.start()
+      track(server.pid)
+    },
+    signal (sig) { server.signal(sig) },
+    async stop () {
+      const pid = server.pid
+      await server.stop()
+      untrack(pid)
+      reapDir(server.dir, true)
+    }
+  }
+  return wrap
+}
+
+/**
+ * A node child running `script` with CHAOS_CONFIG, logging to `logFile`,
+ * considered started when it sends `{ ready: true }`.
+ */
+export function nodeChild (name, script, config, logFile) {
+  const exits = []
+  let child
+  let expectedExit = false
+
+  async function start () {
+    const fd = openSync(logFile, 'a')
+    expectedExit = false
+    child = fork(join(here, script), [], {
+      env: { ...process.env, CHAOS_CONFIG: JSON.stringify(config) },
+      stdio: ['ignore', fd, fd, 'ipc']
+    })
+    closeSync(fd)
+    track(child.pid)
+    const c = child
+    c.on('exit', (code, signal) => {
+      untrack(c.pid)
+      exits.push({ code, signal, expected: expectedExit, at: Date.now() })
+    })
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start within 30 s\n${tail(logFile)}`)), 30000)
+      c.once('message', (msg) => { clearTimeout(timer); resolve(msg) })
+      c.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${name} exited at start (${code ?? signal})\n${tail(logFile)}`)) })
+    })
+    return handle
+  }
+
+  async function kill (sig = 'SIGKILL') {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    expectedExit = true
+    const gone = new Promise((resolve) => child.once('exit', resolve))
+    child.kill(sig)
+    await gone
+  }
+
+  /** Asks for a clean shutdown, then kills after `graceMs`. */
+  async function stop (graceMs = 8000) {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    expectedExit = true
+    const gone = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+    await gone
+    clearTimeout(timer)
+  }
+
+  const handle = {
+    name,
+    start,
+    kill,
+    stop,
+    async restart () {
+      await kill()
+      return await start()
+    },
+    get pid () { return child?.pid },
+    /** Exits nobody asked for: a crash. */
+    get unexpectedExits () { return exits.filter((e) => !e.expected) },
+    get alive () { return child !== undefined && child.exitCode === null && child.signalCode === null }
+  }
+  return handle
+}
+
+/** The last lines of a log file, for error messages. */
+export function tail (file, lines = 20) {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return ''
+  }
+}

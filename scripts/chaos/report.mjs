@@ -1,0 +1,34 @@
+// Human-readable output: each scenario's checks with PASS or FAIL, then one
+// summary table (the one the README's Reliability section quotes).
+
+export function printResult (r, say) {
+  if (r.error) {
+    say(`  could not run: ${r.error}`)
+  }
+  for (const c of r.checks) {
+    say(`  ${c.ok ? 'PASS' : 'FAIL'}  ${c.name}: ${c.value} (want ${c.expected})`)
+  }
+  const f = r.figures
+  if (f.applyCalls !== undefined) {
+    say(`  apply calls: ${f.applyCalls} for ${f.acked} events (${f.injectedFailures} injected failures, ${f.extraApplyCalls} beyond one per event; ${f.callsOpenAtKills} calls were open at ${f.killsMidApply} kills)`)
+    say(`  attempts: ${f.attempts}, statuses ${JSON.stringify(f.statuses)}, connection errors ${JSON.stringify(f.connectionErrors)}, slowest answer ${f.answers.maxMs} ms`)
+  }
+  const verdict = r.passed ? 'PASS' : 'FAIL'
+  if (r.expectFail) {
+    say(`${r.name}: ${verdict} ${r.ok ? '(expected: the control caught the loss)' : '(NOT expected: a negative control must FAIL with lost events)'}`)
+  } else {
+    say(`${r.name}: ${verdict}`)
+  }
+}
+
+export function printSummary (results, say) {
+  say('\n| scenario | events | acked | lost | double effects | dead letters | failed jobs | drained after last send | extra apply calls / open at kills | result |')
+  say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  for (const r of results) {
+    const f = r.figures
+    const drain = f.drainMs === undefined ? 'not drained' : `${(f.drainMs / 1000).toFixed(1)} s`
+    const result = r.expectFail ? `${r.passed ? 'PASS' : 'FAIL'} (${r.ok ? 'expected' : 'unexpected'})` : (r.passed ? 'PASS' : 'FAIL')
+    say(`| ${r.name} | ${f.events ?? '-'} | ${f.acked ?? '-'} | ${f.lost ?? '-'} | ${f.doubledEffects ?? '-'} | ${f.deadLetters ?? '-'} | ${f.failedJobs ?? '-'} | ${r.error ? '-' : drain} | ${f.extraApplyCalls ?? '-'} / ${f.callsOpenAtKills ?? '-'} | ${r.error ? 'ERROR' : result} |`)
+  }
+  say(`\nchaos: ${results.every((r) => r.ok) ? 'OK' : 'NOT OK'}`)
+}

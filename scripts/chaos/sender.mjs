@@ -1,0 +1,139 @@
+// A sender that behaves like a webhook provider: each event is POSTed until a
+// 2xx comes back, every attempt signed afresh (new timestamp, new signature),
+// every non-2xx and every connection error retried with capped, jittered
+// exponential backoff. It records what was acknowledged and how every attempt
+// went, so the harness can hold the app to its contract.
+import { Agent, request } from 'node:http'
+
+/**
+ * @param {object} o
+ * @param {() => {host: string, port: number}} o.target where the app listens now
+ * @param {string} o.path the webhook route
+ * @param {{ sign: (body: string) => Record<string, string> }} o.provider
+ * @param {number} o.events how many events to send
+ * @param {number} o.senders how many concurrent senders
+ * @param {string} o.runId prefix of the event ids
+ * @param {number} [o.attemptTimeoutMs] a provider's own response deadline (a hang is counted past it)
+ * @param {number} [o.giveUpMs] stop retrying one event after this long (a failure of the run)
+ * @param {number} [o.backoffBaseMs]
+ * @param {number} [o.backoffCapMs]
+ */
+export function createSender (o) {
+  const attemptTimeoutMs = o.attemptTimeoutMs ?? 30000
+  const giveUpMs = o.giveUpMs ?? 300000
+  const baseMs = o.backoffBaseMs ?? 50
+  const capMs = o.backoffCapMs ?? 1000
+  const agent = new Agent({ keepAlive: true, maxSockets: o.senders })
+  const stats = {
+    acked: new Set(),
+    givenUp: [],
+    attempts: 0,
+    statuses: {},
+    connectionErrors: {},
+    timeouts: 0,
+    maxLatencyMs: 0,
+    firstSendAt: 0,
+    lastAckAt: 0
+  }
+  let next = 0
+  let finished = false
+  /** Listeners told about every attempt: ({ status, error, latencyMs, at }). */
+  const observers = new Set()
+
+  function eventId (n) {
+    return `${o.runId}-${n}`
+  }
+
+  function bodyOf (n) {
+    return JSON.stringify({ event_id: eventId(n), type: 'chaos.tick', data: { n } })
+  }
+
+  function attempt (body) {
+    return new Promise((resolve) => {
+      const { host, port } = o.target()
+      const headers = { ...o.provider.sign(body), 'content-length': Buffer.byteLength(body) }
+      const started = Date.now()
+      let settled = false
+      function done (result) {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resolve({ ...result, latencyMs: Date.now() - started, at: started })
+      }
+      const req = request({ host, port, path: o.path, method: 'POST', headers, agent }, function onResponse (res) {
+        res.resume()
+        res.on('end', () => done({ status: res.statusCode }))
+        res.on('error', (err) => done({ error: err.code ?? err.message }))
+      })
+      // The deadline is the provider's, not the app's: a request still open at
+      // this point is a hang, and it is counted as one.
+      const timer = setTimeout(() => {
+        req.destroy()
+        done({ error: 'TIMEOUT' })
+      }, attemptTimeoutMs)
+      req.on('error', (err) => done({ error: err.code ?? err.message }))
+      req.end(body)
+    })
+  }
+
+  function record (r) {
+    stats.attempts++
+    if (r.error === 'TIMEOUT') stats.timeouts++
+    if (r.error) stats.connectionErrors[r.error] = (stats.connectionErrors[r.error] ?? 0) + 1
+    else stats.statuses[r.status] = (stats.statuses[r.status] ?? 0) + 1
+    if (r.status !== undefined && r.latencyMs > stats.maxLatencyMs) stats.maxLatencyMs = r.latencyMs
+    for (const fn of observers) fn(r)
+  }
+
+  async function deliver (n) {
+    const body = bodyOf(n)
+    const firstAt = Date.now()
+    for (let k = 0; ; k++) {
+      const r = await attempt(body)
+      record(r)
+      if (r.status >= 200 && r.status < 300) {
+        stats.acked.add(eventId(n))
+        stats.lastAckAt = Date.now()
+        return
+      }
+      if (Date.now() - firstAt > giveUpMs) {
+        stats.givenUp.push(eventId(n))
+        return
+      }
+      const d = Math.min(capMs, baseMs * 2 ** Math.min(k, 20))
+      await sleep(d / 2 + Math.random() * d / 2)
+    }
+  }
+
+  async function loop () {
+    while (next < o.events) {
+      await deliver(next++)
+    }
+  }
+
+  return {
+    stats,
+    eventId,
+    observe (fn) {
+      observers.add(fn)
+      return () => observers.delete(fn)
+    },
+    /** Sends every event; resolves when each is acknowledged or given up. */
+    async run () {
+      stats.firstSendAt = Date.now()
+      await Promise.all(Array.from({ length: o.senders }, loop))
+      finished = true
+      agent.destroy()
+      return stats
+    },
+    /** How many events have been acknowledged so far. */
+    get ackedCount () { return stats.acked.size },
+    get started () { return next },
+    /** True once every event is acknowledged or given up. */
+    get finished () { return finished }
+  }
+}
+
+export function sleep (ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -1,0 +1,79 @@
+// The end of every scenario: wait for the queue to drain, then hold what the
+// sender was told (acknowledged) against what the ledger saw (effects).
+import { countEffects, callsOpenAt, openLedger, readLedger } from './ledger.mjs'
+import { sleep } from './sender.mjs'
+
+/**
+ * Waits until nothing is pending in the queue (waiting, active, delayed), or
+ * `deadlineMs` after the last send. Returns the time it took (from the last
+ * acknowledgement) or `undefined` when it did not drain. Whether every
+ * acknowledged event got its effect is the accounting's business, not this.
+ */
+export async function waitForDrain (stack, lastSendAt, deadlineMs) {
+  const db = openLedger(stack.ledgerFile, { readonly: true })
+  try {
+    let stableSince
+    let effects = -1
+    while (Date.now() - lastSendAt < deadlineMs) {
+      const c = await stack.counts()
+      const now = countEffects(db)
+      // A kill's jobs sit in `active` until the stall check moves them, so an
+      // empty queue must also stay empty, with no new effect, for a while.
+      if (c.pending === 0 && now === effects) {
+        // Two empty looks a stalled-interval apart: a stalled job shows up as active again.
+        stableSince ??= Date.now()
+        if (Date.now() - stableSince >= 1500) return stableSince - lastSendAt
+      } else {
+        stableSince = undefined
+      }
+      effects = now
+      await sleep(250)
+    }
+    return undefined
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * The accounting: lost, doubled and unexpected effects, apply calls beyond one
+ * per event, and how many of those kills can explain.
+ */
+export function account (stack, sender, kills) {
+  const ledger = readLedger(stack.ledgerFile)
+  const acked = sender.stats.acked
+  let lost = 0
+  let doubled = 0
+  for (const id of acked) {
+    const n = ledger.effectCounts.get(id) ?? 0
+    if (n === 0) lost++
+    else if (n > 1) doubled++
+  }
+  let unexpected = 0
+  for (const id of ledger.effectCounts.keys()) if (!acked.has(id)) unexpected++
+  const injected = ledger.outcomes['injected-failure'] ?? 0
+  const extraCalls = ledger.calls - ledger.effectCounts.size - injected
+  let openAtKills = 0
+  for (const k of kills) {
+    k.openCalls = k.kind === 'worker' ? callsOpenAt(stack.ledgerFile, k.at, k.pid) : k.kind === 'redis' ? callsOpenAt(stack.ledgerFile, k.at) : 0
+    openAtKills += k.openCalls
+  }
+  return {
+    acked: acked.size,
+    lost,
+    doubledEffects: doubled,
+    unexpectedEffects: unexpected,
+    applyCalls: ledger.calls,
+    injectedFailures: injected,
+    extraApplyCalls: extraCalls,
+    callsOpenAtKills: openAtKills,
+    killsMidApply: kills.filter((k) => k.openCalls > 0).length,
+    eventsWithSeveralKeys: ledger.eventsWithSeveralKeys,
+    outcomes: ledger.outcomes
+  }
+}
+
+/** A named check: its figure, what it must be, and whether it holds. */
+export function check (name, value, ok, expected) {
+  return { name, value, expected, ok: Boolean(ok) }
+}
