@@ -13,11 +13,11 @@ export const INGEST_SERVERS = [
 ]
 
 /** Starts an ingest server on a private Redis; resolves with the child and its port. */
-export async function startServer (server, redisUrl, { execArgv = [] } = {}) {
+export async function startServer (server, redisUrl, { execArgv = [], variant = '' } = {}) {
   const { child, info } = await startChild(server.file, {
     label: server.label,
     execArgv,
-    env: { BENCH_REDIS_URL: redisUrl, BENCH_QUEUE: server.queue ?? 'unused' }
+    env: { BENCH_REDIS_URL: redisUrl, BENCH_QUEUE: server.queue ?? 'unused', BENCH_VARIANT: variant }
   })
   return { ...server, child, port: info.port }
 }

@@ -1,15 +1,26 @@
 // This package's ingress: the plugin with the generic HMAC preset, as a user
 // registers it (verify + safe parse + durable enqueue + 202). Logging off, as
-// for every server in the benchmark.
+// for every server in the benchmark. BENCH_VARIANT names a user-level
+// configuration tried by bench/ab.mjs; the benchmark itself runs the default.
 import Fastify from 'fastify'
 import { webhookPlugin, providers } from 'fastify-hybrid-webhooks'
 import { PATH, SECRET } from '../lib/events.mjs'
 import { ready, serve } from '../lib/proc.mjs'
 
+const VARIANTS = {
+  // ioredis sends the commands issued in one tick in one write
+  autopipeline: () => {
+    const { hostname, port } = new URL(process.env.BENCH_REDIS_URL)
+    return { connection: { host: hostname, port: Number(port), enableAutoPipelining: true } }
+  }
+}
+const variant = VARIANTS[process.env.BENCH_VARIANT ?? '']?.() ?? {}
+
 const app = Fastify({ logger: false })
 await app.register(webhookPlugin, {
   provider: providers.hmac({ secret: SECRET }),
   connection: process.env.BENCH_REDIS_URL,
+  ...variant,
   path: PATH,
   source: 'acme',
   queueName: process.env.BENCH_QUEUE,
