@@ -2,7 +2,7 @@
 // `npm run bench`: every comparison of the README's table, measured in one run,
 // printed as markdown and written as JSON under bench/results/.
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readConfig } from './lib/config.mjs'
@@ -11,6 +11,8 @@ import { report } from './lib/report.mjs'
 const config = readConfig()
 const here = dirname(fileURLToPath(import.meta.url))
 const startedAt = new Date()
+// Other work on the machine skews absolute numbers (ratios less so): say how busy it was.
+const loadBefore = loadavg()
 const log = (line) => console.error(`bench: ${line}`)
 
 const SECTION_FILES = {
@@ -33,7 +35,8 @@ const machine = {
   cpuModel: cpus()[0]?.model,
   memoryBytes: totalmem(),
   node: process.version,
-  platform: `${process.platform} ${process.arch}`
+  platform: `${process.platform} ${process.arch}`,
+  loadAverage: { before: loadBefore, after: loadavg() }
 }
 const output = { startedAt: startedAt.toISOString(), seconds: (Date.now() - startedAt) / 1000, machine, config, results }
 const text = report(output)

@@ -14,7 +14,7 @@ const TITLES = {
 export function report ({ machine, config, results, startedAt }) {
   const parts = [
     `Run ${startedAt}${config.quick ? ' (--quick: a smoke run, numbers are meaningless)' : ''} on ${machine.cpus} × ${machine.cpuModel}, ` +
-    `${mb(machine.memoryBytes)}, Node.js ${machine.node}.`
+    `${mb(machine.memoryBytes)}, Node.js ${machine.node}; load average ${machine.loadAverage.before[0].toFixed(1)} before, ${machine.loadAverage.after[0].toFixed(1)} after.`
   ]
   for (const [name, result] of Object.entries(results)) {
     parts.push(`### ${TITLES[name]}\n\n${result.table}${result.note ? `\n\n${result.note}` : ''}`)
