@@ -50,6 +50,10 @@ export const WorkerErrors = {
   WEBHOOK_WORKER_TIMEOUT: createError('WEBHOOK_WORKER_TIMEOUT', '%s exceeded its timeout of %d ms'),
   /** The worker lost its claim on an event (a stall let another worker take it over). */
   WEBHOOK_WORKER_CLAIM_LOST: createError('WEBHOOK_WORKER_CLAIM_LOST', 'The claim on event %s was lost'),
+  /** `persistenceCheck: 'refuse'` and Redis lacks AOF or `maxmemory-policy noeviction`. */
+  WEBHOOK_WORKER_PERSISTENCE: createError('WEBHOOK_WORKER_PERSISTENCE', '%s'),
+  /** The worker was closed (and its timeout ran out) while the attempt was running. */
+  WEBHOOK_WORKER_CLOSED: createError('WEBHOOK_WORKER_CLOSED', 'The worker closed before the attempt finished'),
   /** An optional peer dependency is not installed. */
   WEBHOOK_WORKER_MISSING_DEPENDENCY: createError('WEBHOOK_WORKER_MISSING_DEPENDENCY', '%s')
 } as const

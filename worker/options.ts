@@ -1,0 +1,306 @@
+import { pino, type Logger } from 'pino'
+import type { Job } from 'bullmq'
+import { connectionProblem, type RedisConnection } from './connection.js'
+import { WorkerErrors } from './errors.js'
+import type { WebhookEvent } from './event.js'
+import { ATTEMPTS_CEILING } from './job-options.js'
+import {
+  checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, expected, unknownKeys
+} from './validate.js'
+
+/** What `hydrate` and `apply` are given besides the event. */
+export interface WorkerContext {
+  /** `safeJobId(source, id)`: stable across retries, redeliveries and replays. Store it with your effect. */
+  idempotencyKey: string
+  /** 1 for the first attempt; a stall re-run keeps the number of the attempt it interrupted. */
+  attempt: number
+  /** Where the event came from: `'webhook'`, `'poll'` or `'replay'`. */
+  origin: WebhookEvent['origin']
+  /** Aborted on timeout, when the claim is lost, or when the worker is forced to close. */
+  signal: AbortSignal
+  /** A child of the `logger` option, bound to the job and event ids. */
+  log: Logger
+  /** The BullMQ job. */
+  job: Job
+}
+
+/**
+ * Fetches the authoritative state for an event, usually from the provider's
+ * API. Return `null` when the object no longer exists: `apply` still runs, with
+ * `null`, so it can delete its copy.
+ */
+export type Hydrate<S, P = unknown> = (event: WebhookEvent<P>, ctx: WorkerContext) => S | null | Promise<S | null>
+
+/**
+ * Writes the state. For exactly-once effects, write the effect and
+ * `ctx.idempotencyKey` in one transaction and skip when the key is there.
+ */
+export type Apply<S, P = unknown> = (state: S | null, event: WebhookEvent<P>, ctx: WorkerContext) => unknown
+
+/** The retry schedule: retry k waits a uniform delay in [d/2, d], d = min(maxDelayMs, baseDelayMs · 2^(k-1)). */
+export interface RetryOptions {
+  /**
+   * Attempts in all, the first included. When they are spent the event is dead-lettered.
+   * @defaultValue `24`
+   */
+  attempts?: number
+  /**
+   * The delay bound d of the first retry.
+   * @defaultValue `1000`
+   */
+  baseDelayMs?: number
+  /**
+   * The largest delay bound.
+   * @defaultValue `600000` (10 minutes)
+   */
+  maxDelayMs?: number
+}
+
+/** How long done markers are kept. */
+export interface DedupeOptions {
+  /**
+   * How long an applied event id (and its `replayKey`) is remembered, so a
+   * duplicate within that time is skipped: a number, or a function of the
+   * event (e.g. a preset's suggestion per source). Memory: about
+   * event rate × TTL × 200 bytes.
+   * @defaultValue `1209600000` (14 days)
+   */
+  ttlMs?: number | ((event: WebhookEvent) => number)
+}
+
+/** Dead-letter settings. */
+export interface DeadLetterOptions {
+  /**
+   * `deadLetterAlert` fires when the number of dead letters not yet replayed
+   * reaches this, and re-arms once it is back below half of it.
+   * @defaultValue `10`
+   */
+  alertThreshold?: number
+  /**
+   * Keep the error's stack in the dead letter. Off by default: stacks are
+   * large and may reveal paths.
+   * @defaultValue `false`
+   */
+  includeStack?: boolean
+}
+
+/** What the worker does when Redis lacks AOF or `maxmemory-policy noeviction`. */
+export type WorkerPersistenceCheck = 'warn' | 'refuse' | 'off'
+
+/** Options of `createWebhookWorker`. Validated first: a bad value throws `WEBHOOK_WORKER_INVALID_OPTION`. */
+export interface WebhookWorkerOptions<S = unknown, P = unknown> {
+  /**
+   * How to reach Redis: a `redis://` URL, ioredis options, or an ioredis
+   * instance (left open on close; one without `maxRetriesPerRequest: null`
+   * is duplicated). Required.
+   * @defaultValue none
+   */
+  connection: RedisConnection
+  /**
+   * Writes the hydrated state. Required.
+   * @defaultValue none
+   */
+  apply: Apply<S, P>
+  /**
+   * Fetches the state to apply.
+   * @defaultValue the event's `payload`
+   */
+  hydrate?: Hydrate<S, P>
+  /**
+   * The BullMQ queue to consume.
+   * @defaultValue `'integration-events'`
+   */
+  queueName?: string
+  /**
+   * BullMQ's key prefix, the same as the plugin's (a hash tag such as `'{webhooks}'` on Redis Cluster).
+   * @defaultValue `'bull'`
+   */
+  prefix?: string
+  /**
+   * Jobs processed at once by this worker.
+   * @defaultValue `10`
+   */
+  concurrency?: number
+  /**
+   * How long `hydrate` may take; then `ctx.signal` aborts and the attempt fails (and is retried).
+   * @defaultValue `30000`
+   */
+  hydrateTimeoutMs?: number
+  /**
+   * How long `apply` may take; then `ctx.signal` aborts and the attempt fails (and is retried).
+   * @defaultValue `60000`
+   */
+  applyTimeoutMs?: number
+  /**
+   * The retry schedule. About 1.2 to 2.5 hours in all by default.
+   * @defaultValue `{ attempts: 24, baseDelayMs: 1000, maxDelayMs: 600000 }`
+   */
+  retry?: RetryOptions
+  /**
+   * Done-marker retention.
+   * @defaultValue `{ ttlMs: 1209600000 }`
+   */
+  dedupe?: DedupeOptions
+  /**
+   * BullMQ's job lock, which the claim on the event follows. Must be the same on every worker of the queue.
+   * @defaultValue `30000`
+   */
+  lockDuration?: number
+  /**
+   * How often BullMQ looks for stalled jobs. Must be the same on every worker of the queue.
+   * @defaultValue `30000`
+   */
+  stalledInterval?: number
+  /**
+   * How many times a job may stall before it is dead-lettered (stage `stalled`). Must be the same on every worker of the queue.
+   * @defaultValue `2`
+   */
+  maxStalledCount?: number
+  /**
+   * Dead-letter settings.
+   * @defaultValue `{ alertThreshold: 10, includeStack: false }`
+   */
+  deadLetters?: DeadLetterOptions
+  /**
+   * Checks `appendonly yes` and `maxmemory-policy noeviction` at start and
+   * after reconnects: `'warn'` logs, `'refuse'` refuses to start, `'off'` skips.
+   * @defaultValue `'warn'`
+   */
+  persistenceCheck?: WorkerPersistenceCheck
+  /**
+   * A pino logger: one line per attempt at debug, failures at warn, dead letters at error.
+   * @defaultValue a silent logger
+   */
+  logger?: Logger
+}
+
+/** The options after defaults and validation. */
+export interface ResolvedWorkerOptions<S = unknown, P = unknown> {
+  connection: RedisConnection
+  apply: Apply<S, P>
+  hydrate: Hydrate<S, P> | undefined
+  queueName: string
+  prefix: string
+  concurrency: number
+  hydrateTimeoutMs: number
+  applyTimeoutMs: number
+  retry: Required<RetryOptions>
+  dedupe: Required<DedupeOptions>
+  lockDuration: number
+  stalledInterval: number
+  maxStalledCount: number
+  deadLetters: Required<DeadLetterOptions>
+  persistenceCheck: WorkerPersistenceCheck
+  logger: Logger
+}
+
+/** The default of every optional option. */
+export const WORKER_DEFAULTS = {
+  queueName: 'integration-events',
+  prefix: 'bull',
+  concurrency: 10,
+  hydrateTimeoutMs: 30_000,
+  applyTimeoutMs: 60_000,
+  retry: { attempts: 24, baseDelayMs: 1000, maxDelayMs: 600_000 },
+  dedupe: { ttlMs: 14 * 24 * 3_600_000 },
+  lockDuration: 30_000,
+  stalledInterval: 30_000,
+  maxStalledCount: 2,
+  deadLetters: { alertThreshold: 10, includeStack: false },
+  persistenceCheck: 'warn' as WorkerPersistenceCheck,
+  logger: pino({ level: 'silent' })
+} as const
+
+const KNOWN = [
+  'connection', 'apply', 'hydrate', 'queueName', 'prefix', 'concurrency', 'hydrateTimeoutMs', 'applyTimeoutMs',
+  'retry', 'dedupe', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'deadLetters', 'persistenceCheck', 'logger'
+] as const
+const HOUR_MS = 3_600_000
+
+/**
+ * Applies defaults and checks every option. Pure: throws
+ * `WEBHOOK_WORKER_INVALID_OPTION` (a `TypeError`) for the first bad option.
+ */
+export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>): ResolvedWorkerOptions<S, P> {
+  const o = objectOf('options', options)
+  failIf(unknownOption('', o, KNOWN))
+  const connection = connectionProblem(o.connection)
+  if (connection !== undefined) fail(`Expected \`connection\` to be ${connection}`)
+  failIf(checkFunction('apply', o.apply))
+  if (o.hydrate !== undefined) failIf(checkFunction('hydrate', o.hydrate))
+
+  const retry = nested('retry', o.retry, WORKER_DEFAULTS.retry)
+  const dedupe = nested('dedupe', o.dedupe, WORKER_DEFAULTS.dedupe)
+  const deadLetters = nested('deadLetters', o.deadLetters, WORKER_DEFAULTS.deadLetters)
+  const resolved: ResolvedWorkerOptions<S, P> = {
+    connection: o.connection as RedisConnection,
+    apply: o.apply as Apply<S, P>,
+    hydrate: o.hydrate as Hydrate<S, P> | undefined,
+    queueName: pick(o.queueName, WORKER_DEFAULTS.queueName),
+    prefix: pick(o.prefix, WORKER_DEFAULTS.prefix),
+    concurrency: pick(o.concurrency, WORKER_DEFAULTS.concurrency),
+    hydrateTimeoutMs: pick(o.hydrateTimeoutMs, WORKER_DEFAULTS.hydrateTimeoutMs),
+    applyTimeoutMs: pick(o.applyTimeoutMs, WORKER_DEFAULTS.applyTimeoutMs),
+    retry: retry as Required<RetryOptions>,
+    dedupe: dedupe as Required<DedupeOptions>,
+    lockDuration: pick(o.lockDuration, WORKER_DEFAULTS.lockDuration),
+    stalledInterval: pick(o.stalledInterval, WORKER_DEFAULTS.stalledInterval),
+    maxStalledCount: pick(o.maxStalledCount, WORKER_DEFAULTS.maxStalledCount),
+    deadLetters: deadLetters as Required<DeadLetterOptions>,
+    persistenceCheck: pick(o.persistenceCheck, WORKER_DEFAULTS.persistenceCheck),
+    logger: pick(o.logger, WORKER_DEFAULTS.logger)
+  }
+
+  failIf(checkRedisName('queueName', resolved.queueName))
+  failIf(checkRedisName('prefix', resolved.prefix))
+  failIf(checkInteger('concurrency', resolved.concurrency, 1, 10_000))
+  failIf(checkInteger('hydrateTimeoutMs', resolved.hydrateTimeoutMs, 1, 24 * HOUR_MS))
+  failIf(checkInteger('applyTimeoutMs', resolved.applyTimeoutMs, 1, 24 * HOUR_MS))
+  failIf(checkInteger('retry.attempts', retry.attempts, 1, ATTEMPTS_CEILING))
+  failIf(checkInteger('retry.baseDelayMs', retry.baseDelayMs, 0, 24 * HOUR_MS))
+  failIf(checkInteger('retry.maxDelayMs', retry.maxDelayMs, retry.baseDelayMs as number, 24 * HOUR_MS))
+  if (typeof dedupe.ttlMs !== 'function') failIf(checkInteger('dedupe.ttlMs', dedupe.ttlMs, 1000))
+  failIf(checkInteger('lockDuration', resolved.lockDuration, 100, HOUR_MS))
+  failIf(checkInteger('stalledInterval', resolved.stalledInterval, 100, HOUR_MS))
+  failIf(checkInteger('maxStalledCount', resolved.maxStalledCount, 0, 1000))
+  failIf(checkInteger('deadLetters.alertThreshold', deadLetters.alertThreshold, 1))
+  failIf(checkBoolean('deadLetters.includeStack', deadLetters.includeStack))
+  failIf(checkOneOf('persistenceCheck', resolved.persistenceCheck, ['warn', 'refuse', 'off']))
+  const logger = resolved.logger as unknown as Record<string, unknown>
+  if (typeof logger !== 'object' || logger === null || typeof logger.child !== 'function' || typeof logger.debug !== 'function') {
+    fail(expected('logger', 'a pino logger', resolved.logger))
+  }
+  return resolved
+}
+
+function nested (name: string, value: unknown, defaults: Record<string, unknown>): Record<string, unknown> {
+  if (value === undefined) return { ...defaults }
+  const o = objectOf(name, value)
+  failIf(unknownOption(`${name}.`, o, Object.keys(defaults)))
+  const merged: Record<string, unknown> = { ...defaults }
+  for (const [key, v] of Object.entries(o)) if (v !== undefined) merged[key] = v
+  return merged
+}
+
+function objectOf (name: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(expected(name, 'an object', value))
+  return value as Record<string, unknown>
+}
+
+function unknownOption (path: string, o: object, known: readonly string[]): string | undefined {
+  const unknown = unknownKeys(o, known)
+  if (unknown.length === 0) return undefined
+  return `Unknown option \`${path}${unknown[0]}\`; known options are ${known.map((k) => path + k).join(', ')}`
+}
+
+function pick<T> (value: unknown, fallback: T): T {
+  return (value === undefined ? fallback : value) as T
+}
+
+function failIf (problem: string | undefined): void {
+  if (problem !== undefined) fail(problem)
+}
+
+function fail (message: string): never {
+  throw new WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION(message)
+}

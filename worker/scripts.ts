@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto'
+import { isCluster, type RedisClient } from './connection.js'
+
+/** A Lua script and its SHA1, run with EVALSHA (EVAL once if Redis lost its script cache). */
+export interface LuaScript {
+  name: string
+  lua: string
+  sha: string
+}
+
+/** Wraps Lua source as a {@link LuaScript}. */
+export function defineScript (name: string, lua: string): LuaScript {
+  return { name, lua, sha: createHash('sha1').update(lua).digest('hex') }
+}
+
+/**
+ * Runs a script in one round trip: EVALSHA, falling back to EVAL only after a
+ * Redis restart emptied its script cache (scripts are loaded at start, see
+ * {@link loadScripts}, so the hot path never pays two).
+ */
+export async function runScript (client: RedisClient, script: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha, keys.length, ...keys, ...args)
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
+    return await client.eval(script.lua, keys.length, ...keys, ...args)
+  }
+}
+
+/** Loads scripts into Redis's cache (on every master of a cluster). */
+export async function loadScripts (client: RedisClient, scripts: LuaScript[]): Promise<void> {
+  const nodes = isCluster(client) ? client.nodes('master') : [client]
+  await Promise.all(nodes.flatMap((node) => scripts.map((s) => node.script('LOAD', s.lua))))
+}

@@ -1,0 +1,66 @@
+import { DelayedError, type Job } from 'bullmq'
+import { WorkerErrors } from './errors.js'
+import type { DedupeOptions } from './options.js'
+import type { WebhookEvent } from './event.js'
+
+/**
+ * Runs one user step with a deadline: on timeout the attempt's signal aborts
+ * with `WEBHOOK_WORKER_TIMEOUT` and the step rejects with it, whether or not
+ * the user's code listens to the signal.
+ */
+export async function withTimeout<T> (step: string, timeoutMs: number, controller: AbortController, fn: () => T | Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((resolve, reject) => {
+    timer = setTimeout(() => {
+      const err = new WorkerErrors.WEBHOOK_WORKER_TIMEOUT(step, timeoutMs)
+      controller.abort(err)
+      reject(err)
+    }, timeoutMs)
+  })
+  try {
+    return await Promise.race([Promise.resolve().then(fn), deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** True for the error {@link withTimeout} rejects with. */
+export function isTimeout (err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'WEBHOOK_WORKER_TIMEOUT'
+}
+
+/**
+ * Puts the job back in the delayed set without spending an attempt, then
+ * throws BullMQ's `DelayedError` so BullMQ leaves it there (bullmq 6: move
+ * first, then throw). Used while another worker holds the event's claim.
+ */
+export async function delayWithoutAttempt (job: Job, token: string | undefined, delayMs: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + delayMs, token ?? job.token)
+  throw new DelayedError()
+}
+
+/** How long a duplicate waits for a busy claim: about the holder's remaining lease, between 100 ms and 5 s, jittered. */
+export function busyDelayMs (heldForMs: number, random: () => number = Math.random): number {
+  const d = Math.min(5000, Math.max(100, heldForMs))
+  return Math.ceil(d / 2 + random() * (d / 2))
+}
+
+/** The done-marker TTL of an event; a TTL function returning nonsense falls back to the default. */
+export function dedupeTtlMs (option: Required<DedupeOptions>['ttlMs'], fallbackMs: number, event: WebhookEvent, onBad: (value: unknown) => void): number {
+  if (typeof option === 'number') return option
+  let value: unknown
+  try {
+    value = option(event)
+  } catch (err) {
+    value = err
+  }
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1000) return value
+  onBad(value)
+  return fallbackMs
+}
+
+/** Anything thrown, as an `Error` (BullMQ stores `message` and `stack`). */
+export function toError (value: unknown): Error {
+  if (value instanceof Error) return value
+  return new Error(typeof value === 'string' ? value : `Non-error thrown: ${String(value)}`)
+}
