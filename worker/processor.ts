@@ -1,0 +1,231 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq'
+import type { ClaimStore, HeldClaim } from './claim.js'
+import { finalFailedReason, serializeError, type DeadLetterStage } from './dead-letter-record.js'
+import { decodeEvent } from './decode.js'
+import { isPermanentError, WorkerErrors } from './errors.js'
+import type { WebhookEvent } from './event.js'
+import { safeJobId } from './job-id.js'
+import { WORKER_DEFAULTS, type ResolvedWorkerOptions, type WorkerContext } from './options.js'
+import type { AttemptReport, Reporter } from './reporter.js'
+import { attemptBudget, rememberRetryDelay, retryDelayMs } from './retry.js'
+import { busyDelayMs, dedupeTtlMs, delayWithoutAttempt, isTimeout, toError, withTimeout } from './steps.js'
+import type { DeadLetterSink } from './sweeper.js'
+
+/** What the processor works with; built once per worker. */
+export interface ProcessorDeps<S, P> {
+  options: ResolvedWorkerOptions<S, P>
+  claims: ClaimStore
+  sink: DeadLetterSink
+  reporter: Reporter
+  /** The signals of running attempts, aborted by a forced close. */
+  inFlight: Set<AbortController>
+  /** Jobs the processor dead-lettered itself, which the `failed` listener leaves alone. */
+  deadLettered: WeakSet<Job>
+}
+
+// A worker that lost its claim looks again soon: the new holder has probably committed by then.
+const CLAIM_LOST_RECHECK_MS = 200
+
+/**
+ * The BullMQ processor: decode → claim → hydrate → apply → commit. Each
+ * attempt costs two script calls beyond BullMQ's own (claim and commit), and
+ * one more on failure (release).
+ */
+export function createProcessor<S, P> (deps: ProcessorDeps<S, P>) {
+  return async function processWebhookJob (job: Job, token?: string, signal?: AbortSignal): Promise<void> {
+    const decoded = decodeEvent(job.data)
+    if (!decoded.ok) return await deadLetterUndecodable(deps, job, decoded.reason)
+    await new AttemptRun(deps, job, token, decoded.event as WebhookEvent<P>, signal).run()
+  }
+}
+
+class AttemptRun<S, P> {
+  readonly #deps: ProcessorDeps<S, P>
+  readonly #job: Job
+  readonly #token: string | undefined
+  readonly #event: WebhookEvent<P>
+  readonly #controller = new AbortController()
+  readonly #started = Date.now()
+  readonly #report: AttemptReport
+  readonly #ctx: WorkerContext
+  #stage: DeadLetterStage = 'internal'
+  #claim: HeldClaim | undefined
+  #firstAttemptAt = Date.now()
+
+  constructor (deps: ProcessorDeps<S, P>, job: Job, token: string | undefined, event: WebhookEvent<P>, bullSignal?: AbortSignal) {
+    this.#deps = deps
+    this.#job = job
+    this.#token = token
+    this.#event = event
+    const attempt = job.attemptsMade + 1
+    const idempotencyKey = safeJobId(event.source, event.id)
+    this.#report = {
+      jobId: String(job.id),
+      eventId: event.id,
+      source: event.source,
+      type: event.type,
+      origin: event.origin,
+      attempt,
+      claim: 'none',
+      durationMs: 0,
+      outcome: 'applied'
+    }
+    const log = deps.options.logger.child({ jobId: job.id, eventId: event.id, source: event.source, attempt })
+    this.#ctx = { idempotencyKey, attempt, origin: event.origin, signal: this.#controller.signal, log, job }
+    bullSignal?.addEventListener('abort', () => this.#controller.abort(bullSignal.reason), { once: true })
+  }
+
+  async run (): Promise<void> {
+    this.#deps.inFlight.add(this.#controller)
+    try {
+      if (!await this.#claimStep()) return
+      const state = await this.#hydrateStep()
+      this.#assertClaimHeld()
+      await this.#applyStep(state)
+      await this.#commitStep()
+      this.#finish('applied')
+    } catch (err) {
+      if (err instanceof DelayedError) throw err
+      await this.#fail(err)
+    } finally {
+      this.#deps.inFlight.delete(this.#controller)
+    }
+  }
+
+  /** True when claimed; otherwise the job completes (done, replay) or waits (busy). */
+  async #claimStep (): Promise<boolean> {
+    const { claims } = this.#deps
+    const keys = claims.keysFor(this.#ctx.idempotencyKey, this.#event.replayKey)
+    const lost = (): void => { this.#controller.abort(new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)) }
+    const result = await claims.claim(keys, this.#ctx.idempotencyKey, String(this.#job.id), lost)
+    this.#report.claim = result.decision
+    if (result.decision === 'claimed') {
+      this.#claim = result.claim
+      this.#firstAttemptAt = result.firstAttemptAt
+      return true
+    }
+    if (result.decision !== 'busy') {
+      this.#finish(result.decision === 'done' ? 'duplicate' : 'replay')
+      return false
+    }
+    this.#finish('busy')
+    return await delayWithoutAttempt(this.#job, this.#token, busyDelayMs(result.heldForMs))
+  }
+
+  async #hydrateStep (): Promise<S | null> {
+    this.#stage = 'hydrate'
+    const { hydrate, hydrateTimeoutMs } = this.#deps.options
+    const started = Date.now()
+    try {
+      if (hydrate === undefined) return this.#event.payload as unknown as S
+      return await withTimeout('hydrate', hydrateTimeoutMs, this.#controller, () => hydrate(this.#event, this.#ctx))
+    } finally {
+      this.#report.hydrateMs = Date.now() - started
+    }
+  }
+
+  /** A worker whose lease ran out (a freeze, a long hydrate) must not start apply: another may hold the event now. */
+  #assertClaimHeld (): void {
+    this.#stage = 'apply'
+    if (this.#claim === undefined || !this.#deps.claims.holds(this.#claim)) {
+      throw new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)
+    }
+  }
+
+  async #applyStep (state: S | null): Promise<void> {
+    this.#stage = 'apply'
+    const { apply, applyTimeoutMs } = this.#deps.options
+    const started = Date.now()
+    try {
+      await withTimeout('apply', applyTimeoutMs, this.#controller, () => apply(state, this.#event, this.#ctx))
+    } finally {
+      this.#report.applyMs = Date.now() - started
+    }
+  }
+
+  async #commitStep (): Promise<void> {
+    this.#stage = 'internal'
+    const { claims, options, reporter } = this.#deps
+    const claim = this.#claim as HeldClaim
+    const ttlMs = dedupeTtlMs(options.dedupe.ttlMs, WORKER_DEFAULTS.dedupe.ttlMs, this.#event as WebhookEvent, (value) => {
+      this.#ctx.log.warn({ value: String(value) }, 'dedupe.ttlMs returned no usable TTL; the default is used')
+    })
+    if (await claims.commit(claim, this.#ctx.idempotencyKey, ttlMs)) return
+    reporter.commitRefused({ jobId: String(this.#job.id), eventId: this.#event.id })
+    throw new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)
+  }
+
+  async #fail (thrown: unknown): Promise<never> {
+    const err = toError(thrown)
+    const { options, sink } = this.#deps
+    this.#report.stage = this.#stage
+    this.#report.error = serializeError(err, false)
+    if ((err as { code?: unknown }).code === 'WEBHOOK_WORKER_CLAIM_LOST') {
+      await this.#releaseClaim(err)
+      this.#finish('claim-lost')
+      // With BullMQ's lock still ours, wait and look again (the new holder has likely
+      // committed); without it, BullMQ refuses the move and the job is the new holder's.
+      await delayWithoutAttempt(this.#job, this.#token, CLAIM_LOST_RECHECK_MS).catch((moveErr: unknown) => {
+        if (moveErr instanceof DelayedError) throw moveErr
+        throw err
+      })
+    }
+    await this.#releaseClaim(err)
+    const final = isPermanentError(err) || this.#ctx.attempt >= attemptBudget(this.#job, options.retry)
+    if (!final) {
+      const delay = retryDelayMs(this.#ctx.attempt, options.retry)
+      rememberRetryDelay(err, delay)
+      this.#report.retryInMs = delay
+      this.#finish('retry')
+      throw err
+    }
+    try {
+      await sink.fromAttempt({
+        job: this.#job, event: this.#event, stage: this.#stage, err, attemptsMade: this.#ctx.attempt, firstAttemptAt: this.#firstAttemptAt
+      })
+      // Failed and removed in BullMQ's one script: the dead letter is the only copy,
+      // and a redelivery of the event is a new job instead of an add-time duplicate.
+      this.#job.opts.removeOnFail = true
+      this.#deps.deadLettered.add(this.#job)
+    } catch (writeErr) {
+      // Left in the failed set, where the sweeper finds it.
+      this.#deps.reporter.problem(writeErr, 'could not write the dead letter; the sweeper will retry')
+    }
+    this.#finish('dead-lettered')
+    throw Object.assign(new UnrecoverableError(finalFailedReason(this.#stage, err.message)), { cause: err })
+  }
+
+  async #releaseClaim (err: Error): Promise<void> {
+    const claim = this.#claim
+    if (claim === undefined) return
+    // An apply that timed out may still be running: its claim lapses on its own instead.
+    if (this.#stage === 'apply' && isTimeout(err)) return this.#deps.claims.forget(claim)
+    await this.#deps.claims.release(claim).catch((releaseErr: unknown) => {
+      this.#deps.reporter.problem(releaseErr, 'could not release a claim; it lapses within one lock duration')
+    })
+  }
+
+  #finish (outcome: AttemptReport['outcome']): void {
+    this.#report.outcome = outcome
+    this.#report.durationMs = Date.now() - this.#started
+    this.#deps.reporter.attempt(this.#report)
+  }
+}
+
+/** Job data the worker cannot read: dead-lettered at once (stage `decode`), since no retry can help. */
+async function deadLetterUndecodable<S, P> (deps: ProcessorDeps<S, P>, job: Job, reason: string): Promise<never> {
+  const err = new WorkerErrors.WEBHOOK_WORKER_BAD_JOB(`Job ${String(job.id)} cannot be decoded: ${reason}`)
+  const attempt = job.attemptsMade + 1
+  const started = Date.now()
+  try {
+    await deps.sink.fromAttempt({ job, event: job.data, stage: 'decode', err, attemptsMade: attempt, firstAttemptAt: job.processedOn ?? started })
+    job.opts.removeOnFail = true
+    deps.deadLettered.add(job)
+  } catch (writeErr) {
+    deps.reporter.problem(writeErr, 'could not write the dead letter; the sweeper will retry')
+  }
+  deps.reporter.attempt({
+    jobId: String(job.id), attempt, claim: 'none', durationMs: Date.now() - started, outcome: 'dead-lettered', stage: 'decode', error: serializeError(err, false)
+  })
+  throw Object.assign(new UnrecoverableError(finalFailedReason('decode', err.message)), { cause: err })
+}

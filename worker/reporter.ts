@@ -1,0 +1,143 @@
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { ClaimDecision } from './claim.js'
+import type { DeadLetter, DeadLetterError, DeadLetterStage } from './dead-letter-record.js'
+
+/** How an attempt ended. */
+export type AttemptOutcome =
+  | 'applied'
+  /** The event id was already applied within the dedupe TTL. */
+  | 'duplicate'
+  /** Another event with the same replayKey (same signed bytes, another id) was already applied. */
+  | 'replay'
+  /** Another worker holds the claim: the job waits, without spending an attempt. */
+  | 'busy'
+  /** The claim was lost (a stall let another worker take over): apply not started, or its commit refused. */
+  | 'claim-lost'
+  /** Failed; retried after `retryInMs`. */
+  | 'retry'
+  | 'dead-lettered'
+
+/** One line per attempt: what the `attempt` event carries and the debug log says. */
+export interface AttemptReport {
+  jobId: string
+  eventId?: string
+  source?: string
+  type?: string
+  origin?: string
+  attempt: number
+  /** The claim decision; `'none'` when the job was dead-lettered before claiming (decode). */
+  claim: ClaimDecision | 'none'
+  hydrateMs?: number
+  applyMs?: number
+  /** The whole attempt, claim to commit. */
+  durationMs: number
+  outcome: AttemptOutcome
+  /** Where it failed, for `retry`, `claim-lost` and `dead-lettered`. */
+  stage?: DeadLetterStage
+  error?: DeadLetterError
+  retryInMs?: number
+}
+
+/** The payload of `deadLetterAlert`. */
+export interface DeadLetterAlert {
+  queueName: string
+  /** Dead letters not replayed yet. */
+  count: number
+  threshold: number
+}
+
+/** Running totals of this worker, since it started. */
+export interface WorkerStats {
+  applied: number
+  duplicates: number
+  replays: number
+  busy: number
+  claimLost: number
+  retries: number
+  deadLettered: number
+  stalled: number
+  commitRefused: number
+}
+
+/** The events of a worker handle. */
+export interface WebhookWorkerEvents {
+  /** After every attempt. The hook for metrics. */
+  attempt: [report: AttemptReport]
+  /** After a dead letter was written. */
+  deadLetter: [letter: DeadLetter]
+  /** When pending dead letters reach the threshold (again after falling below half of it). */
+  deadLetterAlert: [alert: DeadLetterAlert]
+  /** When this worker's stall check moved a job back to wait. */
+  stalled: [info: { jobId: string }]
+  /** Only for a failure to start (e.g. `WEBHOOK_WORKER_LOCK_MISMATCH`). */
+  error: [err: Error]
+}
+
+const OUTCOME_COUNTER: Partial<Record<AttemptOutcome, keyof WorkerStats>> = {
+  applied: 'applied',
+  duplicate: 'duplicates',
+  replay: 'replays',
+  busy: 'busy',
+  'claim-lost': 'claimLost',
+  retry: 'retries'
+}
+
+/**
+ * The one place counts, durations and outcomes pass through: it logs them,
+ * keeps the totals, and emits them on the handle (metrics subscribe there).
+ */
+export class Reporter {
+  readonly stats: WorkerStats = { applied: 0, duplicates: 0, replays: 0, busy: 0, claimLost: 0, retries: 0, deadLettered: 0, stalled: 0, commitRefused: 0 }
+  readonly #log: Logger
+  readonly #emitter: EventEmitter<WebhookWorkerEvents>
+
+  constructor (log: Logger, emitter: EventEmitter<WebhookWorkerEvents>) {
+    this.#log = log
+    this.#emitter = emitter
+  }
+
+  attempt (report: AttemptReport): void {
+    const counter = OUTCOME_COUNTER[report.outcome]
+    if (counter !== undefined) this.stats[counter]++
+    if (report.outcome === 'retry') this.#log.warn(report, 'webhook attempt failed')
+    else this.#log.debug(report, 'webhook attempt')
+    this.#emitter.emit('attempt', report)
+  }
+
+  deadLetter (letter: DeadLetter): void {
+    this.stats.deadLettered++
+    const event = letter.event as { id?: unknown, source?: unknown } | null
+    this.#log.error({
+      deadLetterId: letter.id,
+      jobId: letter.jobId,
+      eventId: event?.id,
+      source: event?.source,
+      stage: letter.stage,
+      attemptsMade: letter.attemptsMade,
+      error: { name: letter.error.name, message: letter.error.message, code: letter.error.code, status: letter.error.status }
+    }, 'webhook dead-lettered')
+    this.#emitter.emit('deadLetter', letter)
+  }
+
+  alert (alert: DeadLetterAlert): void {
+    this.#log.error(alert, 'dead-letter queue reached its alert threshold')
+    this.#emitter.emit('deadLetterAlert', alert)
+  }
+
+  stalled (jobId: string): void {
+    this.stats.stalled++
+    this.#log.warn({ jobId }, 'job stalled: its lock expired and it was moved back to wait')
+    this.#emitter.emit('stalled', { jobId })
+  }
+
+  commitRefused (info: { jobId: string, eventId: string }): void {
+    this.stats.commitRefused++
+    this.#log.warn(info, 'commit refused: the claim was lost to another worker')
+  }
+
+  /** For internal trouble that is not an attempt's (sweeps, heartbeats, connection errors). */
+  problem (err: unknown, msg: string): void {
+    this.#log.warn({ err }, msg)
+  }
+}

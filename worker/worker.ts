@@ -1,0 +1,197 @@
+import { EventEmitter } from 'node:events'
+import { Worker, type Job } from 'bullmq'
+import { CLAIM_SCRIPTS, ClaimStore } from './claim.js'
+import { createWorkerClient, type ManagedClient } from './connection.js'
+import { DeadLetterStore, deadLettersApi, type DeadLetters } from './dead-letters.js'
+import { WorkerErrors } from './errors.js'
+import { LockRegistry, REGISTRY_SCRIPTS } from './lock-registry.js'
+import { validateWorkerOptions, type ResolvedWorkerOptions, type WebhookWorkerOptions } from './options.js'
+import { checkPersistence } from './persistence.js'
+import { createProcessor } from './processor.js'
+import { Reporter, type WebhookWorkerEvents, type WorkerStats } from './reporter.js'
+import { createBackoffStrategy } from './retry.js'
+import { loadScripts } from './scripts.js'
+import { DeadLetterSink } from './sweeper.js'
+
+/** Options of `close`. */
+export interface CloseOptions {
+  /** How long in-flight attempts may run before their signals abort and the worker closes anyway. @defaultValue `30000` */
+  timeoutMs?: number
+}
+
+/**
+ * A running worker. `worker` is BullMQ's, for its events; `deadLetters` is the
+ * dead-letter API of the queue; the handle's own events are in {@link WebhookWorkerEvents}.
+ */
+export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
+  /** BullMQ's worker. Its `close` is not enough on its own: call the handle's. */
+  readonly worker: Worker
+  /** The dead-letter API of this queue (closed by the handle's `close`). */
+  readonly deadLetters: DeadLetters
+  readonly #o: ResolvedWorkerOptions<any, any>
+  readonly #managed: ManagedClient
+  readonly #reporter: Reporter
+  readonly #claims: ClaimStore
+  readonly #store: DeadLetterStore
+  readonly #sink: DeadLetterSink
+  readonly #registry: LockRegistry
+  readonly #inFlight = new Set<AbortController>()
+  readonly #ready: Promise<void>
+  #readyObserved = false
+  #sweepTimer: NodeJS.Timeout | undefined
+  #closing: Promise<void> | undefined
+
+  constructor (options: ResolvedWorkerOptions<any, any>) {
+    super()
+    const o = this.#o = options
+    const log = o.logger.child({ queue: o.queueName })
+    this.#reporter = new Reporter(log, this)
+    this.#managed = createWorkerClient(o.connection, { onError: (err) => this.#reporter.problem(err, 'Redis connection error') })
+    const client = this.#managed.client
+    this.#claims = new ClaimStore(client, { prefix: o.prefix, queueName: o.queueName, leaseMs: o.lockDuration })
+    this.#store = new DeadLetterStore(client, { queueName: o.queueName, prefix: o.prefix })
+    this.deadLetters = deadLettersApi(this.#store, async () => {})
+    this.#sink = new DeadLetterSink({
+      store: this.#store,
+      client,
+      reporter: this.#reporter,
+      includeStack: o.deadLetters.includeStack,
+      alertThreshold: o.deadLetters.alertThreshold,
+      queueName: o.queueName
+    })
+    this.#registry = new LockRegistry(client, { ...o, prefix: o.prefix, queueName: o.queueName })
+    const deadLettered = new WeakSet<Job>()
+    const processor = createProcessor({ options: o, claims: this.#claims, sink: this.#sink, reporter: this.#reporter, inFlight: this.#inFlight, deadLettered })
+    this.worker = new Worker(o.queueName, processor, {
+      connection: client,
+      prefix: o.prefix,
+      concurrency: o.concurrency,
+      lockDuration: o.lockDuration,
+      stalledInterval: o.stalledInterval,
+      maxStalledCount: o.maxStalledCount,
+      autorun: false,
+      settings: { backoffStrategy: createBackoffStrategy(o.retry) }
+    })
+    this.worker.on('failed', (job, err) => this.#onFailed(job, err, deadLettered))
+    this.worker.on('stalled', (jobId) => this.#reporter.stalled(jobId))
+    this.worker.on('error', (err) => this.#reporter.problem(err, 'BullMQ worker error'))
+    this.#ready = this.#start()
+    this.#ready.catch((err: Error) => this.#onStartFailure(err))
+  }
+
+  /** Resolves once the worker runs; rejects with the reason it refused to start (e.g. `WEBHOOK_WORKER_LOCK_MISMATCH`). */
+  async waitUntilReady (): Promise<void> {
+    this.#readyObserved = true
+    await this.#ready
+  }
+
+  /** Running totals since start: applied, duplicates, replays, busy waits, retries, dead letters, stalls. */
+  stats (): WorkerStats {
+    return { ...this.#reporter.stats }
+  }
+
+  /**
+   * Stops taking jobs, waits for in-flight attempts up to `timeoutMs`, then
+   * aborts their signals and closes anyway. Closes only what it opened: a
+   * connection instance you passed stays open.
+   */
+  async close (options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#shutdown(options.timeoutMs ?? 30_000)
+    await this.#closing
+  }
+
+  async #start (): Promise<void> {
+    const o = this.#o
+    const client = this.#managed.client
+    await loadScripts(client, [...CLAIM_SCRIPTS, ...REGISTRY_SCRIPTS])
+    if (o.persistenceCheck !== 'off') await this.#checkPersistence(true)
+    this.#throwIfClosing()
+    await this.#registry.register()
+    this.#throwIfClosing()
+    this.#registry.startHeartbeat((err) => this.#reporter.problem(err, 'lock settings heartbeat failed'))
+    this.#claims.start()
+    this.worker.run().catch((err: unknown) => this.#reporter.problem(err, 'BullMQ worker stopped'))
+    client.on('ready', this.#onReconnect)
+    this.#sweepTimer = setInterval(() => { this.#sweep().catch(() => {}) }, Math.max(1000, 4 * o.stalledInterval))
+    this.#sweepTimer.unref()
+    this.#sweep().catch(() => {})
+  }
+
+  async #checkPersistence (atStart: boolean): Promise<void> {
+    const report = await checkPersistence(this.#managed.client)
+    if (report.ok) return
+    const message = `Redis is not set up for the delivery contract: ${report.problems.join('; ')}`
+    if (atStart && this.#o.persistenceCheck === 'refuse') throw new WorkerErrors.WEBHOOK_WORKER_PERSISTENCE(message)
+    this.#reporter.problem(new Error(message), 'Redis persistence check')
+  }
+
+  readonly #onReconnect = (): void => {
+    if (this.#o.persistenceCheck === 'off') return
+    this.#checkPersistence(false).catch((err: unknown) => this.#reporter.problem(err, 'Redis persistence check failed'))
+  }
+
+  async #sweep (): Promise<void> {
+    try {
+      await this.#sink.sweep()
+      await this.#sink.checkAlert()
+    } catch (err) {
+      this.#reporter.problem(err, 'dead-letter sweep failed')
+    }
+  }
+
+  // BullMQ fails some jobs without the processor: one that stalled past
+  // maxStalledCount, or one whose dead letter could not be written. They go to
+  // the dead-letter queue now rather than at the next sweep.
+  #onFailed (job: Job | undefined, err: Error, deadLettered: WeakSet<Job>): void {
+    if (job === undefined || deadLettered.has(job) || typeof job.finishedOn !== 'number') return
+    this.#sink.fromFailedJob(job, err).catch((sweepErr: unknown) => this.#reporter.problem(sweepErr, 'could not dead-letter a failed job'))
+  }
+
+  #onStartFailure (err: Error): void {
+    if (this.#closing !== undefined && err === CLOSING) return
+    this.#o.logger.error({ err: { name: err.name, message: err.message, code: (err as { code?: unknown }).code } }, 'webhook worker refused to start')
+    this.close({ timeoutMs: 5000 }).catch(() => {})
+    // Surfaces like any EventEmitter error unless someone is waiting on `waitUntilReady`.
+    if (!this.#readyObserved || this.listenerCount('error') > 0) this.emit('error', err)
+  }
+
+  #throwIfClosing (): void {
+    if (this.#closing !== undefined) throw CLOSING
+  }
+
+  async #shutdown (timeoutMs: number): Promise<void> {
+    const drained = await within(this.worker.close(), timeoutMs)
+    if (!drained) {
+      this.#o.logger.warn({ queue: this.#o.queueName, timeoutMs }, 'close timed out: aborting in-flight attempts')
+      for (const controller of this.#inFlight) controller.abort(new WorkerErrors.WEBHOOK_WORKER_CLOSED())
+    }
+    clearInterval(this.#sweepTimer)
+    this.#claims.stop()
+    this.#managed.client.off('ready', this.#onReconnect)
+    await within(this.#registry.unregister(), 1000)
+    await within(this.#store.close(), 1000)
+    await this.#managed.close()
+  }
+}
+
+const CLOSING = new Error('closing')
+
+/**
+ * Validates the options, builds BullMQ's worker on a worker connection, and
+ * starts it once the lock settings are registered. Throws
+ * `WEBHOOK_WORKER_INVALID_OPTION` at once for bad options; a refusal to start
+ * comes through `waitUntilReady()` (or an `error` event).
+ */
+export function createWebhookWorker<S = unknown, P = unknown> (options: WebhookWorkerOptions<S, P>): WebhookWorkerHandle {
+  return new WebhookWorkerHandle(validateWorkerOptions(options))
+}
+
+async function within (promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const settled = await Promise.race([
+    promise.then(() => true, () => true),
+    new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false) })
+  ])
+  clearTimeout(timer)
+  return settled
+}
