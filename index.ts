@@ -11,6 +11,11 @@ export type {
   SecretContext, SecretResolver, VerifyFailureReason, VerifyInput, VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason,
   ParsedBody, ProviderRequest, EventFields, BodyFailure, InlineResponse, DeliveryFacts, SignOptions
 } from './plugin/index.js'
-export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller } from './worker/index.js'
+export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller, createWebhookWorker, createDeadLetters } from './worker/index.js'
 export type { WebhookEvent, PersistenceReport, RedisConnection, RedisClient } from './worker/index.js'
+export type {
+  WebhookWorkerHandle, CloseOptions, WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
+  AttemptReport, AttemptOutcome, DeadLetterAlert, WorkerStats, WebhookWorkerEvents, DeadLetters, DeadLettersOptions, ReplayOptions,
+  DeadLetter, DeadLetterStage, DeadLetterError, DeadLetterFilter, DeadLetterPage, ReplayResult, ClaimDecision
+} from './worker/index.js'
 export type { Poller, PollerOptions, PollerStatus, PollRunEvent, PollLagEvent, PollResult, PollRunResult, PollChange, PollPage, PollContext, FetchChanges, CursorStore } from './worker/index.js'
