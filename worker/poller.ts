@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { Queue, Worker, type Job } from 'bullmq'
-import { createProducerClient, createWorkerClient } from './connection.js'
+import { createProducerClient, createWorkerClient, waitForReady } from './connection.js'
 import { readSyncedAt, redisCursor, storeCursor, type CursorBackend } from './cursor.js'
 import { bounded, pollKeys } from './lease.js'
 import { runPoll, type PollResult, type PollRunResult, type RunContext } from './poller-run.js'
@@ -123,6 +123,7 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
 
   async function lagPastThreshold (): Promise<boolean> {
     try {
+      await waitForReady(producer.client, o.enqueueTimeoutMs)
       const syncedAt = await readSyncedAt(producer.client, keys, o.enqueueTimeoutMs)
       if (syncedAt === null) return false
       const lagMs = Date.now() - syncedAt
@@ -154,6 +155,7 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
   }
 
   async function status (): Promise<PollerStatus> {
+    await waitForReady(producer.client, o.enqueueTimeoutMs)
     const [saved, syncedAt, pauseMs] = await Promise.all([
       cursor.load(),
       readSyncedAt(producer.client, keys, o.enqueueTimeoutMs),
