@@ -11,6 +11,10 @@ export type {
   SecretContext, SecretResolver, VerifyFailureReason, VerifyInput, VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason,
   ParsedBody, ProviderRequest, EventFields, BodyFailure, InlineResponse, DeliveryFacts, SignOptions
 } from './plugin/index.js'
+export type {
+  PresetFactory, HmacOptions, HmacProvider, HmacSignOptions, StandardWebhooksOptions, StandardWebhooksProvider, StandardWebhooksSignOptions,
+  StripeOptions, GitHubOptions, GitHubProvider, GitHubSignOptions, ShopifyOptions, ShopifyProvider, ShopifySignOptions, SlackOptions
+} from './plugin/index.js'
 export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller, createWebhookWorker, createDeadLetters } from './worker/index.js'
 export type { WebhookEvent, PersistenceReport, RedisConnection, RedisClient } from './worker/index.js'
 export type {

@@ -13,6 +13,10 @@ export type { WebhookPluginOptions, PersistenceCheck } from './options.js'
 export type { IntakeStats, Outcome } from './outcome.js'
 export { providers } from './providers/index.js'
 export type {
+  PresetFactory, HmacOptions, HmacProvider, HmacSignOptions, StandardWebhooksOptions, StandardWebhooksProvider, StandardWebhooksSignOptions,
+  StripeOptions, GitHubOptions, GitHubProvider, GitHubSignOptions, ShopifyOptions, ShopifyProvider, ShopifySignOptions, SlackOptions
+} from './providers/index.js'
+export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,
   InlineResponse, DeliveryFacts, SignOptions
