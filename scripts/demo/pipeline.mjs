@@ -1,0 +1,152 @@
+// The app side of the demo, built only from the package's public API: a
+// Fastify app with the webhook plugin, workers that hydrate from the provider's
+// API and apply into SQLite, and the poller that finds what webhooks missed.
+import Fastify from 'fastify'
+import { Queue } from 'bullmq'
+import { pino } from 'pino'
+import webhookPlugin, { providers } from 'fastify-hybrid-webhooks'
+import { createWebhookWorker, createPoller, RateLimitedError } from 'fastify-hybrid-webhooks/worker'
+import { createWarningLog } from './warnings.mjs'
+
+export const SOURCE = 'shop'
+export const SECRET = 'demo-secret-only-for-this-run'
+const TIMESTAMP_HEADER = 'x-provider-timestamp'
+
+/** The signing side of the scheme the app verifies, for the sender. */
+export function demoProvider () {
+  return providers.hmac({ secret: SECRET, timestampHeader: TIMESTAMP_HEADER })
+}
+
+/**
+ * Starts the app, `workers` workers and the poller against `redisUrl`.
+ * @param {object} opts
+ * @param {string} opts.redisUrl
+ * @param {string} opts.queueName
+ * @param {string} opts.apiUrl the fake provider's API
+ * @param {string} opts.initialCursor where the poller starts (the database was seeded up to there)
+ * @param {ReturnType<import('./db.mjs').openOrdersDb>} opts.db
+ * @param {number} opts.workers
+ * @param {object} opts.counts counters the pipeline adds to
+ */
+export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCursor, db, workers, counts }) {
+  const warnings = createWarningLog()
+  const logger = pino({ level: 'warn' }, warnings.stream)
+
+  const app = Fastify({ loggerInstance: logger.child({ part: 'app' }), requestTimeout: 15_000, connectionTimeout: 30_000 })
+  await app.register(webhookPlugin, { provider: demoProvider(), connection: redisUrl, source: SOURCE, queueName, path: '/v1/events', requireRedisAtBoot: true })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address()
+
+  async function hydrate (event, ctx) {
+    // A polled change already carries the state the list endpoint returned.
+    if (event.origin === 'poll') return event.payload.order
+    counts.hydrateCalls += 1
+    const res = await fetch(`${apiUrl}/orders/${encodeURIComponent(event.payload.order_id)}`, { signal: ctx.signal })
+    if (res.status === 200) return await res.json()
+    await res.body?.cancel()
+    if (res.status === 404) return null
+    if (res.status === 429) counts.hydrate429 += 1
+    else if (res.status >= 500) counts.hydrate500 += 1
+    const err = new Error(`The provider's API answered ${res.status}`)
+    err.status = res.status
+    err.headers = Object.fromEntries(res.headers)
+    throw err
+  }
+
+  async function apply (order, event, ctx) {
+    const outcome = db.applyOrder(order, ctx.idempotencyKey)
+    if (outcome === 'applied') {
+      counts.applied += 1
+      if (event.origin === 'poll') counts.appliedFromPoll += 1
+      else counts.appliedFromWebhook += 1
+    } else if (outcome === 'stale') counts.staleInDatabase += 1
+    else counts.dupInDatabase += 1
+  }
+
+  const handles = []
+  for (let i = 0; i < workers; i++) {
+    handles.push(createWebhookWorker({
+      connection: redisUrl,
+      queueName,
+      concurrency: 8,
+      hydrate,
+      apply,
+      // A hostile provider: retry soon, and cap the wait, so the demo settles quickly.
+      retry: { attempts: 24, baseDelayMs: 200, maxDelayMs: 2000 },
+      logger: logger.child({ part: `worker-${i + 1}` })
+    }))
+  }
+  for (const handle of handles) {
+    handle.on('attempt', function countOutcome (report) {
+      if (report.outcome === 'duplicate' || report.outcome === 'replay') counts.dupInWorker += 1
+      else if (report.outcome === 'stale') counts.staleInWorker += 1
+    })
+  }
+
+  async function fetchChanges (cursor, ctx) {
+    counts.pollPages += 1
+    const res = await fetch(`${apiUrl}/orders?updated_since=${encodeURIComponent(cursor)}&limit=50`, { signal: ctx.signal })
+    if (res.status === 429) {
+      await res.body?.cancel()
+      throw new RateLimitedError(1000 * (Number(res.headers.get('retry-after')) || 1))
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel()
+      throw new Error(`The provider's API answered ${res.status}`)
+    }
+    const page = await res.json()
+    counts.pollEvents += page.data.length
+    return {
+      // An updated_since API has no event ids: one change is one object version.
+      events: page.data.map((order) => ({ id: `${order.id}@${order.version}`, type: 'order.updated', payload: { order_id: order.id, order } })),
+      cursor: page.next_cursor,
+      hasMore: page.has_more
+    }
+  }
+
+  const poller = createPoller({
+    connection: redisUrl,
+    queueName,
+    source: SOURCE,
+    every: 3000,
+    fetchChanges,
+    initialCursor,
+    maxPagesPerRun: 20,
+    fetchBackoffMs: 200,
+    logger: logger.child({ part: 'poller' })
+  })
+  poller.on('run', () => { counts.pollRuns += 1 })
+
+  const queue = new Queue(queueName, { connection: { url: redisUrl, maxRetriesPerRequest: null } })
+
+  return {
+    url: `http://127.0.0.1:${port}/v1/events`,
+    warnings: warnings.lines,
+    app,
+    poller,
+    handles,
+    /** Jobs not yet finished: waiting, active, delayed (retries) and prioritized. */
+    async backlog () {
+      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children')
+      return Object.values(c).reduce((a, b) => a + b, 0)
+    },
+    async deadLetters () {
+      return await handles[0].deadLetters.count()
+    },
+    intakeStats () {
+      return app.webhookIntakes.get(SOURCE)?.stats
+    },
+    async close () {
+      await settle(poller.close())
+      await settle(Promise.all(handles.map((h) => h.close({ timeoutMs: 5000 }))))
+      await settle(app.close())
+      await settle(queue.close())
+    }
+  }
+}
+
+async function settle (promise) {
+  try {
+    await promise
+  } catch {}
+}

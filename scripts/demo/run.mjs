@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+// `npm run demo`: the whole push-pull hybrid against a hostile provider, on
+// loopback, in one command. See USAGE in args.mjs.
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { hasRedisServer, redisInstallHint, startRedisServer } from '../redis-server.mjs'
+import { parseDemoArgs, USAGE } from './args.mjs'
+import { compareOrders, formatSummary } from './check.mjs'
+import { openOrdersDb } from './db.mjs'
+import { startProgress } from './progress.mjs'
+import { createFakeProvider } from './provider.mjs'
+import { createRandom } from './random.mjs'
+import { createScenario } from './scenario.mjs'
+import { createSender } from './sender.mjs'
+
+// How long the pipeline may take to catch up after the last delivery.
+const SETTLE_TIMEOUT_MS = 40_000
+
+let options
+try {
+  options = parseDemoArgs(process.argv.slice(2))
+} catch (err) {
+  console.error(`demo: ${err.message}\n\n${USAGE}`)
+  process.exit(2)
+}
+if (options.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
+
+const counts = {
+  deliveries: 0,
+  deliveryAttempts: 0,
+  senderRetries: 0,
+  senderGaveUp: 0,
+  duplicatesSent: 0,
+  reordered: 0,
+  dropped: 0,
+  ordersOnlyPollerCanFix: 0,
+  duplicatesSkipped: 0,
+  dupAtIngress: 0,
+  dupInWorker: 0,
+  dupInDatabase: 0,
+  staleSkipped: 0,
+  staleInWorker: 0,
+  staleInDatabase: 0,
+  hydrateCalls: 0,
+  hydrate429: 0,
+  hydrate500: 0,
+  apiRequests: 0,
+  api429: 0,
+  api429Burst: 0,
+  api500: 0,
+  pollRuns: 0,
+  pollPages: 0,
+  pollEvents: 0,
+  applied: 0,
+  appliedFromWebhook: 0,
+  appliedFromPoll: 0,
+  deadLetters: 0
+}
+
+const startedAt = Date.now()
+const cleanups = []
+let interrupted = false
+let progress
+
+function say (text) {
+  if (progress) progress.log(text)
+  else console.error(text)
+}
+
+async function cleanup () {
+  progress?.stop()
+  while (cleanups.length > 0) {
+    const fn = cleanups.pop()
+    try {
+      await fn()
+    } catch (err) {
+      console.error(`demo: cleanup: ${err.message}`)
+    }
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    if (interrupted) return
+    interrupted = true
+    say(`demo: ${signal}, stopping`)
+    // A second signal, or a cleanup that hangs, ends the process anyway.
+    setTimeout(() => process.exit(130), 10_000).unref()
+    process.once(signal, () => process.exit(130))
+    cleanup().finally(() => process.exit(130))
+  })
+}
+
+try {
+  const summary = await main()
+  await cleanup()
+  if (options.json) console.log(JSON.stringify(summary, null, 2))
+  else {
+    if (summary.warnings?.length > 0) console.error(`demo: the last warnings logged:\n${summary.warnings.join('\n')}`)
+    console.log(`\n${formatSummary(summary)}\n\n${summary.ok ? 'demo: OK' : 'demo: FAILED'} in ${(summary.durationMs / 1000).toFixed(1)} s (seed ${options.seed})`)
+  }
+  process.exitCode = summary.ok ? 0 : 1
+} catch (err) {
+  if (!interrupted) {
+    console.error(`demo: ${err.stack ?? err.message}`)
+    await cleanup()
+    process.exitCode = 1
+  }
+}
+
+async function main () {
+  const random = createRandom(options.seed)
+  const redisUrl = await redis()
+  const queueName = `demo-${randomUUID().slice(0, 8)}`
+
+  const provider = createFakeProvider({ orders: options.orders, random, errorRate: options.errors })
+  await provider.listen()
+  cleanups.push(() => provider.close())
+
+  const dbFile = options.db ?? join(mkdtempSync(join(tmpdir(), 'fhw-demo-')), 'orders.db')
+  const db = openOrdersDb(dbFile)
+  cleanups.push(() => {
+    db.close()
+    if (options.db === undefined) rmSync(join(dbFile, '..'), { recursive: true, force: true })
+  })
+  // The app imported every order once before webhooks were switched on.
+  db.seed(provider.snapshot())
+
+  const { startPipeline, demoProvider } = await import('./pipeline.mjs')
+  const pipeline = await startPipeline({ redisUrl, queueName, apiUrl: provider.url, initialCursor: provider.cursor(), db, workers: options.workers, counts })
+  if (process.env.REDIS_URL) cleanups.push(() => removeQueueKeys(redisUrl, queueName))
+  cleanups.push(() => pipeline.close())
+
+  const signer = demoProvider()
+  const sender = createSender({ url: pipeline.url, sign: (body) => signer.sign(body), random })
+  cleanups.push(() => sender.close())
+  const scenario = createScenario({
+    provider,
+    sender,
+    random,
+    mix: { deliveries: options.deliveries, dup: options.duplicates, reorder: options.reorder, drop: options.drop },
+    durationMs: options.durationMs
+  })
+  say(`demo: ${options.orders} orders, ${scenario.plan.events} changes over ${(options.durationMs / 1000).toFixed(1)} s, ` +
+    `${options.deliveries} deliveries (${scenario.plan.duplicates} duplicates, ${scenario.plan.reordered} reordered, ${scenario.plan.dropped} events dropped), ` +
+    `${options.workers} workers, seed ${options.seed}`)
+
+  let backlog = 0
+  let phase = 'sending'
+  progress = startProgress(() => {
+    const s = sender.stats
+    return `[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${phase}: changes ${scenario.stats.changes}/${scenario.plan.events}` +
+      ` | sent ${s.deliveries}/${options.deliveries} (${s.accepted} accepted, ${s.retries} retries)` +
+      ` | hydrate ${counts.hydrateCalls} (429: ${counts.hydrate429}, 500: ${counts.hydrate500})` +
+      ` | polled ${counts.pollEvents} | applied ${counts.applied} | queue ${backlog}`
+  })
+  const sampler = setInterval(() => {
+    pipeline.backlog().then((n) => { backlog = n }, () => {})
+  }, 250)
+  cleanups.push(() => clearInterval(sampler))
+
+  await scenario.run()
+  await sender.idle()
+  if (interrupted) throw new Error('interrupted')
+
+  // Catch up: one poll that reaches the provider's latest change, then an empty queue.
+  phase = 'catching up'
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS
+  const target = provider.cursor()
+  for (;;) {
+    if (Date.now() >= deadline || interrupted) break
+    const result = await pipeline.poller.runOnce().catch(() => ({ skipped: 'error' }))
+    if (result.skipped === undefined && result.cursor === target) break
+    await sleep(200)
+  }
+  let idleSince
+  for (;;) {
+    if (Date.now() >= deadline || interrupted) break
+    const now = await pipeline.backlog()
+    backlog = now
+    if (now === 0) {
+      idleSince ??= Date.now()
+      if (Date.now() - idleSince >= 300) break
+    } else idleSince = undefined
+    await sleep(100)
+  }
+  if (interrupted) throw new Error('interrupted')
+  phase = 'checking'
+
+  const check = compareOrders(provider.snapshot(), db.orders())
+  Object.assign(counts, {
+    deliveries: sender.stats.deliveries,
+    deliveryAttempts: sender.stats.attempts,
+    senderRetries: sender.stats.retries,
+    senderGaveUp: sender.stats.gaveUp,
+    duplicatesSent: scenario.plan.duplicates,
+    reordered: scenario.plan.reordered,
+    dropped: scenario.stats.droppedEvents,
+    ordersOnlyPollerCanFix: scenario.ordersOnlyThePollerCanFix(),
+    apiRequests: provider.stats.requests,
+    api429: provider.stats.rateLimited,
+    api429Burst: provider.stats.burstRateLimited,
+    api500: provider.stats.serverErrors,
+    dupAtIngress: pipeline.intakeStats()?.duplicates ?? counts.dupAtIngress,
+    deadLetters: await pipeline.deadLetters()
+  })
+  counts.duplicatesSkipped = counts.dupAtIngress + counts.dupInWorker + counts.dupInDatabase
+  counts.staleSkipped = counts.staleInWorker + counts.staleInDatabase
+  const ok = check.ok && counts.deadLetters === 0
+  return {
+    ok,
+    seed: options.seed,
+    queueName,
+    options: { orders: options.orders, deliveries: options.deliveries, duplicates: options.duplicates, reorder: options.reorder, drop: options.drop, errors: options.errors, durationMs: options.durationMs, workers: options.workers },
+    durationMs: Date.now() - startedAt,
+    counts,
+    check: { ok: check.ok, orders: check.orders, matching: check.matching, mismatches: check.mismatches.slice(0, 20) },
+    // What the package logged at warn and above, for a run that failed.
+    ...(ok ? {} : { warnings: pipeline.warnings.slice(-10) })
+  }
+}
+
+async function redis () {
+  if (process.env.REDIS_URL) return process.env.REDIS_URL
+  if (!hasRedisServer()) throw new Error(redisInstallHint())
+  const server = await startRedisServer({ appendonly: true })
+  cleanups.push(() => server.stop())
+  say(`demo: private redis-server pid ${server.pid} at ${server.url}`)
+  return server.url
+}
+
+// On a Redis the demo does not own, it leaves nothing behind.
+async function removeQueueKeys (url, queueName) {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 })
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `bull:${queueName}*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) await client.del(...keys)
+    } while (cursor !== '0')
+  } finally {
+    client.disconnect()
+  }
+}
