@@ -24,7 +24,7 @@ export function start (options: WorkerExampleOptions = {}): WebhookWorkerHandle 
     apply: async function apply (state, event, ctx) {
       // ctx.idempotencyKey is the same for every copy of this event: store it with the effect.
       applied.set(ctx.idempotencyKey, state)
-      ctx.log.info({ eventId: event.id, type: event.type, origin: event.origin }, 'applied')
+      ctx.log.info({ type: event.type, origin: event.origin }, 'applied') // ctx.log already names the job and event
     }
   })
 }
