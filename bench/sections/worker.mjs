@@ -1,0 +1,78 @@
+// Section 2, worker: createWebhookWorker with no-op hydrate and apply against a
+// bare BullMQ Worker with a no-op processor, on the same jobs, per concurrency,
+// in interleaved runs (a fresh queue and a fresh worker process each run).
+import { templateJob, fill } from '../lib/jobs.mjs'
+import { startChild } from '../lib/proc.mjs'
+import { privateRedis, reset } from '../lib/redis.mjs'
+import { WORKER_FILES } from '../lib/servers.mjs'
+import { fmt, median, ratio, table, times } from '../lib/stats.mjs'
+
+const QUEUE = 'bench-worker'
+const IMPLS = [
+  { key: 'package', label: 'createWebhookWorker' },
+  { key: 'bare', label: 'bare BullMQ Worker' }
+]
+
+/** Runs the worker comparison; returns the section's result. */
+export async function worker (config, log) {
+  const redis = await privateRedis()
+  try {
+    const template = await templateJob(redis.url, QUEUE)
+    const { jobs, concurrencies, rounds } = config.worker
+    const byConcurrency = {}
+    for (const concurrency of concurrencies) {
+      const runs = { package: [], bare: [] }
+      for (let round = 0; round < rounds; round++) {
+        const order = round % 2 === 0 ? IMPLS : [...IMPLS].reverse()
+        for (const impl of order) {
+          await reset(redis.client)
+          await fill(redis.url, QUEUE, template, jobs, { tag: `c${concurrency}r${round}` })
+          const run = await runWorker(redis.url, impl.key, concurrency, jobs)
+          runs[impl.key].push(run)
+          log(`worker c=${concurrency} ${impl.label}: ${fmt(run.jobsPerSecond)} jobs/s, ${fmt(run.cpuUsPerJob)} µs CPU/job`)
+        }
+      }
+      byConcurrency[concurrency] = Object.fromEntries(Object.entries(runs).map(([key, list]) => [key, {
+        jobsPerSecond: median(list.map((r) => r.jobsPerSecond)),
+        cpuUsPerJob: median(list.map((r) => r.cpuUsPerJob)),
+        runs: list
+      }]))
+    }
+    return summarize(byConcurrency, jobs)
+  } finally {
+    await redis.stop()
+  }
+}
+
+/** Starts a worker process on a filled queue and waits until it completed every job. */
+export async function runWorker (redisUrl, key, concurrency, expected, env = {}) {
+  const { child } = await startChild(WORKER_FILES[key], {
+    label: `${key} worker`,
+    env: { BENCH_REDIS_URL: redisUrl, BENCH_QUEUE: QUEUE, BENCH_CONCURRENCY: String(concurrency), BENCH_EXPECT: String(expected), ...env }
+  })
+  try {
+    const result = await child.call('result', { timeoutMs: 300_000 })
+    if (result.completed < expected) throw new Error(`${key} worker completed ${result.completed} of ${expected} jobs in 300 s`)
+    return result
+  } finally {
+    await child.stop()
+  }
+}
+
+function summarize (byConcurrency, jobs) {
+  const rows = []
+  const ratios = {}
+  for (const [concurrency, m] of Object.entries(byConcurrency)) {
+    ratios[concurrency] = ratio(m.package.jobsPerSecond, m.bare.jobsPerSecond)
+    rows.push([
+      concurrency, fmt(m.package.jobsPerSecond), fmt(m.bare.jobsPerSecond), times(ratios[concurrency]),
+      fmt(m.package.cpuUsPerJob), fmt(m.bare.cpuUsPerJob)
+    ])
+  }
+  return {
+    table: table(['concurrency', 'createWebhookWorker jobs/s', 'bare BullMQ jobs/s', 'ratio', 'package CPU µs/job', 'bare CPU µs/job'], rows),
+    note: `${fmt(jobs)} jobs per run (1 KB events cloned from a job the plugin enqueued), rate between the 10th and 90th percentile of completions; median of runs.`,
+    ratios,
+    byConcurrency
+  }
+}

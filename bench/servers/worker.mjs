@@ -1,0 +1,79 @@
+// This package's worker, in its own process: createWebhookWorker with fake
+// user callbacks, as the benchmark mode asks:
+// - throughput: no-op hydrate and apply;
+// - bursts: a hydrate that takes BENCH_HYDRATE_MS like an API call, counted,
+//   with `objectKey` when this build of the worker has it (coalescing);
+// - e2e: no-op hydrate, an apply that records when each event was applied.
+import { createWebhookWorker } from 'fastify-hybrid-webhooks/worker'
+import { completions, within } from '../lib/completions.mjs'
+import { nowMs } from '../lib/events.mjs'
+import { ready, serve } from '../lib/proc.mjs'
+
+const mode = process.env.BENCH_MODE ?? 'throughput'
+const expected = Number(process.env.BENCH_EXPECT ?? Number.MAX_SAFE_INTEGER)
+const hydrateMs = Number(process.env.BENCH_HYDRATE_MS ?? 0)
+const tracker = completions(mode === 'e2e' ? 1 : expected)
+const STATE = Object.freeze({ ok: true })
+
+let hydrateCalls = 0
+const objectsHydrated = new Set()
+const applied = []
+let appliedWaiter
+
+async function hydrate (event) {
+  if (mode !== 'bursts') return STATE
+  hydrateCalls++
+  objectsHydrated.add(event.payload.object_id)
+  await new Promise((resolve) => setTimeout(resolve, hydrateMs))
+  return { id: event.payload.object_id }
+}
+
+async function apply (_state, event) {
+  if (mode !== 'e2e') return
+  applied.push([event.id, nowMs()])
+  if (appliedWaiter !== undefined && applied.length >= appliedWaiter.count) appliedWaiter.resolve()
+}
+
+function objectKey (event) {
+  return event.payload.object_id
+}
+
+const base = {
+  connection: process.env.BENCH_REDIS_URL,
+  queueName: process.env.BENCH_QUEUE,
+  concurrency: Number(process.env.BENCH_CONCURRENCY),
+  hydrate,
+  apply
+}
+
+// Coalescing needs `objectKey`; a build without it refuses the option by name,
+// and the burst result then says it ran without.
+let handle
+let coalescing = false
+if (mode === 'bursts') {
+  try {
+    handle = createWebhookWorker({ ...base, objectKey })
+    coalescing = true
+  } catch (err) {
+    if (!/objectKey/.test(err.message)) throw err
+  }
+}
+handle ??= createWebhookWorker(base)
+handle.worker.on('completed', tracker.record)
+
+serve({
+  async result ({ timeoutMs }) {
+    await within(tracker.done, timeoutMs)
+    return { ...tracker.summary(), hydrateCalls, distinctObjects: objectsHydrated.size, coalescing }
+  },
+  async applied ({ count, timeoutMs }) {
+    const all = new Promise((resolve) => {
+      appliedWaiter = { count, resolve }
+      if (applied.length >= count) resolve()
+    })
+    await within(all, timeoutMs)
+    return applied
+  },
+  stop: () => handle.close({ timeoutMs: 5000 })
+})
+ready()
