@@ -153,8 +153,10 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
   async function close (): Promise<void> {
     client.off('ready', onRedisReady)
     client.off('close', onRedisClose)
-    await within(queue.close().catch(() => {}), 2000)
+    // The connection first: a queue still waiting for its first ready only
+    // settles once the connection has ended.
     await managed.close()
+    await within(queue.close().catch(() => {}), 2000)
   }
 }
 
