@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { Test } from 'tap'
+import type { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { safeJobId, type PollRunEvent, type WebhookEvent } from '../worker/index.js'
 import { pollKeys } from '../worker/lease.js'
@@ -14,7 +15,7 @@ async function records<T> (redis: Redis, key: string): Promise<T[]> {
   return (await redis.lrange(key, 0, -1)).map((s) => JSON.parse(s) as T)
 }
 
-async function jobIds (queue: { getJobs: (types: string[]) => Promise<Array<{ id?: string } | undefined>> }): Promise<string[]> {
+async function jobIds (queue: Queue): Promise<string[]> {
   return (await queue.getJobs(['wait', 'active', 'delayed', 'completed', 'failed'])).map((j) => String(j?.id)).sort()
 }
 
