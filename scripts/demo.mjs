@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// `npm run demo`: the entry named in package.json; the demo itself lives in scripts/demo/.
+import './demo/run.mjs'
