@@ -116,17 +116,18 @@ export function readLedger (file) {
 }
 
 /**
- * Apply calls a kill can have re-opened: started before the kill and not yet
- * completed by BullMQ at that moment (the effect may be committed, but the
- * worker's done marker and the job's completion may not be). A worker kill
- * re-opens only the calls of the killed process; a Redis kill, any call.
+ * Apply calls a fault can have re-opened: started before the fault ended and
+ * not yet completed by BullMQ when it began (the effect may be committed, but
+ * the worker's done marker and the job's completion may not be). A worker kill
+ * re-opens only the calls of the killed process; a Redis kill or outage, any
+ * call, since every lock can expire while Redis is away.
  */
-export function callsOpenAt (file, atMs, pid) {
+export function callsOpenDuring (file, fromMs, toMs, pid) {
   const db = openLedger(file, { readonly: true })
   try {
     const sql = 'SELECT COUNT(*) AS n FROM calls WHERE started_at <= ? AND (completed_at IS NULL OR completed_at > ?)' +
       " AND COALESCE(outcome, '') <> 'injected-failure'" + (pid === undefined ? '' : ' AND pid = ?')
-    const params = pid === undefined ? [atMs, atMs] : [atMs, atMs, pid]
+    const params = pid === undefined ? [toMs, fromMs] : [toMs, fromMs, pid]
     return db.prepare(sql).get(...params).n
   } finally {
     db.close()

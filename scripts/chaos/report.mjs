@@ -10,7 +10,7 @@ export function printResult (r, say) {
   }
   const f = r.figures
   if (f.applyCalls !== undefined) {
-    say(`  apply calls: ${f.applyCalls} for ${f.acked} events (${f.injectedFailures} injected failures, ${f.extraApplyCalls} beyond one per event; ${f.callsOpenAtKills} calls were open at ${f.killsMidApply} kills)`)
+    say(`  apply calls: ${f.applyCalls} for ${f.acked} events (${f.injectedFailures} injected failures, ${f.extraApplyCalls} beyond one per event; ${f.callsOpenAtKills} calls were open at ${f.faultsMidApply} faults)`)
     say(`  attempts: ${f.attempts}, statuses ${JSON.stringify(f.statuses)}, connection errors ${JSON.stringify(f.connectionErrors)}, slowest answer ${f.answers.maxMs} ms`)
   }
   const verdict = r.passed ? 'PASS' : 'FAIL'
@@ -22,7 +22,7 @@ export function printResult (r, say) {
 }
 
 export function printSummary (results, say) {
-  say('\n| scenario | events | acked | lost | double effects | dead letters | failed jobs | drained after last send | extra apply calls / open at kills | result |')
+  say('\n| scenario | events | acked | lost | double effects | dead letters | failed jobs | drained after last send | extra apply calls / open at faults | result |')
   say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
   for (const r of results) {
     const f = r.figures

@@ -75,9 +75,12 @@ export async function runScenario (name, settings, say) {
 
 /** Every attempt's answer: how many were late, unanswered, or a 5xx other than 503. */
 function watchAnswers (sender, boundMs) {
-  const a = { total: 0, late: 0, unanswered: 0, non503Errors: 0, maxMs: 0 }
+  const a = { total: 0, late: 0, unanswered: 0, non503Errors: 0, maxMs: 0, slowest: [] }
   sender.observe(function onAttempt (r) {
     a.total++
+    a.slowest.push({ ms: r.latencyMs, status: r.status ?? r.error, at: r.at })
+    a.slowest.sort((x, y) => y.ms - x.ms)
+    if (a.slowest.length > 10) a.slowest.pop()
     if (r.status === undefined) a.unanswered++
     else if (r.status >= 500 && r.status !== 503) a.non503Errors++
     if (r.latencyMs > a.maxMs) a.maxMs = r.latencyMs
@@ -97,7 +100,7 @@ function deliveryChecks (f, s) {
     check('failed jobs', f.failedJobs, f.failedJobs === 0, 0),
     check('drained after last send (ms)', f.drainMs ?? 'not drained', f.drainMs !== undefined, `<= ${s.drainDeadlineMs}`),
     check('idempotency key stable per event', f.eventsWithSeveralKeys, f.eventsWithSeveralKeys === 0, 0),
-    check('apply calls beyond one per event (injected failures aside)', f.extraApplyCalls, f.extraApplyCalls <= f.callsOpenAtKills, `<= ${f.callsOpenAtKills} calls open at kills`),
+    check('apply calls beyond one per event (injected failures aside)', f.extraApplyCalls, f.extraApplyCalls <= f.callsOpenAtKills, `<= ${f.callsOpenAtKills} calls open at faults`),
     check('processes that exited on their own', f.unexpectedExits.length, f.unexpectedExits.length === 0, 0)
   ]
 }

@@ -23,6 +23,7 @@ export function createSender (o) {
   const giveUpMs = o.giveUpMs ?? 300000
   const baseMs = o.backoffBaseMs ?? 50
   const capMs = o.backoffCapMs ?? 1000
+  const rampMs = 1000 / o.senders
   const agent = new Agent({ keepAlive: true, maxSockets: o.senders })
   const stats = {
     acked: new Set(),
@@ -121,7 +122,9 @@ export function createSender (o) {
     /** Sends every event; resolves when each is acknowledged or given up. */
     async run () {
       stats.firstSendAt = Date.now()
-      await Promise.all(Array.from({ length: o.senders }, loop))
+      // Senders join one by one over about a second, as a provider's traffic
+      // ramps up, instead of 64 cold connections in the same millisecond.
+      await Promise.all(Array.from({ length: o.senders }, (_, i) => sleep(i * rampMs).then(loop)))
       finished = true
       agent.destroy()
       return stats

@@ -1,6 +1,6 @@
 // The end of every scenario: wait for the queue to drain, then hold what the
 // sender was told (acknowledged) against what the ledger saw (effects).
-import { countEffects, callsOpenAt, openLedger, readLedger } from './ledger.mjs'
+import { callsOpenDuring, countEffects, openLedger, readLedger } from './ledger.mjs'
 import { sleep } from './sender.mjs'
 
 /**
@@ -55,7 +55,8 @@ export function account (stack, sender, kills) {
   const extraCalls = ledger.calls - ledger.effectCounts.size - injected
   let openAtKills = 0
   for (const k of kills) {
-    k.openCalls = k.kind === 'worker' ? callsOpenAt(stack.ledgerFile, k.at, k.pid) : k.kind === 'redis' ? callsOpenAt(stack.ledgerFile, k.at) : 0
+    // An app kill loses requests, never an apply in progress.
+    k.openCalls = k.kind === 'app' ? 0 : callsOpenDuring(stack.ledgerFile, k.at, k.at + (k.recoveredMs ?? 0), k.kind === 'worker' ? k.pid : undefined)
     openAtKills += k.openCalls
   }
   return {
@@ -67,7 +68,7 @@ export function account (stack, sender, kills) {
     injectedFailures: injected,
     extraApplyCalls: extraCalls,
     callsOpenAtKills: openAtKills,
-    killsMidApply: kills.filter((k) => k.openCalls > 0).length,
+    faultsMidApply: kills.filter((k) => k.openCalls > 0).length,
     eventsWithSeveralKeys: ledger.eventsWithSeveralKeys,
     outcomes: ledger.outcomes
   }
