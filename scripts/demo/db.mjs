@@ -27,7 +27,7 @@ export function openOrdersDb (file) {
       key TEXT PRIMARY KEY,
       order_id TEXT NOT NULL,
       version INTEGER NOT NULL,
-      outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'stale')),
+      outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'stale', 'current')),
       processed_at INTEGER NOT NULL
     );
   `)
@@ -36,7 +36,8 @@ export function openOrdersDb (file) {
     INSERT INTO processed_keys (key, order_id, version, outcome, processed_at)
     VALUES (@key, @order_id, @version, 'applied', @now)
     ON CONFLICT (key) DO NOTHING`)
-  const markStale = db.prepare("UPDATE processed_keys SET outcome = 'stale' WHERE key = ?")
+  const markSkipped = db.prepare('UPDATE processed_keys SET outcome = ? WHERE key = ?')
+  const versionOf = db.prepare('SELECT version FROM orders WHERE id = ?').pluck()
   // The version guard: an older (or the same) state never overwrites a newer one,
   // whatever order the events arrive in.
   const upsert = db.prepare(`
@@ -47,13 +48,15 @@ export function openOrdersDb (file) {
   /**
    * One transaction: record the idempotency key, then write the state if it is
    * newer. A key seen before means this effect already happened: do nothing.
-   * @returns {'applied' | 'stale' | 'duplicate'}
+   * @returns {'applied' | 'stale' | 'current' | 'duplicate'} `stale`: older than
+   *   the stored version; `current`: the stored version already
    */
   const applyOrder = db.transaction((order, key) => {
     if (insertKey.run({ key, order_id: order.id, version: order.version, now: Date.now() }).changes === 0) return 'duplicate'
     if (upsert.run(pick(order)).changes === 1) return 'applied'
-    markStale.run(key)
-    return 'stale'
+    const outcome = versionOf.get(order.id) > order.version ? 'stale' : 'current'
+    markSkipped.run(outcome, key)
+    return outcome
   })
 
   const seedAll = db.transaction((orders) => {
@@ -72,7 +75,7 @@ export function openOrdersDb (file) {
     },
     /** Counts of processed keys by outcome. */
     outcomes () {
-      const out = { applied: 0, stale: 0 }
+      const out = { applied: 0, stale: 0, current: 0 }
       for (const row of db.prepare('SELECT outcome, count(*) AS n FROM processed_keys GROUP BY outcome').all()) out[row.outcome] = row.n
       return out
     },

@@ -60,6 +60,7 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
       if (event.origin === 'poll') counts.appliedFromPoll += 1
       else counts.appliedFromWebhook += 1
     } else if (outcome === 'stale') counts.staleInDatabase += 1
+    else if (outcome === 'current') counts.alreadyCurrent += 1
     else counts.dupInDatabase += 1
   }
 

@@ -48,6 +48,7 @@ const counts = {
   staleSkipped: 0,
   staleInWorker: 0,
   staleInDatabase: 0,
+  alreadyCurrent: 0,
   hydrateCalls: 0,
   hydrate429: 0,
   hydrate500: 0,
