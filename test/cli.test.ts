@@ -1,5 +1,8 @@
 import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
+import { readFileSync, symlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
@@ -188,4 +191,18 @@ t.test('the program runs as a process (shebang entry)', async (t) => {
   const bad = spawnSync(process.execPath, [...process.execArgv, 'bin/cli.ts', 'nope'], { cwd: root, encoding: 'utf8' })
   t.equal(bad.status, 2)
   t.match(bad.stderr, /Unknown command 'nope'/)
+})
+
+t.test('the package bin: built, with its shebang, and runnable through a symlink as npx runs it', async (t) => {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  t.same(pkg.bin, { 'fastify-hybrid-webhooks': './dist/bin/cli.js' })
+  const built = join(root, pkg.bin['fastify-hybrid-webhooks'])
+  t.ok(readFileSync(built, 'utf8').startsWith('#!/usr/bin/env node\n'), 'the shebang survives the build')
+  const dir = t.testdir({})
+  const link = join(dir, 'fastify-hybrid-webhooks')
+  symlinkSync(built, link)
+  const r = spawnSync(process.execPath, [link, 'send', '--help'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout, /--provider <name>/)
 })
