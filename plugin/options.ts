@@ -127,7 +127,7 @@ export function paramsCacheKey (ctx: SecretContext): string {
 }
 
 /** The default of every optional option; `source`, `name` and `bodyLimit` are derived as documented. */
-export const PLUGIN_DEFAULTS = {
+export const PLUGIN_DEFAULTS = Object.freeze({
   path: '/v1/events',
   queueName: 'integration-events',
   prefix: 'bull',
@@ -140,7 +140,7 @@ export const PLUGIN_DEFAULTS = {
   secretCacheMs: 60_000,
   secretTimeoutMs: 1000,
   secretCacheKey: paramsCacheKey
-} as const
+} as const)
 
 const KNOWN = [
   'provider', 'connection', 'path', 'source', 'name', 'queueName', 'prefix', 'bodyLimit', 'ackTimeoutMs',

@@ -71,6 +71,17 @@ t.test('the root entry re-exports the same bindings as ./plugin and ./worker', a
   }
 })
 
+t.test('the plugin is the default export of the root and ./plugin entries, and a named export of both', async (t) => {
+  const root = await import('fastify-hybrid-webhooks') as Record<string, unknown>
+  const plugin = await import('fastify-hybrid-webhooks/plugin') as Record<string, unknown>
+  t.type(root.default, 'function')
+  t.equal(root.default, root.webhookPlugin, 'root default is webhookPlugin')
+  t.equal(plugin.default, plugin.webhookPlugin, './plugin default is webhookPlugin')
+  t.equal(root.default, plugin.webhookPlugin, 'one plugin, whichever entry')
+  const meta = (root.default as Record<symbol, { name?: string, fastify?: string } | undefined>)[Symbol.for('plugin-meta')]
+  t.match(meta, { name: 'fastify-hybrid-webhooks', fastify: '5.x' }, 'a fastify-plugin with its name and Fastify range')
+})
+
 t.test('entry points name every export (no export *)', async (t) => {
   for (const file of ['index.ts', 'plugin/index.ts', 'worker/index.ts']) {
     const src = readFileSync(join(root, file), 'utf8')
