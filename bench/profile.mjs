@@ -1,61 +1,96 @@
 #!/usr/bin/env node
-// Profiles one ingest server under load: `node --cpu-prof` in the server's
-// process, the same load as the ingest benchmark from a separate process,
-// and a summary of where the busy time went (the profile stays on disk for
-// a flame graph: open it in Chrome DevTools or https://www.speedscope.app).
+// Profiles one process of the benchmark under load with `node --cpu-prof`: an
+// ingest server under the ingest benchmark's load (from a separate process),
+// or a worker draining a filled queue. Prints where the busy time went; the
+// profile stays on disk for a flame graph (Chrome DevTools, or
+// https://www.speedscope.app).
 //
-//   node bench/profile.mjs [--server plugin|hand|bare] [--size BYTES] [--duration S]
+//   node bench/profile.mjs [--target plugin|hand|bare] [--size BYTES] [--duration S]
+//   node bench/profile.mjs --target worker|bare-worker [--jobs N] [--concurrency C]
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { analyse } from './lib/cpuprofile.mjs'
+import { fill, templateJob } from './lib/jobs.mjs'
+import { startChild } from './lib/proc.mjs'
 import { privateRedis } from './lib/redis.mjs'
-import { INGEST_SERVERS, startLoad, startServer } from './lib/servers.mjs'
+import { INGEST_SERVERS, startLoad, startServer, WORKER_FILES } from './lib/servers.mjs'
 import { fmt, table } from './lib/stats.mjs'
 
 const { values } = parseArgs({
   options: {
-    server: { type: 'string', default: 'plugin' },
+    target: { type: 'string', default: 'plugin' },
     size: { type: 'string', default: '1024' },
     duration: { type: 'string', default: '15' },
+    jobs: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '10' },
     top: { type: 'string', default: '25' }
   }
 })
-const server = INGEST_SERVERS.find((s) => s.key === values.server)
-if (server === undefined) throw new Error(`--server takes ${INGEST_SERVERS.map((s) => s.key).join(', ')}`)
+const WORKERS = { worker: 'package', 'bare-worker': 'bare' }
+const server = INGEST_SERVERS.find((s) => s.key === values.target)
+if (server === undefined && WORKERS[values.target] === undefined) {
+  throw new Error(`--target takes ${[...INGEST_SERVERS.map((s) => s.key), ...Object.keys(WORKERS)].join(', ')}`)
+}
 const bodySize = Number(values.size)
 const duration = Number(values.duration)
 const top = Number(values.top)
 
-const dir = join(fileURLToPath(new URL('results/profiles', import.meta.url)), `${server.key}-${bodySize}-${Date.now()}`)
+const dir = join(fileURLToPath(new URL('results/profiles', import.meta.url)), `${values.target}-${Date.now()}`)
 mkdirSync(dir, { recursive: true })
+const execArgv = ['--cpu-prof', '--cpu-prof-dir', dir]
 
 const redis = await privateRedis()
-const load = await startLoad()
 let window
+let title
 try {
-  const s = await startServer(server, redis.url, { execArgv: ['--cpu-prof', '--cpu-prof-dir', dir] })
+  window = server === undefined ? await profileWorker() : await profileServer()
+} finally {
+  await redis.stop()
+}
+
+async function profileServer () {
+  const load = await startLoad()
+  const s = await startServer(server, redis.url, { execArgv })
   try {
     // Warm the JIT first; only the measured run's samples are analysed.
     await load.call('run', { port: s.port, bodySize, connections: 50, duration: 3 })
     const fromUs = await s.child.call('clock')
     const r = await load.call('run', { port: s.port, bodySize, connections: 50, duration })
     const toUs = await s.child.call('clock')
-    window = { fromUs, toUs }
-    console.error(`profile: ${server.label}, ${bodySize} B: ${fmt(r.rps)} req/s under the profiler (${r.non2xx} non-2xx)`)
+    title = `${server.label}, ${bodySize} B bodies, ${duration} s under load: ${fmt(r.rps)} req/s under the profiler`
+    return { fromUs, toUs }
   } finally {
     await s.child.stop()
+    await load.stop()
   }
-} finally {
-  await load.stop()
-  await redis.stop()
+}
+
+async function profileWorker () {
+  const queue = 'bench-worker'
+  const jobs = Number(values.jobs)
+  await fill(redis.url, queue, await templateJob(redis.url, queue), jobs, { tag: 'profile' })
+  const { child } = await startChild(WORKER_FILES[WORKERS[values.target]], {
+    label: values.target,
+    execArgv,
+    env: { BENCH_REDIS_URL: redis.url, BENCH_QUEUE: queue, BENCH_CONCURRENCY: values.concurrency, BENCH_EXPECT: String(jobs) }
+  })
+  try {
+    const fromUs = await child.call('clock')
+    const r = await child.call('result', { timeoutMs: 600_000 })
+    const toUs = await child.call('clock')
+    title = `${values.target}, ${fmt(jobs)} jobs at concurrency ${values.concurrency}: ${fmt(r.jobsPerSecond)} jobs/s under the profiler`
+    return { fromUs, toUs }
+  } finally {
+    await child.stop()
+  }
 }
 
 const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')))
 const a = analyse(file, window)
 const pct = (x) => `${(x * 100).toFixed(1)}%`
-console.log(`## CPU profile: ${server.label}, ${bodySize} B bodies, ${duration} s under load\n`)
+console.log(`## CPU profile: ${title}\n`)
 console.log(`Busy time ${fmt(a.busyMs)} ms. Profile: ${file}\n`)
 console.log('### By package (self time)\n')
 console.log(table(['package', 'ms', 'share'], a.categories.map((c) => [c.key, fmt(c.ms), pct(c.share)])))

@@ -2,7 +2,7 @@
 // bare BullMQ Worker with a no-op processor, on the same jobs, per concurrency,
 // in interleaved runs (a fresh queue and a fresh worker process each run).
 import { templateJob, fill } from '../lib/jobs.mjs'
-import { startChild } from '../lib/proc.mjs'
+import { cpuSeconds, startChild } from '../lib/proc.mjs'
 import { privateRedis, reset } from '../lib/redis.mjs'
 import { WORKER_FILES } from '../lib/servers.mjs'
 import { fmt, median, ratio, table, times } from '../lib/stats.mjs'
@@ -27,14 +27,17 @@ export async function worker (config, log) {
         for (const impl of order) {
           await reset(redis.client)
           await fill(redis.url, QUEUE, template, jobs, { tag: `c${concurrency}r${round}` })
+          const redisCpu = cpuSeconds(redis.pid)
           const run = await runWorker(redis.url, impl.key, concurrency, jobs)
+          run.redisCpuUsPerJob = ((cpuSeconds(redis.pid) - redisCpu) / jobs) * 1e6
           runs[impl.key].push(run)
-          log(`worker c=${concurrency} ${impl.label}: ${fmt(run.jobsPerSecond)} jobs/s, ${fmt(run.cpuUsPerJob)} µs CPU/job`)
+          log(`worker c=${concurrency} ${impl.label}: ${fmt(run.jobsPerSecond)} jobs/s, ${fmt(run.cpuUsPerJob)} µs CPU/job, Redis ${fmt(run.redisCpuUsPerJob)} µs/job`)
         }
       }
       byConcurrency[concurrency] = Object.fromEntries(Object.entries(runs).map(([key, list]) => [key, {
         jobsPerSecond: median(list.map((r) => r.jobsPerSecond)),
         cpuUsPerJob: median(list.map((r) => r.cpuUsPerJob)),
+        redisCpuUsPerJob: median(list.map((r) => r.redisCpuUsPerJob)),
         runs: list
       }]))
     }
@@ -66,12 +69,13 @@ function summarize (byConcurrency, jobs) {
     ratios[concurrency] = ratio(m.package.jobsPerSecond, m.bare.jobsPerSecond)
     rows.push([
       concurrency, fmt(m.package.jobsPerSecond), fmt(m.bare.jobsPerSecond), times(ratios[concurrency]),
-      fmt(m.package.cpuUsPerJob), fmt(m.bare.cpuUsPerJob)
+      fmt(m.package.cpuUsPerJob), fmt(m.bare.cpuUsPerJob), fmt(m.package.redisCpuUsPerJob), fmt(m.bare.redisCpuUsPerJob)
     ])
   }
   return {
-    table: table(['concurrency', 'createWebhookWorker jobs/s', 'bare BullMQ jobs/s', 'ratio', 'package CPU µs/job', 'bare CPU µs/job'], rows),
-    note: `${fmt(jobs)} jobs per run (1 KB events cloned from a job the plugin enqueued), rate between the 10th and 90th percentile of completions; median of runs.`,
+    table: table(['concurrency', 'createWebhookWorker jobs/s', 'bare BullMQ jobs/s', 'ratio', 'package CPU µs/job', 'bare CPU µs/job', 'Redis CPU µs/job (package)', 'Redis CPU µs/job (bare)'], rows),
+    note: `${fmt(jobs)} jobs per run (1 KB events cloned from a job the plugin enqueued), each run in a fresh worker process on a fresh queue; ` +
+      'rate and CPU between the 10th and 90th percentile of completions; Redis CPU over the whole run; median of runs.',
     ratios,
     byConcurrency
   }

@@ -38,12 +38,22 @@ function objectKey (event) {
   return event.payload.object_id
 }
 
+// BENCH_VARIANT names a user-level configuration tried by bench/ab.mjs; the benchmark runs the default.
+const VARIANTS = {
+  // ioredis sends the commands issued in one tick in one write
+  autopipeline: () => {
+    const { hostname, port } = new URL(process.env.BENCH_REDIS_URL)
+    return { connection: { host: hostname, port: Number(port), enableAutoPipelining: true } }
+  }
+}
+
 const base = {
   connection: process.env.BENCH_REDIS_URL,
   queueName: process.env.BENCH_QUEUE,
   concurrency: Number(process.env.BENCH_CONCURRENCY),
   hydrate,
-  apply
+  apply,
+  ...VARIANTS[process.env.BENCH_VARIANT ?? '']?.()
 }
 
 // Coalescing needs `objectKey`; a build without it refuses the option by name,
