@@ -75,10 +75,11 @@ export function github (options: GitHubOptions): GitHubProvider {
     if (m[1] !== 'sha256') return fail('unsupported_version', `${HEADER} algorithm ${m[1].slice(0, 10)}`)
     const received = decodeHex(m[2], SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte hex')
+    const signed = [rawBody]
     let matched = -1
     for (let i = 0; i < secrets.length; i++) {
       const key = keyFor(secrets[i])
-      if (key !== undefined && digestsEqual(hmacDigest('sha256', key, [rawBody]), received) && matched === -1) matched = i
+      if (key !== undefined && digestsEqual(hmacDigest('sha256', key, signed), received) && matched === -1) matched = i
     }
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched }
   }

@@ -73,10 +73,11 @@ export function shopify (options: ShopifyOptions): ShopifyProvider {
     if (!header.ok) return header
     const received = decodeBase64(header.value, SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte base64')
+    const signed = [rawBody]
     let matched = -1
     for (let i = 0; i < secrets.length; i++) {
       const key = keyFor(secrets[i])
-      if (key !== undefined && digestsEqual(hmacDigest('sha256', key, [rawBody]), received) && matched === -1) matched = i
+      if (key !== undefined && digestsEqual(hmacDigest('sha256', key, signed), received) && matched === -1) matched = i
     }
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched }
   }

@@ -64,11 +64,11 @@ export function slack (options: SlackOptions): Provider {
     if (outside !== undefined) return outside
     const received = decodeHex(m[2], SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte hex')
-    const prefix = `v0:${ts.value}:`
+    const signed = [`v0:${ts.value}:`, rawBody]
     let matched = -1
     for (let i = 0; i < secrets.length; i++) {
       const key = keyFor(secrets[i])
-      if (key !== undefined && digestsEqual(hmacDigest('sha256', key, [prefix, rawBody]), received) && matched === -1) matched = i
+      if (key !== undefined && digestsEqual(hmacDigest('sha256', key, signed), received) && matched === -1) matched = i
     }
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
   }

@@ -101,13 +101,13 @@ export function standardWebhooks (options: StandardWebhooksOptions): StandardWeb
       candidates.push(decodeBase64(entry.slice(comma + 1), SIGNATURE_BYTES))
     }
     if (candidates.length === 0) return fail('unsupported_version', `no v1 signature in ${names.signature}`)
-    const prefix = `${id.value}.${ts.value}.`
+    const signed = [`${id.value}.${ts.value}.`, rawBody]
     let matched = -1
     // Every secret against every candidate, without early exit.
     for (let i = 0; i < secrets.length; i++) {
       const key = keyFor(secrets[i])
       if (key === undefined) continue
-      const expected = hmacDigest('sha256', key, [prefix, rawBody])
+      const expected = hmacDigest('sha256', key, signed)
       for (const candidate of candidates) {
         if (candidate !== undefined && digestsEqual(expected, candidate) && matched === -1) matched = i
       }

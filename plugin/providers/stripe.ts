@@ -70,13 +70,13 @@ export function stripe (options: StripeOptions): Provider {
     if (candidates.length === 0) return fail(versions > 0 ? 'unsupported_version' : 'malformed_header', 'stripe-signature has no v1=')
     const outside = checkWindow(timestampSec, nowMs, toleranceMs)
     if (outside !== undefined) return outside
-    const prefix = `${t}.`
+    const signed = [`${t}.`, rawBody]
     let matched = -1
     // Every secret against every v1, without early exit.
     for (let i = 0; i < secrets.length; i++) {
       const key = keyFor(secrets[i])
       if (key === undefined) continue
-      const expected = hmacDigest('sha256', key, [prefix, rawBody])
+      const expected = hmacDigest('sha256', key, signed)
       for (const candidate of candidates) {
         if (candidate !== undefined && digestsEqual(expected, candidate) && matched === -1) matched = i
       }
