@@ -27,7 +27,10 @@ const results = {}
 for (const name of config.sections) {
   log(`section ${name}`)
   const section = await import(SECTION_FILES[name])
+  const started = performance.now()
   results[name] = await section[name](config, log)
+  results[name].seconds = (performance.now() - started) / 1000
+  log(`section ${name} took ${results[name].seconds.toFixed(1)} s`)
 }
 
 const machine = {

@@ -27,7 +27,7 @@ const QUICK = {
   rounds: 1,
   connections: 50,
   bodySizes: [1024, 16384],
-  worker: { jobs: 300, concurrencies: [1, 10, 50], rounds: 1 },
+  worker: { jobs: 300, concurrencies: [10], rounds: 1 },
   bursts: { events: 400, objects: 20, concurrency: 10, hydrateMs: 5 },
   e2e: { rate: 100, concurrency: 10 },
   memory: { bodySize: 16384, markers: 200 }
