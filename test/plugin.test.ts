@@ -294,6 +294,9 @@ t.test('encapsulation: the app\'s own routes keep JSON parsing and their parsers
     t.same(text.json(), { got: 'text:hi' }, `${url} keeps the app's own parser`)
     const proto = await app.inject({ method: 'POST', url, payload: '{"__proto__":{"x":1}}', headers: { 'content-type': 'application/json' } })
     t.equal(proto.statusCode, 400, `${url} keeps Fastify's prototype-poisoning guard`)
+    const binary = await app.inject({ method: 'POST', url, payload: Buffer.from([1, 2, 3]), headers: { 'content-type': 'application/octet-stream' } })
+    t.equal(binary.statusCode, 415, `${url}: the webhook route's catch-all buffer parser does not leak`)
+    t.equal(binary.json().code, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
   }
   const webhook = await app.inject({ method: 'POST', url: '/v1/events', ...signed(provider, { event_id: 'enc-1' }) })
   t.equal(webhook.statusCode, 202, 'the webhook route verifies the raw bytes')
