@@ -220,3 +220,49 @@ t.test('a poll queue shared by two sources is reported, not run for the wrong so
   await until(() => lines.some((l) => l.level === 50 && /shared with the poller of another source/.test(l.msg)), 5000, 'the error log')
   t.equal(calls, 0)
 })
+
+t.test('close() is prompt: it aborts the run in flight, even a fetchChanges that ignores its signal, and reports no failure', async (t) => {
+  const { redis, apiKey, poller } = pollSetup(t)
+  await publishEvents(redis, apiKey, makeEvents(3))
+  const { logger, lines } = captureLogs()
+  const runs: PollRunEvent[] = []
+  let entered = false
+  const p = poller({ logger, runOnStart: true, fetchChanges: async () => { entered = true; return await new Promise<never>(() => {}) } })
+  p.on('run', (r: PollRunEvent) => runs.push(r))
+  await until(() => entered, 5000, 'the start run to fetch')
+  const started = Date.now()
+  await p.close()
+  t.ok(Date.now() - started < 5000, 'well before fetchTimeoutMs (30 s)')
+  t.match(runs, [{ reason: 'start', stopped: 'closed', pages: 0, cursor: '0' }])
+  t.same(lines.filter((l) => l.level >= 50), [], 'no error logged')
+  t.equal((await pollSetup(t).poller({ fetchChanges: eventsApi(redis, apiKey) }).status()).cursor, null, 'another queue is untouched')
+})
+
+t.test('a poller closed right after it was created closes cleanly', async (t) => {
+  const { redis, apiKey, poller } = pollSetup(t)
+  const { logger, lines } = captureLogs()
+  const p = poller({ logger, runOnStart: true, fetchChanges: eventsApi(redis, apiKey) })
+  await p.close()
+  await p.ready().catch(() => {})
+  t.same(lines.filter((l) => l.level >= 50), [], 'no error logged')
+})
+
+t.test('two replicas initialising the cursor at once: the second takes the first one\'s', async (t) => {
+  const { redis, apiKey, poller } = pollSetup(t)
+  await publishEvents(redis, apiKey, makeEvents(4))
+  let value: string | null = null
+  const store: CursorStore = {
+    load: () => value,
+    save: (next, prev) => {
+      if (prev === null) { value = '2'; return false } // another replica's initial cursor won the race
+      if (prev !== value) return false
+      value = next
+      return true
+    }
+  }
+  const seen: string[] = []
+  const api = eventsApi(redis, apiKey)
+  const p = poller({ store, initialCursor: '0', fetchChanges: async (cursor, ctx) => { seen.push(cursor); return await api(cursor, ctx) } })
+  t.match(await p.runOnce(), { events: 2, cursor: '4' })
+  t.same(seen, ['2'])
+})

@@ -70,11 +70,19 @@ export async function runPoll<P> (run: RunContext<P>): Promise<PollResult> {
     const start = await loadOrInit(run, lease)
     if (start === undefined) return stop(result, 'lease-lost')
     result.cursor = start
+    const interrupted = (): PollRunResult => stop(result, lease.signal.aborted ? 'lease-lost' : 'closed')
     while (result.pages < o.maxPagesPerRun && result.hasMore) {
-      if (signal.aborted) return stop(result, lease.signal.aborted ? 'lease-lost' : 'closed')
-      const page = await fetchPage(run, result.cursor, result.pages + 1, runId, signal)
+      if (signal.aborted) return interrupted()
+      let page: PollPage<P> | { resumeAt: number }
+      try {
+        page = await fetchPage(run, result.cursor, result.pages + 1, runId, signal)
+      } catch (err) {
+        // An abort (lease lost, poller closing) is how the run ends, not a failure to report.
+        if (signal.aborted) return interrupted()
+        throw err
+      }
       if ('resumeAt' in page) return stop(result, 'rate-limited', page.resumeAt)
-      if (signal.aborted) return stop(result, lease.signal.aborted ? 'lease-lost' : 'closed')
+      if (signal.aborted) return interrupted()
       await enqueue(run, page)
       const outcome = await run.cursor.save(page.cursor, result.cursor, lease)
       if (outcome !== 'saved') {
@@ -142,21 +150,25 @@ async function fetchOnce<P> (run: RunContext<P>, cursor: string, ctx: { signal: 
   const timeout = new AbortController()
   const signal = AbortSignal.any([ctx.signal, timeout.signal])
   let timer: NodeJS.Timeout | undefined
-  const timedOut = new Promise<never>((resolve, reject) => {
+  let onAbort: (() => void) | undefined
+  // A fetchChanges that ignores its signal still cannot hold the run past the timeout, a lost lease or close().
+  const cutOff = new Promise<never>((resolve, reject) => {
     timer = setTimeout(() => {
       const err = new WorkerErrors.WEBHOOK_WORKER_TIMEOUT('fetchChanges', fetchTimeoutMs)
       timeout.abort(err)
       reject(err)
     }, fetchTimeoutMs)
+    onAbort = () => reject(ctx.signal.reason)
+    ctx.signal.addEventListener('abort', onAbort, { once: true })
   })
   try {
-    // A fetchChanges that ignores its signal still cannot hold the run past the timeout.
-    const page = await Promise.race([fetchChanges(cursor, { ...ctx, signal }), timedOut])
+    const page = await Promise.race([fetchChanges(cursor, { ...ctx, signal }), cutOff])
     const problem = pageProblem(page)
     if (problem !== undefined) throw new BadPageError(`fetchChanges returned a bad page: ${problem}`)
     return page
   } finally {
     clearTimeout(timer)
+    if (onAbort !== undefined) ctx.signal.removeEventListener('abort', onAbort)
   }
 }
 

@@ -107,34 +107,32 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
     } catch (err) {
       log.error({ err, reason }, 'poll run failed; the cursor stays where it was')
     }
-    const lagging = await lagPastThreshold()
-    if (lagging && result !== undefined && caughtUpPossible(result)) {
-      inBackground(() => runScheduled('catch-up'))
-    }
-  }
-
-  function caughtUpPossible (result: PollResult): boolean {
-    return !('skipped' in result) && result.hasMore && result.stopped === undefined
+    // A skipped run leaves the lag to the run that holds the lease; a run stopped by a
+    // rate limit, a lost lease or close() must not be chased by a catch-up.
+    if (closing.signal.aborted || (result !== undefined && 'skipped' in result)) return
+    const more = result !== undefined && result.hasMore && result.stopped === undefined
+    if (await lagging(more)) inBackground(() => runScheduled('catch-up'))
   }
 
   async function catchUpIfLagging (): Promise<void> {
-    if (await lagPastThreshold()) await runScheduled('catch-up')
+    if (await lagging(true)) await runScheduled('catch-up')
   }
 
-  async function lagPastThreshold (): Promise<boolean> {
+  /** Warns and emits `lag` when the lag is past the threshold; true when a catch-up should follow. */
+  async function lagging (catchUp: boolean): Promise<boolean> {
+    let syncedAt: number | null
     try {
       await waitForReady(producer.client, o.enqueueTimeoutMs)
-      const syncedAt = await readSyncedAt(producer.client, keys, o.enqueueTimeoutMs)
-      if (syncedAt === null) return false
-      const lagMs = Date.now() - syncedAt
-      if (lagMs <= o.lagThresholdMs) return false
-      log.warn({ lagMs, lagThresholdMs: o.lagThresholdMs }, 'poll cursor lags behind the provider: catching up')
-      emitter.emit('lag', { lagMs, lagThresholdMs: o.lagThresholdMs } satisfies PollLagEvent)
-      return true
+      syncedAt = await readSyncedAt(producer.client, keys, o.enqueueTimeoutMs)
     } catch (err) {
       log.debug({ err }, 'poll lag unknown')
       return false
     }
+    const lagMs = syncedAt === null ? 0 : Date.now() - syncedAt
+    if (lagMs <= o.lagThresholdMs) return false
+    log.warn({ lagMs, lagThresholdMs: o.lagThresholdMs, catchUp }, catchUp ? 'poll cursor lags behind the provider: catching up' : 'poll cursor lags behind the provider')
+    emitter.emit('lag', { lagMs, lagThresholdMs: o.lagThresholdMs } satisfies PollLagEvent)
+    return catchUp
   }
 
   // Catch-up runs start outside the poll job, so the job ends and the schedule keeps its pace.
@@ -150,7 +148,7 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
   async function runOnce (): Promise<PollResult> {
     if (closing.signal.aborted) throw new Error('The poller is closed')
     const result = await runPoll(run)
-    await lagPastThreshold()
+    await lagging(false)
     return result
   }
 
