@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto'
 import { parseJsonObject } from '../body.js'
 import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
+import { checkBodyLimit, checkOptionsObject, checkSecret } from './checks.js'
 import {
-  checkBodyLimit, checkOptionsObject, checkSecret, contentTypeFor, decodeHex, digestsEqual, fail, hmacDigest, keyCache, optionalHeader,
-  replayKey, signingSecret, singleHeader, utf8Key
+  contentTypeFor, decodeHex, digestsEqual, fail, hmacDigest, keyCache, optionalHeader, replayKey, signingSecret, singleHeader, utf8Key
 } from './util.js'
 
 /** Options of `providers.github()`. */

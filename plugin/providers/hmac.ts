@@ -6,9 +6,12 @@ import { randomUUID } from 'node:crypto'
 import { checkOneOf, checkString, expected } from '../../worker/validate.js'
 import type { BodyFailure, ContentKind, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
 import {
-  checkBodyLimit, checkContentTypes, checkDelivery, checkEventHeaders, checkHeaderName, checkOptionsObject, checkSecret, checkTolerance, checkWindow, contentTypeFor, decodeBase64, decodeHex,
-  digestsEqual, fail, hmacDigest, idFromValue, invalidOption, keyCache, nowSec, optionalHeader, parseTimestampSec, replayKey, signingSecret,
-  singleHeader, typeFromValue, utf8Key
+  checkBodyLimit, checkContentTypes, checkDelivery, checkEventHeaders, checkHeaderName, checkOptionsObject, checkSecret, checkTolerance,
+  invalidOption
+} from './checks.js'
+import {
+  checkWindow, contentTypeFor, decodeBase64, decodeHex, digestsEqual, fail, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader,
+  parseTimestampSec, replayKey, signingSecret, singleHeader, typeFromValue, utf8Key
 } from './util.js'
 
 /** Options of `providers.hmac()`. */

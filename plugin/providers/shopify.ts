@@ -6,10 +6,8 @@
 import { randomUUID } from 'node:crypto'
 import { checkOneOf } from '../../worker/validate.js'
 import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
-import {
-  checkBodyLimit, checkOptionsObject, checkSecret, contentTypeFor, decodeBase64, digestsEqual, eitherHeader, fail, hmacDigest, invalidOption,
-  keyCache, replayKey, signingSecret, utf8Key
-} from './util.js'
+import { checkBodyLimit, checkOptionsObject, checkSecret, invalidOption } from './checks.js'
+import { contentTypeFor, decodeBase64, digestsEqual, eitherHeader, fail, hmacDigest, keyCache, replayKey, signingSecret, utf8Key } from './util.js'
 
 /** Options of `providers.shopify()`. */
 export interface ShopifyOptions {

@@ -8,9 +8,10 @@ import { parseJsonObject } from '../body.js'
 import type {
   BodyFailure, DeliveryFacts, EventFields, InlineResponse, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult
 } from '../provider.js'
+import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance } from './checks.js'
 import {
-  checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance, checkWindow, contentTypeFor, decodeHex, digestsEqual, fail, hmacDigest,
-  idFromValue, keyCache, nowSec, optionalHeader, parseTimestampSec, signingSecret, singleHeader, typeFromValue, utf8Key
+  checkWindow, contentTypeFor, decodeHex, digestsEqual, fail, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader, parseTimestampSec,
+  signingSecret, singleHeader, typeFromValue, utf8Key
 } from './util.js'
 
 /** Options of `providers.slack()`. */

@@ -6,9 +6,10 @@
 import { randomBytes } from 'node:crypto'
 import { checkString } from '../../worker/validate.js'
 import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
+import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance, invalidOption } from './checks.js'
 import {
-  checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance, checkWindow, contentTypeFor, decodeBase64, digestsEqual, fail, hmacDigest,
-  invalidOption, keyCache, nowSec, optionalHeader, parseTimestampSec, signingSecret, singleHeader, typeFromValue
+  checkWindow, contentTypeFor, decodeBase64, digestsEqual, fail, hmacDigest, keyCache, nowSec, optionalHeader, parseTimestampSec,
+  signingSecret, singleHeader, typeFromValue
 } from './util.js'
 
 /** Options of `providers.standardWebhooks()`. */

@@ -4,9 +4,10 @@
  * https://docs.stripe.com/webhooks#verify-manually
  */
 import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
+import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance } from './checks.js'
 import {
-  checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance, checkWindow, contentTypeFor, decodeHex, digestsEqual, fail, hmacDigest,
-  idFromValue, keyCache, nowSec, parseTimestampSec, signingSecret, singleHeader, typeFromValue, utf8Key
+  checkWindow, contentTypeFor, decodeHex, digestsEqual, fail, hmacDigest, idFromValue, keyCache, nowSec, parseTimestampSec, signingSecret,
+  singleHeader, typeFromValue, utf8Key
 } from './util.js'
 
 /** Options of `providers.stripe()`. */
