@@ -10,11 +10,11 @@ const FULL = {
   // seconds per measured ingest trial, and per e2e and memory run
   duration: 10,
   warmup: 3,
-  // measured trials per server and body size (interleaved A/B/C, A/B/C, ...)
-  rounds: 3,
+  // measured trials per server and body size (interleaved A/B/C, B/C/A, ...)
+  rounds: 5,
   connections: 50,
   bodySizes: [1024, 16384],
-  worker: { jobs: 20_000, concurrencies: [1, 10, 50], rounds: 2 },
+  worker: { jobs: 20_000, concurrencies: [1, 10, 50], rounds: 3 },
   bursts: { events: 10_000, objects: 500, concurrency: 10, hydrateMs: 5 },
   e2e: { rate: 500, concurrency: 10 },
   memory: { bodySize: 16384, markers: 5_000 }
