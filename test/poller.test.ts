@@ -128,6 +128,9 @@ t.test('a bad page is an error: not retried, logged by scheduled runs, cursor un
   t.equal((await queue.getJobCounts('wait')).wait, 0, 'not even the good event of the page')
   page = { events: [], cursor: 9, hasMore: false }
   await t.rejects(p.runOnce(), /Expected `cursor` to be a string/)
+  page = { events: [{ id: 'a', payload: {} }], cursor: '0', hasMore: true }
+  await t.rejects(p.runOnce(), /bad page: `hasMore` is true but `cursor` did not move from `0`/)
+  t.equal((await queue.getJobCounts('wait')).wait, 0)
 
   const scheduled = poller({ logger, runOnStart: true, fetchChanges: async () => ({ events: 'nope', cursor: '1', hasMore: false }) as never })
   await scheduled.ready()

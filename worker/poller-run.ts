@@ -163,7 +163,9 @@ async function fetchOnce<P> (run: RunContext<P>, cursor: string, ctx: { signal: 
   })
   try {
     const page = await Promise.race([fetchChanges(cursor, { ...ctx, signal }), cutOff])
-    const problem = pageProblem(page)
+    const problem = pageProblem(page) ??
+      // The same cursor with more to come would ask for the same page forever.
+      (page.hasMore && page.cursor === cursor ? `\`hasMore\` is true but \`cursor\` did not move from \`${cursor}\`` : undefined)
     if (problem !== undefined) throw new BadPageError(`fetchChanges returned a bad page: ${problem}`)
     return page
   } finally {
