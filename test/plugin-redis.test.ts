@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { providers } from '../plugin/providers/index.js'
 import { webhookPlugin } from '../plugin/plugin.js'
@@ -31,7 +31,7 @@ interface Harness {
 
 async function start (t: Test, options: Partial<WebhookPluginOptions> & Pick<WebhookPluginOptions, 'connection'>): Promise<Harness> {
   const { logger, lines, text } = captureLogs()
-  const app = Fastify({ loggerInstance: logger, connectionTimeout: 30_000, requestTimeout: 15_000 })
+  const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, connectionTimeout: 30_000, requestTimeout: 15_000 })
   t.teardown(() => app.close())
   await app.register(webhookPlugin, { provider, source: 'faults', ackTimeoutMs: ACK_TIMEOUT_MS, queueName: 'fault-events', ...options })
   await app.ready()
