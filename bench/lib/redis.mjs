@@ -3,9 +3,21 @@
 import { Redis } from 'ioredis'
 import { startRedisServer } from '../../scripts/redis-server.mjs'
 
+const running = new Set()
+
+// An interrupted run (Ctrl-C, a CI timeout) skips the sections' finally
+// blocks: stop every private Redis still running before exiting.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    for (const server of running) server.signal('SIGKILL')
+    process.exit(130)
+  })
+}
+
 /** Starts a private Redis and a client for the harness's own reads and resets. */
 export async function privateRedis () {
   const server = await startRedisServer({ appendonly: true })
+  running.add(server)
   const client = new Redis(server.url, { maxRetriesPerRequest: null })
   return {
     server,
@@ -15,6 +27,7 @@ export async function privateRedis () {
     async stop () {
       client.disconnect()
       await server.stop()
+      running.delete(server)
     }
   }
 }
