@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
-import { createProducerClient, type ManagedClient, type RedisClient } from '../worker/connection.js'
+import { createProducerClient, within, type ManagedClient, type RedisClient } from '../worker/connection.js'
 import { JOB_NAME, type WebhookEvent } from '../worker/event.js'
 import { safeJobId } from '../worker/job-id.js'
 import { eventJobOptions } from '../worker/job-options.js'
@@ -173,14 +173,4 @@ async function firstOutcome (client: RedisClient): Promise<void> {
     client.once('error', settle)
     client.once('end', settle)
   })
-}
-
-async function within (promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const settled = await Promise.race([
-    promise.then(() => true, () => true),
-    new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false) })
-  ])
-  clearTimeout(timer)
-  return settled
 }

@@ -143,17 +143,21 @@ export async function closeClient (client: RedisClient, timeoutMs = 2000): Promi
   if (client.status === 'end') return
   const ended = new Promise<void>((resolve) => client.once('end', resolve))
   if (client.status === 'ready') await within(client.quit().catch(() => {}), timeoutMs)
+  // Between reconnect attempts there is no socket: disconnect() only cancels the
+  // next attempt, and ioredis emits no 'end', so there is nothing to wait for.
+  const idle = client.status === 'reconnecting'
   client.disconnect()
-  if (await within(ended, timeoutMs)) return
+  if (idle || await within(ended, timeoutMs)) return
   // A frozen server never answers our FIN, so the socket would linger: destroy it.
   for (const node of isCluster(client) ? client.nodes() : [client]) node.stream?.destroy()
   await within(ended, 100)
 }
 
-async function within (promise: Promise<unknown>, ms: number): Promise<boolean> {
+/** Resolves true when `promise` settles within `ms`, false otherwise; never rejects. */
+export async function within (promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const settled = await Promise.race([
-    promise.then(() => true),
+    promise.then(() => true, () => true),
     new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false) })
   ])
   clearTimeout(timer)
