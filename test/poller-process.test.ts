@@ -94,8 +94,8 @@ t.test('two poller processes with a short `every` and a slow page: their runs ne
   const { redis, queue, queueName, apiKey } = pollSetup(t, 'two')
   await publishEvents(redis, apiKey, makeEvents(12))
   const base = `${PREFIX}:${queueName}:test:`
-  // Runs of two 700 ms pages against `every` 200 ms and a 600 ms lease: each run outlasts both.
-  const config = { queueName, apiKey, pageSize: 2, delayMs: 700, maxPagesPerRun: 2, every: 200, leaseMs: 600, recordKey: `${base}fetches`, runsKey: `${base}runs`, signalKey: `${base}signal` }
+  // Runs of two 700 ms pages against `every` 200 ms and a 1 s lease: each run outlasts both.
+  const config = { queueName, apiKey, pageSize: 2, delayMs: 700, maxPagesPerRun: 2, every: 200, leaseMs: 1000, recordKey: `${base}fetches`, runsKey: `${base}runs`, signalKey: `${base}signal` }
   const a = spawnPoller(t, config)
   const b = spawnPoller(t, config)
   await Promise.all([a.ready, b.ready])

@@ -176,13 +176,13 @@ t.test('one run at a time: runOnce on another replica skips while a run holds th
 t.test('a run outliving leaseMs keeps its lease by renewal', async (t) => {
   const { redis, apiKey, queueName, poller } = pollSetup(t)
   await publishEvents(redis, apiKey, makeEvents(2))
-  const slow = eventsApi(redis, apiKey, { delayMs: 1200 })
+  const slow = eventsApi(redis, apiKey, { delayMs: 2000 })
   const entered = deferred()
-  const a = poller({ leaseMs: 300, fetchChanges: async (cursor, ctx) => { entered.resolve(); return await slow(cursor, ctx) } })
-  const b = poller({ leaseMs: 300, fetchChanges: eventsApi(redis, apiKey) })
+  const a = poller({ leaseMs: 600, fetchChanges: async (cursor, ctx) => { entered.resolve(); return await slow(cursor, ctx) } })
+  const b = poller({ leaseMs: 600, fetchChanges: eventsApi(redis, apiKey) })
   const running = a.runOnce()
   await entered.promise
-  await new Promise((resolve) => setTimeout(resolve, 800))
+  await new Promise((resolve) => setTimeout(resolve, 1400))
   t.same(await b.runOnce(), { skipped: 'busy' }, 'still held after more than twice leaseMs')
   t.match(await running, { events: 2, cursor: '2' })
   t.equal(await redis.exists(pollKeys(PREFIX, queueName, 'acme').lease), 0, 'released')
