@@ -1,0 +1,145 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { CLAIM_SCRIPTS, ClaimStore, type HeldClaim } from '../worker/claim.js'
+import { safeJobId } from '../worker/job-id.js'
+import { queueKeyBase } from '../worker/keys.js'
+import { loadScripts } from '../worker/scripts.js'
+import { privateRedis } from './helpers/redis.js'
+import { makeEvent, queueFixture, sleep, startWorker, waitFor } from './helpers/worker.js'
+
+function store (redis: Redis, queueName: string, leaseMs = 1000): ClaimStore {
+  return new ClaimStore(redis, { prefix: 'bull', queueName, leaseMs })
+}
+
+t.test('claim, busy, commit, done: fencing tokens increase and a stale token cannot commit', async (t) => {
+  const q = queueFixture(t)
+  const a = store(q.redis, q.queueName, 300)
+  const b = store(q.redis, q.queueName, 300)
+  const keys = a.keysFor('acme.e1')
+  const first = await a.claim(keys, 'acme.e1', 'acme.e1', () => {})
+  t.equal(first.decision, 'claimed')
+  const busy = await b.claim(keys, 'acme.e1', 'acme.e1', () => {})
+  t.equal(busy.decision, 'busy')
+  t.ok(busy.decision === 'busy' && busy.heldForMs > 0 && busy.heldForMs <= 300, 'busy says how long the lease still runs')
+
+  await sleep(350) // the first holder's lease lapses (it never renews here)
+  const second = await b.claim(keys, 'acme.e1', 'acme.e1', () => {})
+  t.equal(second.decision, 'claimed')
+  const oldClaim = (first as { claim: HeldClaim }).claim
+  const newClaim = (second as { claim: HeldClaim }).claim
+  t.ok(Number(newClaim.token) > Number(oldClaim.token), 'a later claim gets a larger token')
+  t.notOk(a.holds(oldClaim), 'the old holder knows its lease ran out')
+
+  t.equal(await a.commit(oldClaim, 'acme.e1', 60_000), false, 'the stale holder\'s commit is refused')
+  t.equal(await q.redis.exists(keys.done), 0)
+  await a.release(oldClaim)
+  t.equal(await q.redis.get(keys.claim), newClaim.token, 'a stale release leaves the new claim alone')
+  t.equal(await b.commit(newClaim, 'acme.e1', 60_000), true)
+  const ttl = await q.redis.pttl(keys.done)
+  t.ok(ttl > 59_000 && ttl <= 60_000)
+  t.equal(await q.redis.exists(keys.claim), 0, 'the claim is gone after commit')
+  t.same(await a.claim(keys, 'acme.e1', 'acme.e1', () => {}), { decision: 'done' })
+})
+
+t.test('release lets the next attempt claim at once; renewal keeps a lease alive and reports a lost one', async (t) => {
+  const q = queueFixture(t)
+  const s = store(q.redis, q.queueName, 300)
+  s.start()
+  t.teardown(() => s.stop())
+  const keys = s.keysFor('acme.e2')
+  const r1 = await s.claim(keys, 'acme.e2', 'acme.e2', () => {})
+  const c1 = (r1 as { claim: HeldClaim }).claim
+  await s.release(c1)
+  t.equal(await q.redis.exists(keys.claim), 0)
+
+  let lost = 0
+  const r2 = await s.claim(keys, 'acme.e2', 'acme.e2', () => { lost++ })
+  const c2 = (r2 as { claim: HeldClaim }).claim
+  await sleep(700) // more than two leases: only renewal keeps it
+  t.ok(s.holds(c2), 'renewed while held')
+  t.equal(await q.redis.get(keys.claim), c2.token)
+  await q.redis.set(keys.claim, 'someone-else', 'PX', 5000)
+  await waitFor(() => lost === 1, 2000, 'lost claim reported')
+  t.notOk(s.holds(c2))
+  s.forget(c2)
+  t.equal(await q.redis.get(keys.claim), 'someone-else')
+})
+
+t.test('a replayKey claim covers every id with that replayKey; the replay marker skips other ids once committed', async (t) => {
+  const q = queueFixture(t)
+  const s = store(q.redis, q.queueName)
+  const k1 = s.keysFor('acme.a', 'digest')
+  const k2 = s.keysFor('acme.b', 'digest')
+  const r1 = await s.claim(k1, 'acme.a', 'acme.a', () => {})
+  t.equal(r1.decision, 'claimed')
+  t.equal((await s.claim(k2, 'acme.b', 'acme.b', () => {})).decision, 'busy', 'the other id waits')
+  t.equal(await s.commit((r1 as { claim: HeldClaim }).claim, 'acme.a', 60_000), true)
+  t.same(await s.claim(k2, 'acme.b', 'acme.b', () => {}), { decision: 'replay' })
+  t.same(await s.claim(k1, 'acme.a', 'acme.a', () => {}), { decision: 'done' })
+  t.equal(await q.redis.exists(k1.replayClaim as string), 0)
+})
+
+t.test('the first attempt time is kept on the job across claims', async (t) => {
+  const q = queueFixture(t)
+  const s = store(q.redis, q.queueName)
+  const event = makeEvent()
+  const jobId = safeJobId(event.source, event.id)
+  await q.add(event)
+  const keys = s.keysFor(jobId)
+  const r1 = await s.claim(keys, jobId, jobId, () => {}) as { claim: HeldClaim, firstAttemptAt: number }
+  await s.release(r1.claim)
+  await sleep(20)
+  const r2 = await s.claim(keys, jobId, jobId, () => {}) as { claim: HeldClaim, firstAttemptAt: number }
+  t.equal(r2.firstAttemptAt, r1.firstAttemptAt)
+  t.equal(await q.redis.hget(`bull:${q.queueName}:${jobId}`, 'whfa'), String(r1.firstAttemptAt))
+})
+
+t.test('claim and commit each cost one Redis round trip beyond BullMQ\'s own (counted with MONITOR)', async (t) => {
+  const server = await privateRedis(t)
+  const q = queueFixture(t, server.url)
+  let applied = 0
+  // Default (long) locks: no lease renewal or heartbeat falls inside the measured window.
+  const handle = await startWorker(t, q, { lockDuration: 30_000, stalledInterval: 30_000, apply: async () => { applied++ } })
+  await sleep(300) // let the start-up sweep finish
+  const monitorClient = new Redis(server.url)
+  const monitor = await monitorClient.monitor()
+  t.teardown(() => {
+    monitor.disconnect()
+    monitorClient.disconnect()
+  })
+  const seen: string[][] = []
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') seen.push(args.map(String))
+  })
+  await sleep(100)
+
+  const event = makeEvent()
+  const jobId = safeJobId(event.source, event.id)
+  await q.add(event)
+  await waitFor(async () => applied === 1 && await q.queue.getCompletedCount() === 1, 5000, 'applied')
+  await q.add(event, 'acme.duplicate-job')
+  await waitFor(() => handle.stats().duplicates === 1, 5000, 'duplicate')
+  await sleep(200)
+  monitor.disconnect()
+  await handle.close()
+
+  const base = queueKeyBase(q.prefix, q.queueName)
+  const ours = new Map(CLAIM_SCRIPTS.map((s) => [s.sha, s.name]))
+  const scriptCalls = seen.filter((args) => args[0].toLowerCase() === 'evalsha' && ours.has(args[1])).map((args) => ours.get(args[1]))
+  t.same(scriptCalls, ['claim', 'commit', 'claim'], 'one claim and one commit for the event, one claim for its duplicate')
+  const touching = seen.filter((args) => args.some((a) => a === `${base}claim:${jobId}` || a === `${base}done:${jobId}`))
+  t.equal(touching.length, 3, 'no other command reads or writes the event\'s claim or done marker')
+  const ourLua = new Set(CLAIM_SCRIPTS.map((s) => s.lua))
+  t.same(seen.filter((args) => args[0].toLowerCase() === 'eval' && ourLua.has(args[1])), [], 'scripts are loaded at start: never a second (EVAL) round trip')
+})
+
+t.test('after Redis forgets its scripts, a call falls back to EVAL once', async (t) => {
+  const server = await privateRedis(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => { redis.disconnect() })
+  await loadScripts(redis, CLAIM_SCRIPTS)
+  await redis.script('FLUSH')
+  const s = store(redis, 'q')
+  const r = await s.claim(s.keysFor('acme.x'), 'acme.x', 'acme.x', () => {})
+  t.equal(r.decision, 'claimed')
+})
