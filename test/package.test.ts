@@ -22,7 +22,8 @@ t.test('package.json: ESM, engines, exports with types, peers', async (t) => {
     t.ok(existsSync(join(root, target.default)), `${entry} is built`)
     t.ok(existsSync(join(root, target.types)), `${entry} has generated types`)
   }
-  t.same(pkg.peerDependencies, { fastify: '^5', bullmq: '^6', ioredis: '^5.9 || ^6' })
+  t.same(pkg.peerDependencies, { fastify: '^5', bullmq: '^6', ioredis: '^5.9 || ^6', 'prom-client': '^15' })
+  t.same(pkg.peerDependenciesMeta, { 'prom-client': { optional: true } }, 'metrics are opt-in')
   for (const peer of Object.keys(pkg.peerDependencies)) t.ok(pkg.devDependencies[peer], `${peer} is also a dev dependency`)
   t.match(pkg.devDependencies.typescript, /^~5\.9\./, 'TypeScript pinned below 7')
   t.equal(pkg.scripts.prepare, 'npm run build', 'npm ci builds')
