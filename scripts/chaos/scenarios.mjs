@@ -1,4 +1,5 @@
 // The scenarios: what runs, which faults land, and which checks decide PASS.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { killPlan, outagePlan, runPlan } from './faults.mjs'
 import { chaosProvider } from './provider.mjs'
 import { createSender } from './sender.mjs'
@@ -37,9 +38,16 @@ export async function runScenario (name, settings, say) {
       attemptTimeoutMs: s.attemptTimeoutMs
     })
     const answers = watchAnswers(sender, s.ackTimeoutMs + 1000)
+    // The sender measures latencies in this process: its own event-loop delay
+    // is part of every figure, so it is reported next to them.
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 })
+    loopDelay.enable()
     const sending = sender.run()
     const faults = await runPlan(def.plan(s), stack, sender, s.events, say)
     await sending
+    loopDelay.disable()
+    const firstFaultAt = faults.find((f) => f.landed)?.at ?? started
+    answers.slowest = answers.slowest.map((x) => ({ ms: x.ms, status: x.status, sinceFirstFaultMs: x.at - firstFaultAt }))
     const sendMs = Date.now() - started
     const lastSendAt = sender.stats.lastAckAt || Date.now()
     say(`  sent: ${sender.stats.acked.size} acknowledged in ${sender.stats.attempts} attempts, ${(sendMs / 1000).toFixed(1)} s; waiting for the queue to drain`)
@@ -56,6 +64,7 @@ export async function runScenario (name, settings, say) {
       statuses: sender.stats.statuses,
       connectionErrors: sender.stats.connectionErrors,
       maxLatencyMs: sender.stats.maxLatencyMs,
+      harnessLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
       answers,
       deadLetters,
       failedJobs: counts.failed,
