@@ -87,16 +87,18 @@ export async function sleep (ms: number): Promise<void> {
 /**
  * An apply whose effect and idempotency key are written in one Redis
  * transaction (WATCH the key, skip when present, MULTI/EXEC): the documented
- * way to make effects exactly-once.
+ * way to make effects exactly-once. WATCH is per connection, so each call
+ * uses a connection of its own. Resolves to true when it wrote the effect.
  */
 export async function transactionalEffect (redis: Redis, effectsKey: string, idempotencyKey: string, beforeExec?: () => Promise<void>): Promise<boolean> {
-  const marker = `${effectsKey}:applied:${idempotencyKey}`
-  await redis.watch(marker)
-  if (await redis.exists(marker) === 1) {
-    await redis.unwatch()
-    return false
+  const conn = redis.duplicate()
+  try {
+    const marker = `${effectsKey}:applied:${idempotencyKey}`
+    await conn.watch(marker)
+    if (await conn.exists(marker) === 1) return false
+    if (beforeExec !== undefined) await beforeExec()
+    return (await conn.multi().incr(effectsKey).set(marker, '1').exec()) !== null
+  } finally {
+    conn.disconnect()
   }
-  if (beforeExec !== undefined) await beforeExec()
-  const result = await redis.multi().incr(effectsKey).set(marker, '1').exec()
-  return result !== null
 }
