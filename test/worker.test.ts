@@ -286,3 +286,82 @@ t.test('a closed queue handle is reusable by others: the dead-letter API of a wo
   t.teardown(async () => { await other.close() })
   t.equal(await other.getFailedCount(), 0)
 })
+
+t.test('a claim lost during hydrate: apply does not start, and the job waits for the new holder without spending an attempt', async (t) => {
+  const q = queueFixture(t)
+  const signals: AbortSignal[] = []
+  let applies = 0
+  const handle = await startWorker(t, q, {
+    hydrate: async (event, ctx) => {
+      signals.push(ctx.signal)
+      if (signals.length === 1) {
+        // Another holder takes the claim over (as after a stall) while hydrate runs.
+        await q.redis.set(`${q.prefix}:${q.queueName}:wh:claim:${ctx.idempotencyKey}`, 'other-holder', 'PX', 600)
+        await sleep(700) // past a renewal, which finds the claim lost
+      }
+      return event.payload
+    },
+    apply: async () => { applies++ }
+  })
+  await q.add(makeEvent())
+  await waitFor(() => applies === 1, 10_000, 'applied once the other claim lapsed')
+  t.match(signals[0].reason, { code: 'WEBHOOK_WORKER_CLAIM_LOST' })
+  t.match(handle.stats(), { claimLost: 1, retries: 0, applied: 1 })
+})
+
+t.test('a commit refused because the claim changed hands is logged, and the event is not marked done by the loser', async (t) => {
+  const q = queueFixture(t)
+  let applies = 0
+  const handle = await startWorker(t, q, {
+    apply: async (_s, _e, ctx) => {
+      applies++
+      if (applies === 1) await q.redis.set(`${q.prefix}:${q.queueName}:wh:claim:${ctx.idempotencyKey}`, 'other-holder', 'PX', 300)
+    }
+  })
+  await q.add(makeEvent())
+  await waitFor(() => applies === 2, 10_000, 'applied again after the refused commit')
+  await waitFor(async () => await q.queue.getCompletedCount() === 1, 5000, 'completed')
+  t.match(handle.stats(), { commitRefused: 1, claimLost: 1, applied: 1, retries: 0 })
+})
+
+t.test('dedupe.ttlMs as a function of the event; a useless answer falls back to the default with a warning', async (t) => {
+  const q = queueFixture(t)
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write (chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line))
+      cb()
+    }
+  })
+  let applies = 0
+  await startWorker(t, q, {
+    logger: pino({ level: 'warn' }, stream),
+    dedupe: { ttlMs: (event) => event.type === 'short' ? 60_000 : -1 },
+    apply: async () => { applies++ }
+  })
+  const short = makeEvent({ type: 'short' })
+  const odd = makeEvent({ type: 'odd' })
+  await q.add(short)
+  await q.add(odd)
+  await waitFor(() => applies === 2, 5000, 'both applied')
+  const ttl = async (e: typeof short): Promise<number> => await q.redis.pttl(`${q.prefix}:${q.queueName}:wh:done:${safeJobId(e.source, e.id)}`)
+  await waitFor(async () => await ttl(odd) > 0, 2000, 'done markers')
+  t.ok(await ttl(short) <= 60_000 && await ttl(short) > 50_000, 'the function decides')
+  t.ok(await ttl(odd) > 13 * 24 * 3_600_000, 'a negative TTL falls back to 14 days')
+  t.match(lines, [{ level: 40, msg: /dedupe.ttlMs returned no usable TTL/, value: '-1' }])
+})
+
+t.test('a non-Error thrown by apply is retried and dead-lettered as an Error', async (t) => {
+  const q = queueFixture(t)
+  const handle = await startWorker(t, q, {
+    retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 },
+    // eslint-disable-next-line no-throw-literal
+    apply: async () => { throw 'a string' }
+  })
+  await q.add(makeEvent())
+  const [letter] = await waitFor(async () => {
+    const letters = await handle.deadLetters.list()
+    return letters.length === 1 ? letters : undefined
+  }, 5000, 'dead letter')
+  t.match(letter, { attemptsMade: 2, error: { name: 'Error', message: 'a string' } })
+})
