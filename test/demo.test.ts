@@ -7,7 +7,8 @@ import { cleanQueue, redisUrl, testClient } from './helpers/redis.js'
 // built package, the fake provider, the sender, workers, the poller and SQLite.
 t.setTimeout(110_000)
 
-const DEMO = fileURLToPath(new URL('../scripts/demo/run.mjs', import.meta.url))
+// The file `npm run demo` runs.
+const DEMO = fileURLToPath(new URL('../scripts/demo.mjs', import.meta.url))
 
 interface Run {
   code: number | null
