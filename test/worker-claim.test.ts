@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { CLAIM_SCRIPTS, ClaimStore, type HeldClaim } from '../worker/claim.js'
+import { ClaimStore, type HeldClaim } from '../worker/claim.js'
+import { CLAIM_SCRIPTS } from '../worker/claim-scripts.js'
 import { safeJobId } from '../worker/job-id.js'
 import { queueKeyBase } from '../worker/keys.js'
 import { loadScripts } from '../worker/scripts.js'

@@ -11,9 +11,14 @@ import { attemptBudget, rememberRetryDelay, retryDelayMs } from './retry.js'
 import { busyDelayMs, dedupeTtlMs, delayWithoutAttempt, isTimeout, toError, withTimeout } from './steps.js'
 import type { DeadLetterSink } from './sweeper.js'
 
+/** The hydrate step as the processor calls it (the user's `hydrate`, or the payload). */
+export type HydrateStep<S, P> = (event: WebhookEvent<P>, ctx: WorkerContext) => Promise<S | null>
+
 /** What the processor works with; built once per worker. */
 export interface ProcessorDeps<S, P> {
   options: ResolvedWorkerOptions<S, P>
+  /** Called once per claimed attempt, within `hydrateTimeoutMs`: the place to wrap hydration (budgets, sharing). */
+  hydrate: HydrateStep<S, P>
   claims: ClaimStore
   sink: DeadLetterSink
   reporter: Reporter
@@ -114,11 +119,10 @@ class AttemptRun<S, P> {
 
   async #hydrateStep (): Promise<S | null> {
     this.#stage = 'hydrate'
-    const { hydrate, hydrateTimeoutMs } = this.#deps.options
+    const { hydrate, options } = this.#deps
     const started = Date.now()
     try {
-      if (hydrate === undefined) return this.#event.payload as unknown as S
-      return await withTimeout('hydrate', hydrateTimeoutMs, this.#controller, () => hydrate(this.#event, this.#ctx))
+      return await withTimeout('hydrate', options.hydrateTimeoutMs, this.#controller, async () => await hydrate(this.#event, this.#ctx))
     } finally {
       this.#report.hydrateMs = Date.now() - started
     }
@@ -210,6 +214,13 @@ class AttemptRun<S, P> {
     this.#report.durationMs = Date.now() - this.#started
     this.#deps.reporter.attempt(this.#report)
   }
+}
+
+/** The user's `hydrate`, or the event's payload when there is none. */
+export function hydrateStep<S, P> (options: ResolvedWorkerOptions<S, P>): HydrateStep<S, P> {
+  const { hydrate } = options
+  if (hydrate === undefined) return async (event) => event.payload as unknown as S
+  return async (event, ctx) => await hydrate(event, ctx)
 }
 
 /** Job data the worker cannot read: dead-lettered at once (stage `decode`), since no retry can help. */

@@ -3,7 +3,7 @@ import type { RedisClient } from './connection.js'
 import {
   deadLetterId, serializeError, stageOfFailedReason, type DeadLetter, type DeadLetterStage
 } from './dead-letter-record.js'
-import type { DeadLetterStore } from './dead-letters.js'
+import type { DeadLetterStore } from './dead-letter-store.js'
 import type { Reporter } from './reporter.js'
 
 /** What the processor knows when it gives up on a job. */

@@ -1,13 +1,15 @@
 import { EventEmitter } from 'node:events'
 import { Worker, type Job } from 'bullmq'
-import { CLAIM_SCRIPTS, ClaimStore } from './claim.js'
+import { ClaimStore } from './claim.js'
+import { CLAIM_SCRIPTS } from './claim-scripts.js'
 import { createWorkerClient, type ManagedClient } from './connection.js'
-import { DeadLetterStore, deadLettersApi, type DeadLetters } from './dead-letters.js'
+import { DeadLetterStore } from './dead-letter-store.js'
+import { deadLettersApi, type DeadLetters } from './dead-letters.js'
 import { WorkerErrors } from './errors.js'
 import { LockRegistry, REGISTRY_SCRIPTS } from './lock-registry.js'
 import { validateWorkerOptions, type ResolvedWorkerOptions, type WebhookWorkerOptions } from './options.js'
 import { checkPersistence } from './persistence.js'
-import { createProcessor } from './processor.js'
+import { createProcessor, hydrateStep } from './processor.js'
 import { Reporter, type WebhookWorkerEvents, type WorkerStats } from './reporter.js'
 import { createBackoffStrategy } from './retry.js'
 import { loadScripts } from './scripts.js'
@@ -61,7 +63,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     })
     this.#registry = new LockRegistry(client, { ...o, prefix: o.prefix, queueName: o.queueName })
     const deadLettered = new WeakSet<Job>()
-    const processor = createProcessor({ options: o, claims: this.#claims, sink: this.#sink, reporter: this.#reporter, inFlight: this.#inFlight, deadLettered })
+    const processor = createProcessor({ options: o, hydrate: hydrateStep(o), claims: this.#claims, sink: this.#sink, reporter: this.#reporter, inFlight: this.#inFlight, deadLettered })
     this.worker = new Worker(o.queueName, processor, {
       connection: client,
       prefix: o.prefix,
