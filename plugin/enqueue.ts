@@ -21,6 +21,8 @@ export interface EventProducer {
   readonly client: RedisClient
   /** True when an add would be attempted now. */
   readonly ready: boolean
+  /** The last persistence check's report; `undefined` before one ran (or under `persistenceCheck: 'off'`). */
+  readonly persistence: PersistenceReport | undefined
   /** Waits for Redis as the options require; throws a coded error when `register` must fail. */
   boot: () => Promise<void>
   add: (event: WebhookEvent) => Promise<EnqueueOutcome>
@@ -39,6 +41,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
   // Under 'refuse', nothing is accepted until a check of the current connection passed.
   let verified = options.persistenceCheck !== 'refuse'
   let lastCheck: Promise<PersistenceReport | undefined> = Promise.resolve(undefined)
+  let lastReport: PersistenceReport | undefined
 
   const managed: ManagedClient = createProducerClient(options.connection, { onError: onRedisError, connectionName: `webhooks:${options.name}` })
   const client = managed.client
@@ -54,6 +57,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     queue,
     client,
     get ready () { return queueReady && verified && client.status === 'ready' },
+    get persistence () { return lastReport },
     boot,
     add,
     close
@@ -83,6 +87,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
 
   async function runPersistenceCheck (): Promise<PersistenceReport> {
     const report = await checkPersistence(client)
+    lastReport = report
     const fields = { queueName: options.queueName, aof: report.aof, maxmemoryPolicy: report.maxmemoryPolicy, problems: report.problems }
     if (report.ok) {
       verified = true

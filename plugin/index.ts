@@ -6,10 +6,11 @@ import { webhookPlugin } from './plugin.js'
 
 export { webhookPlugin }
 export default webhookPlugin
-export type { WebhookIntake } from './plugin.js'
+export type { WebhookIntake, WebhookRegistry, WebhooksHealth } from './registry.js'
+export type { IntakeHealth, HealthCheck, HealthStatus } from './health.js'
 export { PluginErrors } from './errors.js'
 export { PLUGIN_DEFAULTS } from './options.js'
-export type { WebhookPluginOptions, PersistenceCheck } from './options.js'
+export type { WebhookPluginOptions, PersistenceCheck, AcceptTypes } from './options.js'
 export type { IntakeStats, Outcome } from './outcome.js'
 export { providers } from './providers/index.js'
 export type {

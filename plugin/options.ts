@@ -1,7 +1,8 @@
 import type { LogLevel } from 'fastify'
 import type { RedisConnection } from '../worker/connection.js'
 import { connectionProblem } from '../worker/connection.js'
-import { SOURCE_PATTERN } from '../worker/event.js'
+import { SOURCE_PATTERN, type WebhookEvent } from '../worker/event.js'
+import { metricsProblem, type MetricsOption } from '../worker/prom.js'
 import {
   checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, checkString, expected, unknownKeys
 } from '../worker/validate.js'
@@ -11,6 +12,9 @@ import { providerProblem } from './provider-check.js'
 
 /** What the plugin does when Redis lacks AOF or `maxmemory-policy noeviction`. */
 export type PersistenceCheck = 'warn' | 'refuse' | 'off'
+
+/** Which verified events are enqueued: a list of types, or a predicate of the type and the event. */
+export type AcceptTypes = readonly string[] | ((type: string, event: WebhookEvent) => boolean)
 
 /** Options of `webhookPlugin`. Validated at registration: a bad value fails `register` with `FST_WEBHOOK_INVALID_OPTION`. */
 export interface WebhookPluginOptions {
@@ -40,9 +44,9 @@ export interface WebhookPluginOptions {
    */
   source?: string
   /**
-   * A name for this registration, unique in the app: the key of
-   * `app.webhookIntakes`. Set it when two registrations share a `source`.
-   * @defaultValue the `source`
+   * A name for this registration, unique in the app: its key in
+   * `app.webhooks` and its `name` label in metrics.
+   * @defaultValue `` `${source}:${path}` ``
    */
   name?: string
   /**
@@ -114,11 +118,59 @@ export interface WebhookPluginOptions {
    * @defaultValue the app's level
    */
   logLevel?: LogLevel
+  /**
+   * Prometheus metrics through prom-client, an optional peer dependency:
+   * `true` registers them in prom-client's default registry, a `Registry` in
+   * that one. Without prom-client installed, `register` fails with
+   * `FST_WEBHOOK_MISSING_DEPENDENCY`. Every name starts with `webhook_`.
+   * @defaultValue `false`
+   */
+  metrics?: MetricsOption
+  /**
+   * With `metrics`, also compute the queue gauges (jobs by state, dead
+   * letters, age of the oldest waiting job, poller cursor lag) from Redis at
+   * each scrape, once per queue in the process. They describe Redis, not the
+   * process: aggregate them across replicas with `max`, not `sum`.
+   * @defaultValue `true`
+   */
+  queueMetrics?: boolean
+  /**
+   * Load shedding: once the queue holds more waiting and delayed jobs than
+   * this (read from Redis at most once a second, never per request),
+   * verified events get 503 with `Retry-After` instead of being enqueued, so
+   * a worker outage cannot fill Redis. `false` sets no limit.
+   * @defaultValue `false`
+   */
+  maxBacklog?: number | false
+  /**
+   * The event types to enqueue: a list, or a predicate `(type, event) => boolean`.
+   * Verified events of other types get 202 (or the provider's inline answer),
+   * are logged and counted as `ignored`, and are not enqueued.
+   * @defaultValue every type
+   */
+  acceptTypes?: AcceptTypes
+  /**
+   * A path for a readiness route that answers `app.webhooks.health()`: 200
+   * unless a check fails, 503 when one does. `false` adds no route.
+   * @defaultValue `false`
+   */
+  healthRoute?: string | false
+  /**
+   * `health()` warns when the queue holds more waiting and delayed jobs than this.
+   * @defaultValue `10000`
+   */
+  healthMaxBacklog?: number
+  /**
+   * `health()` warns when the job a worker takes next was added longer ago than this.
+   * @defaultValue `300000` (5 minutes)
+   */
+  healthMaxAgeMs?: number
 }
 
 /** The options after defaults and validation. */
-export interface ResolvedPluginOptions extends Required<Omit<WebhookPluginOptions, 'logLevel'>> {
+export interface ResolvedPluginOptions extends Required<Omit<WebhookPluginOptions, 'logLevel' | 'acceptTypes'>> {
   logLevel: LogLevel | undefined
+  acceptTypes: AcceptTypes | undefined
 }
 
 /** Keys the route params as the resolver's cache key. */
@@ -139,13 +191,20 @@ export const PLUGIN_DEFAULTS = Object.freeze({
   persistenceCheck: 'warn' as PersistenceCheck,
   secretCacheMs: 60_000,
   secretTimeoutMs: 1000,
-  secretCacheKey: paramsCacheKey
+  secretCacheKey: paramsCacheKey,
+  metrics: false as MetricsOption,
+  queueMetrics: true,
+  maxBacklog: false as number | false,
+  healthRoute: false as string | false,
+  healthMaxBacklog: 10_000,
+  healthMaxAgeMs: 300_000
 } as const)
 
 const KNOWN = [
   'provider', 'connection', 'path', 'source', 'name', 'queueName', 'prefix', 'bodyLimit', 'ackTimeoutMs',
   'retryAfterMs', 'requireRedisAtBoot', 'readyTimeoutMs', 'persistenceCheck', 'secretCacheMs',
-  'secretTimeoutMs', 'secretCacheKey', 'logLevel'
+  'secretTimeoutMs', 'secretCacheKey', 'logLevel', 'metrics', 'queueMetrics', 'maxBacklog', 'acceptTypes', 'healthRoute',
+  'healthMaxBacklog', 'healthMaxAgeMs'
 ] as const
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 // A route path: starts with `/`, no whitespace, no query or fragment.
@@ -189,9 +248,16 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
     secretCacheMs: pick(o.secretCacheMs, PLUGIN_DEFAULTS.secretCacheMs),
     secretTimeoutMs: pick(o.secretTimeoutMs, PLUGIN_DEFAULTS.secretTimeoutMs),
     secretCacheKey: pick(o.secretCacheKey, PLUGIN_DEFAULTS.secretCacheKey),
-    logLevel: o.logLevel as LogLevel | undefined
+    logLevel: o.logLevel as LogLevel | undefined,
+    metrics: pick(o.metrics, PLUGIN_DEFAULTS.metrics),
+    queueMetrics: pick(o.queueMetrics, PLUGIN_DEFAULTS.queueMetrics),
+    maxBacklog: pick(o.maxBacklog, PLUGIN_DEFAULTS.maxBacklog),
+    acceptTypes: o.acceptTypes as AcceptTypes | undefined,
+    healthRoute: pick(o.healthRoute, PLUGIN_DEFAULTS.healthRoute),
+    healthMaxBacklog: pick(o.healthMaxBacklog, PLUGIN_DEFAULTS.healthMaxBacklog),
+    healthMaxAgeMs: pick(o.healthMaxAgeMs, PLUGIN_DEFAULTS.healthMaxAgeMs)
   }
-  resolved.name = pick(o.name, resolved.source)
+  resolved.name = pick(o.name, `${resolved.source}:${resolved.path}`)
 
   failIf(checkString('path', resolved.path, PATH_PATTERN, 'a route path starting with `/`'))
   failIf(checkString('source', resolved.source, SOURCE_PATTERN, `a string matching ${String(SOURCE_PATTERN)}` +
@@ -214,7 +280,22 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
   failIf(checkInteger('secretTimeoutMs', resolved.secretTimeoutMs, 1, 60_000))
   failIf(checkFunction('secretCacheKey', resolved.secretCacheKey))
   if (resolved.logLevel !== undefined) failIf(checkOneOf('logLevel', resolved.logLevel, LOG_LEVELS))
+  failIf(metricsProblem(resolved.metrics))
+  failIf(checkBoolean('queueMetrics', resolved.queueMetrics))
+  if (resolved.maxBacklog !== false && checkInteger('maxBacklog', resolved.maxBacklog, 1) !== undefined) {
+    fail(expected('maxBacklog', 'an integer from 1 and up, or false', resolved.maxBacklog))
+  }
+  failIf(acceptTypesProblem(resolved.acceptTypes))
+  if (resolved.healthRoute !== false) failIf(checkString('healthRoute', resolved.healthRoute, PATH_PATTERN, 'a route path starting with `/`, or false'))
+  failIf(checkInteger('healthMaxBacklog', resolved.healthMaxBacklog, 0))
+  failIf(checkInteger('healthMaxAgeMs', resolved.healthMaxAgeMs, 1))
   return resolved
+}
+
+function acceptTypesProblem (value: unknown): string | undefined {
+  if (value === undefined || typeof value === 'function') return undefined
+  if (Array.isArray(value) && value.length > 0 && value.every((type) => typeof type === 'string')) return undefined
+  return expected('acceptTypes', 'a non-empty array of event types or a function (type, event) => boolean', value)
 }
 
 function pick<T> (value: unknown, fallback: T): T {

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 
 /** What became of one request, as logged on the plugin's `msg: 'webhook'` line. */
-export type Outcome = 'accepted' | 'duplicate' | 'responded' | 'rejected' | 'unavailable'
+export type Outcome = 'accepted' | 'duplicate' | 'ignored' | 'responded' | 'rejected' | 'unavailable'
 
 /** Counters of one registration, by outcome. */
 export interface IntakeStats {
@@ -10,12 +10,16 @@ export interface IntakeStats {
   accepted: number
   /** Events already in the queue (202, nothing added). */
   duplicates: number
+  /** Verified events of a type `acceptTypes` leaves out (202, nothing added). */
+  ignored: number
   /** Requests answered inline by the provider (200). */
   responded: number
   /** Requests refused with a 4xx. */
   rejected: number
   /** Requests answered 503. */
   unavailable: number
+  /** Of those, the events refused because the backlog was over `maxBacklog`. */
+  shed: number
 }
 
 /** The fields of one `msg: 'webhook'` line besides the standard ones. Never a secret, a signature or a body. */
@@ -27,17 +31,20 @@ export interface OutcomeFields {
   /** Why, in more words (a provider's detail, never a secret or an expected signature). */
   detail?: string
   secretIndex?: number
+  /** How long the enqueue took, when one was attempted. */
+  enqueueMs?: number
   /** An error to log with the line (our own failure, or a user callback's). */
   err?: unknown
 }
 
 export function newStats (): IntakeStats {
-  return { accepted: 0, duplicates: 0, responded: 0, rejected: 0, unavailable: 0 }
+  return { accepted: 0, duplicates: 0, ignored: 0, responded: 0, rejected: 0, unavailable: 0, shed: 0 }
 }
 
 const STAT_OF: Record<Outcome, keyof IntakeStats> = {
   accepted: 'accepted',
   duplicate: 'duplicates',
+  ignored: 'ignored',
   responded: 'responded',
   rejected: 'rejected',
   unavailable: 'unavailable'
@@ -51,7 +58,13 @@ export interface Answerer {
   succeed: (request: FastifyRequest, reply: FastifyReply, status: number, body: unknown, fields: OutcomeFields) => FastifyReply
 }
 
-export function createAnswerer (source: string, retryAfterSec: number, stats: IntakeStats): Answerer {
+/** Told about every answer, after its log line (the metrics hook). */
+export type OutcomeObserver = (fields: OutcomeFields, status: number, elapsedMs: number) => void
+
+/** The reason given when `maxBacklog` sheds an event. */
+export const SHED_REASON = 'backlog_full'
+
+export function createAnswerer (source: string, retryAfterSec: number, stats: IntakeStats, observe?: OutcomeObserver): Answerer {
   return { fail, succeed }
 
   function fail (request: FastifyRequest, reply: FastifyReply, error: FastifyError, fields: OutcomeFields): FastifyReply {
@@ -68,10 +81,13 @@ export function createAnswerer (source: string, retryAfterSec: number, stats: In
 
   function logLine (request: FastifyRequest, reply: FastifyReply, status: number, fields: OutcomeFields): void {
     stats[STAT_OF[fields.outcome]]++
+    if (fields.reason === SHED_REASON) stats.shed++
     const { err, ...rest } = fields
-    const line = { ...rest, source, status, latencyMs: Math.round(reply.elapsedTime * 100) / 100 }
+    const elapsedMs = reply.elapsedTime
+    const line = { ...rest, source, status, latencyMs: Math.round(elapsedMs * 100) / 100 }
     if (err !== undefined) request.log.error({ ...line, err }, 'webhook')
     else if (fields.outcome === 'unavailable') request.log.warn(line, 'webhook')
     else request.log.info(line, 'webhook')
+    observe?.(fields, status, elapsedMs)
   }
 }

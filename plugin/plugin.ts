@@ -1,33 +1,21 @@
-import type { Queue } from 'bullmq'
-import type { FastifyInstance, FastifyPluginAsync, FastifyBaseLogger } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyBaseLogger, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
+import { QueueProbe } from '../worker/queue-stats.js'
+import { createBacklogGuard, type BacklogGuard } from './backlog.js'
 import { createEventProducer, type EventProducer } from './enqueue.js'
 import { PluginErrors } from './errors.js'
-import { validatePluginOptions, type ResolvedPluginOptions, type WebhookPluginOptions } from './options.js'
+import { createHealthCheck } from './health.js'
+import { createIngressMetrics, openPluginMetrics } from './metrics.js'
+import { validatePluginOptions, type AcceptTypes, type ResolvedPluginOptions, type WebhookPluginOptions } from './options.js'
 import { createAnswerer, newStats, type IntakeStats } from './outcome.js'
+import { createRegistry, handleOf, type RegistryHandle, type WebhookIntake, type WebhookRegistry } from './registry.js'
 import { createRouteHandlers } from './route.js'
 import { createSecretSource } from './secrets.js'
 
-/** One registration of the plugin, as seen through `app.webhookIntakes`. */
-export interface WebhookIntake {
-  readonly name: string
-  readonly source: string
-  /** The route path as registered (without the prefix of the enclosing scope). */
-  readonly path: string
-  readonly queueName: string
-  readonly prefix: string
-  /** The BullMQ queue events are added to (on the plugin's fail-fast connection). */
-  readonly queue: Queue
-  /** Counters by outcome since registration. */
-  readonly stats: Readonly<IntakeStats>
-  /** True when an event would be enqueued now (Redis ready and, under `'refuse'`, verified). */
-  readonly ready: boolean
-}
-
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Every registration of `webhookPlugin` in this scope and its parents, by `name`. */
-    webhookIntakes: Map<string, WebhookIntake>
+    /** Every registration of `webhookPlugin` in this scope and its parents, by `name`, and their `health()`. */
+    webhooks: WebhookRegistry
   }
 }
 
@@ -39,21 +27,28 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
   const options = validatePluginOptions(rawOptions)
   const log = fastify.log.child({ webhookSource: options.source })
   warnOnUnlimitedTimeouts(fastify, log)
-  if (!fastify.hasDecorator('webhookIntakes')) fastify.decorate('webhookIntakes', new Map<string, WebhookIntake>())
-  if (fastify.webhookIntakes.has(options.name)) {
+  const registry = registryOf(fastify)
+  if (registry.registry.has(options.name)) {
     throw new PluginErrors.FST_WEBHOOK_DUPLICATE_NAME(
-      `Expected \`name\` to be unique in the app, got \`${options.name}\` (string) twice. Set a distinct \`name\` (it defaults to \`source\`)`)
+      `Expected \`name\` to be unique in the app, got \`${options.name}\` (string) twice. Set a distinct \`name\` (it defaults to \`source:path\`)`)
   }
+  // Before any connection: a missing prom-client fails register at once.
+  const metricsRegistry = await openPluginMetrics(options)
 
   const producer = createEventProducer(options, log)
   await producer.boot()
+  const probe = new QueueProbe(producer.client, { queueName: options.queueName, prefix: options.prefix, queue: producer.queue })
+  const metrics = metricsRegistry === undefined ? undefined : createIngressMetrics(metricsRegistry, options, probe, log)
   fastify.addHook('onClose', async function closeWebhookIntake () {
-    fastify.webhookIntakes.delete(options.name)
+    registry.remove(options.name)
+    metrics?.close()
+    await probe.close()
     await producer.close()
   })
 
   const stats = newStats()
-  fastify.webhookIntakes.set(options.name, intakeView(options, producer, stats))
+  const health = createHealthCheck(options, producer, probe)
+  registry.add(intakeView(options, producer, stats, health))
   const handlers = createRouteHandlers({
     options,
     producer,
@@ -62,8 +57,17 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
       timeoutMs: options.secretTimeoutMs,
       cacheKey: options.secretCacheKey
     }),
-    answer: createAnswerer(options.source, Math.ceil(options.retryAfterMs / 1000), stats)
+    answer: createAnswerer(options.source, Math.ceil(options.retryAfterMs / 1000), stats, metrics?.observe),
+    ...(options.acceptTypes === undefined ? {} : { accepts: acceptPredicate(options.acceptTypes) }),
+    ...(options.maxBacklog === false ? {} : { backlog: backlogGuard(options, options.maxBacklog, probe) })
   })
+
+  if (options.healthRoute !== false && registry.claimHealthRoute(options.healthRoute)) {
+    fastify.get(options.healthRoute, async function webhookHealth (_request, reply: FastifyReply) {
+      const report = await fastify.webhooks.health()
+      return await reply.code(report.ok ? 200 : 503).send(report)
+    })
+  }
 
   // The route lives in its own encapsulated scope: the raw-buffer parser, the
   // error handler and the hooks below never reach the app's other routes.
@@ -86,7 +90,29 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
   })
 }
 
-function intakeView (options: ResolvedPluginOptions, producer: EventProducer, stats: IntakeStats): WebhookIntake {
+// `app.webhooks` is decorated once, by the first registration; later ones join it.
+function registryOf (fastify: FastifyInstance): RegistryHandle {
+  if (!fastify.hasDecorator('webhooks')) {
+    const created = createRegistry()
+    fastify.decorate('webhooks', created.registry)
+    return created
+  }
+  const handle = handleOf(fastify.webhooks)
+  if (handle === undefined) throw new PluginErrors.FST_WEBHOOK_DUPLICATE_NAME('`app.webhooks` is already decorated by something other than this plugin')
+  return handle
+}
+
+function acceptPredicate (acceptTypes: AcceptTypes): NonNullable<Parameters<typeof createRouteHandlers>[0]['accepts']> {
+  if (typeof acceptTypes === 'function') return acceptTypes
+  const types = new Set(acceptTypes)
+  return function acceptListedType (type) { return types.has(type) }
+}
+
+function backlogGuard (options: ResolvedPluginOptions, maxBacklog: number, probe: QueueProbe): BacklogGuard {
+  return createBacklogGuard(maxBacklog, async () => await probe.backlog(), options.ackTimeoutMs)
+}
+
+function intakeView (options: ResolvedPluginOptions, producer: EventProducer, stats: IntakeStats, health: WebhookIntake['health']): WebhookIntake {
   return {
     name: options.name,
     source: options.source,
@@ -95,7 +121,8 @@ function intakeView (options: ResolvedPluginOptions, producer: EventProducer, st
     prefix: options.prefix,
     queue: producer.queue,
     stats,
-    get ready () { return producer.ready }
+    get ready () { return producer.ready },
+    health
   }
 }
 

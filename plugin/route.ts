@@ -1,11 +1,13 @@
+import { performance } from 'node:perf_hooks'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { EVENT_VERSION, type WebhookEvent } from '../worker/event.js'
 import { parseBody } from './body.js'
+import type { BacklogGuard } from './backlog.js'
 import type { EventProducer } from './enqueue.js'
 import { BODY_FAILURE_ERRORS, PluginErrors } from './errors.js'
 import { classifyMedia, collectHeaders, pickEventHeaders } from './headers.js'
 import type { ResolvedPluginOptions } from './options.js'
-import type { Answerer } from './outcome.js'
+import { SHED_REASON, type Answerer, type OutcomeFields } from './outcome.js'
 import type { EventFields, IncomingHeaders, InlineResponse, ParsedBody, ProviderRequest, VerifyResult } from './provider.js'
 import type { SecretSource } from './secrets.js'
 
@@ -15,6 +17,10 @@ export interface RouteContext {
   producer: EventProducer
   secrets: SecretSource
   answer: Answerer
+  /** Whether a verified event is enqueued (`acceptTypes`); every event when absent. */
+  accepts?: (type: string, event: WebhookEvent) => boolean
+  /** Load shedding (`maxBacklog`), when set. */
+  backlog?: BacklogGuard
 }
 
 /** The route's hooks and handler, in pipeline order. */
@@ -28,7 +34,7 @@ export interface RouteHandlers {
  * The request pipeline: method and route (Fastify's router) → content type →
  * size → secrets → verify over the raw bytes → parse → event → enqueue → 202.
  */
-export function createRouteHandlers ({ options, producer, secrets, answer }: RouteContext): RouteHandlers {
+export function createRouteHandlers ({ options, producer, secrets, answer, accepts, backlog }: RouteContext): RouteHandlers {
   const { provider, source, bodyLimit } = options
   return { checkFraming, receiveWebhook, onRouteError }
 
@@ -93,14 +99,32 @@ export function createRouteHandlers ({ options, producer, secrets, answer }: Rou
     }
 
     const event = toWebhookEvent(parsed.value, fields, headers, receivedAt, verified.timestampMs)
-    const added = await producer.add(event)
     const ids = { eventId: event.id, type: event.type, secretIndex }
-    if (!added.ok) {
-      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: added.reason, ...ids, detail: causeOf(added.cause) })
+    if (accepts !== undefined) {
+      let accepted: boolean
+      try {
+        accepted = accepts(event.type, event)
+      } catch (err) {
+        return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'accept_types_threw', ...ids, err })
+      }
+      if (!accepted) return succeed(request, reply, inline, { outcome: 'ignored', reason: 'type_not_accepted', ...ids })
     }
-    const outcome = added.duplicate ? 'duplicate' : 'accepted'
-    if (inline !== undefined) return answer.succeed(request, reply, inline.statusCode, inline.body, { outcome, reason: 'inline', ...ids })
-    return answer.succeed(request, reply, 202, { received: true }, { outcome, ...ids })
+    if (backlog?.over() === true) {
+      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: SHED_REASON, ...ids, detail: `backlog ${backlog.last} over maxBacklog` })
+    }
+    const started = performance.now()
+    const added = await producer.add(event)
+    const enqueueMs = Math.round((performance.now() - started) * 100) / 100
+    if (!added.ok) {
+      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: added.reason, ...ids, enqueueMs, detail: causeOf(added.cause) })
+    }
+    return succeed(request, reply, inline, { outcome: added.duplicate ? 'duplicate' : 'accepted', ...ids, enqueueMs })
+  }
+
+  // 202, or the provider's inline answer (which then gives the reason).
+  function succeed (request: FastifyRequest, reply: FastifyReply, inline: InlineResponse | undefined, fields: OutcomeFields): FastifyReply {
+    if (inline !== undefined) return answer.succeed(request, reply, inline.statusCode, inline.body, { reason: 'inline', ...fields })
+    return answer.succeed(request, reply, 202, { received: true }, fields)
   }
 
   function toWebhookEvent (parsed: ParsedBody, fields: EventFields, headers: IncomingHeaders, receivedAt: number, sentAt: number | undefined): WebhookEvent {

@@ -42,7 +42,7 @@ t.test('examples/server.ts and examples/worker.ts: one signed event in, one appl
   // The provider retries the same delivery: accepted again, applied no more.
   const again = await fetch(url, { method: 'POST', headers: sender.sign(body), body })
   t.equal(again.status, 202)
-  t.equal(app.webhookIntakes.get('hmac')?.stats.duplicates, 1, 'the copy was recognised at ingress')
+  t.equal(app.webhooks.get('hmac:/v1/events')?.stats.duplicates, 1, 'the copy was recognised at ingress')
   t.equal(worker.stats().applied, 1)
 
   // A forged delivery never reaches the worker.

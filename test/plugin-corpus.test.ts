@@ -114,7 +114,7 @@ const corpus: Case[] = [
 t.test(`a corpus of ${corpus.length} hostile or malformed requests: each gets its status, none makes a job`, async (t) => {
   t.ok(corpus.length >= 40, 'at least 40 cases')
   const { app, logText, webhookLines } = await buildApp(t, { provider, source: 'corpus', bodyLimit: LIMIT })
-  const intake = app.webhookIntakes.get('corpus')!
+  const intake = app.webhooks.get('corpus:/v1/events')!
 
   const before = await app.inject(signedPost(valid('before')))
   t.equal(before.statusCode, 202, 'a valid event before the corpus')
@@ -203,7 +203,7 @@ t.test('framing over a real socket: chunked, mismatched, slow and oversized requ
   } as FastifyServerOptions)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as AddressInfo).port
-  const intake = app.webhookIntakes.get('framing')!
+  const intake = app.webhooks.get('framing:/v1/events')!
 
   const good = valid('socket-1')
   const ok = await exchange(port, [head({ ...sign(good), 'content-length': String(good.length), connection: 'close' }), good])

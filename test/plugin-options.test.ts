@@ -63,6 +63,18 @@ const table: Array<{ name: string, options: unknown, raw?: boolean, message: Reg
   { name: 'a negative secretCacheMs', options: { secretCacheMs: -1 }, message: /`secretCacheMs` to be an integer from 0 and up/ },
   { name: 'a zero secretTimeoutMs', options: { secretTimeoutMs: 0 }, message: /`secretTimeoutMs` to be an integer from 1 to 60000/ },
   { name: 'a secretCacheKey that is no function', options: { secretCacheKey: 'tenant' }, message: /`secretCacheKey` to be a function/ },
+  { name: 'metrics as a string', options: { metrics: 'yes' }, message: /`metrics` to be a boolean or a prom-client Registry, got `yes` \(string\)/ },
+  { name: 'metrics as a plain object', options: { metrics: {} }, message: /`metrics` to be a boolean or a prom-client Registry/ },
+  { name: 'a string queueMetrics', options: { queueMetrics: 'on' }, message: /`queueMetrics` to be a boolean/ },
+  { name: 'a zero maxBacklog', options: { maxBacklog: 0 }, message: /`maxBacklog` to be an integer from 1 and up, or false, got `0`/ },
+  { name: 'maxBacklog true', options: { maxBacklog: true }, message: /`maxBacklog` to be an integer from 1 and up, or false, got `true` \(boolean\)/ },
+  { name: 'acceptTypes as a string', options: { acceptTypes: 'invoice.paid' }, message: /`acceptTypes` to be a non-empty array of event types or a function/ },
+  { name: 'an empty acceptTypes', options: { acceptTypes: [] }, message: /`acceptTypes` to be a non-empty array/ },
+  { name: 'acceptTypes with a number', options: { acceptTypes: ['a', 1] }, message: /`acceptTypes`/ },
+  { name: 'a relative healthRoute', options: { healthRoute: 'healthz' }, message: /`healthRoute` to be a route path starting with `\/`, or false/ },
+  { name: 'healthRoute true', options: { healthRoute: true }, message: /`healthRoute`/ },
+  { name: 'a negative healthMaxBacklog', options: { healthMaxBacklog: -1 }, message: /`healthMaxBacklog` to be an integer from 0 and up/ },
+  { name: 'a zero healthMaxAgeMs', options: { healthMaxAgeMs: 0 }, message: /`healthMaxAgeMs` to be an integer from 1 and up/ },
   { name: 'an unknown logLevel', options: { logLevel: 'loud' }, message: /`logLevel` to be one of 'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'/ }
 ]
 
@@ -89,7 +101,7 @@ t.test('defaults: one object, derived source, name and bodyLimit', async (t) => 
   t.match(resolved, {
     path: '/v1/events',
     source: 'hmac',
-    name: 'hmac',
+    name: 'hmac:/v1/events',
     queueName: 'integration-events',
     prefix: 'bull',
     bodyLimit: 1_048_576,
@@ -100,10 +112,17 @@ t.test('defaults: one object, derived source, name and bodyLimit', async (t) => 
     persistenceCheck: 'warn',
     secretCacheMs: 60_000,
     secretTimeoutMs: 1000,
-    logLevel: undefined
+    logLevel: undefined,
+    metrics: false,
+    queueMetrics: true,
+    maxBacklog: false,
+    acceptTypes: undefined,
+    healthRoute: false,
+    healthMaxBacklog: 10_000,
+    healthMaxAgeMs: 300_000
   })
   t.equal(resolved.secretCacheKey, PLUGIN_DEFAULTS.secretCacheKey)
-  t.equal(validatePluginOptions({ ...base, source: 'acme' }).name, 'acme', 'name defaults to source')
+  t.equal(validatePluginOptions({ ...base, source: 'acme', path: '/hooks/:tenant' }).name, 'acme:/hooks/:tenant', 'name defaults to source:path')
   t.equal(validatePluginOptions({ ...base, provider: withProvider({ bodyLimit: 25_000_000 }) }).bodyLimit, 25_000_000, 'a provider raises the default')
   t.equal(validatePluginOptions({ ...base, provider: withProvider({ bodyLimit: 25_000_000 }), bodyLimit: 4096 }).bodyLimit, 4096, 'the user wins')
   t.ok(Object.isFrozen(PLUGIN_DEFAULTS), 'the defaults cannot be changed at run time')

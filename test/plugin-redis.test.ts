@@ -33,7 +33,7 @@ async function start (t: Test, options: Partial<WebhookPluginOptions> & Pick<Web
   const { logger, lines, text } = captureLogs()
   const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, connectionTimeout: 30_000, requestTimeout: 15_000 })
   t.teardown(() => app.close())
-  await app.register(webhookPlugin, { provider, source: 'faults', ackTimeoutMs: ACK_TIMEOUT_MS, queueName: 'fault-events', ...options })
+  await app.register(webhookPlugin, { provider, source: 'faults', name: 'faults', ackTimeoutMs: ACK_TIMEOUT_MS, queueName: 'fault-events', ...options })
   await app.ready()
   const acked: string[] = []
   let n = 0
@@ -54,7 +54,7 @@ async function start (t: Test, options: Partial<WebhookPluginOptions> & Pick<Web
       await waitFor(async () => (await post(`${label}-${n++}`)).status === 202, timeoutMs, `a 202 (${label})`)
     },
     async checkAcked (t) {
-      const queue = app.webhookIntakes.get('faults')!.queue
+      const queue = app.webhooks.get('faults')!.queue
       const missing: string[] = []
       for (const id of acked) if (await queue.getJob(safeJobId('faults', id)) === undefined) missing.push(id)
       t.same(missing, [], `all ${acked.length} acknowledged events are in the queue`)
@@ -134,7 +134,7 @@ t.test('boot with Redis down: register succeeds, 503 until Redis is ready, then 
   t.ok(Date.now() - started < 2000, 'the app boots without waiting for Redis')
   const first = await h.post('early')
   assertUnavailable(t, first, 'Redis not up yet')
-  t.equal(h.app.webhookIntakes.get('faults')!.ready, false)
+  t.equal(h.app.webhooks.get('faults')!.ready, false)
   await waitFor(() => h.lines.some((l) => typeof l.msg === 'string' && l.msg.includes('not reachable')), 5000, 'the outage warning')
   t.equal(h.lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('not reachable')).length, 1, 'the outage is logged once')
   await privateRedis(t, { port })
@@ -156,7 +156,7 @@ t.test('requireRedisAtBoot: register fails while Redis is down, succeeds when it
 
   const server = await privateRedis(t)
   const h = await start(t, { connection: server.url, requireRedisAtBoot: true })
-  t.equal(h.app.webhookIntakes.get('faults')!.ready, true, 'ready as soon as register resolves')
+  t.equal(h.app.webhooks.get('faults')!.ready, true, 'ready as soon as register resolves')
   t.equal((await h.post('required')).status, 202)
 })
 

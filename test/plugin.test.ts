@@ -21,7 +21,7 @@ t.test('a signed event: 202 only once the job is in Redis, with the WebhookEvent
   t.equal(res.statusCode, 202)
   t.same(res.json(), { received: true })
 
-  const intake = app.webhookIntakes.get('acme')!
+  const intake = app.webhooks.get('acme:/v1/events')!
   t.equal(intake.queueName, queueName)
   const job = await intake.queue.getJob(safeJobId('acme', 'evt_1'))
   t.ok(job, 'the job exists when the 202 arrives')
@@ -45,13 +45,13 @@ t.test('a signed event: 202 only once the job is in Redis, with the WebhookEvent
   const [line] = webhookLines()
   t.match(line, { msg: 'webhook', outcome: 'accepted', source: 'acme', eventId: 'evt_1', status: 202, secretIndex: 0 })
   t.type(line.latencyMs, 'number')
-  t.same(intake.stats, { accepted: 1, duplicates: 0, responded: 0, rejected: 0, unavailable: 0 })
+  t.same(intake.stats, { accepted: 1, duplicates: 0, ignored: 0, responded: 0, rejected: 0, unavailable: 0, shed: 0 })
 })
 
 t.test('the source defaults to the provider name; ids with `:` or digits only become safe job ids', async (t) => {
   const provider = providers.hmac({ secret: SECRET })
   const { app } = await buildApp(t, { provider })
-  const intake = app.webhookIntakes.get('hmac')!
+  const intake = app.webhooks.get('hmac:/v1/events')!
   t.equal(intake.source, 'hmac')
   for (const id of ['12345', 'a:b', 'ümlaut']) {
     const { payload, headers } = signed(provider, { event_id: id })
@@ -70,7 +70,7 @@ t.test('a duplicate still in retention: 202, nothing added, logged and counted a
   const again = signed(provider, { event_id: 'evt_dup', n: 2 })
   t.equal((await app.inject({ method: 'POST', url: '/v1/events', payload, headers })).statusCode, 202)
   t.equal((await app.inject({ method: 'POST', url: '/v1/events', ...again })).statusCode, 202)
-  const intake = app.webhookIntakes.get('acme')!
+  const intake = app.webhooks.get('acme:/v1/events')!
   t.equal(await intake.queue.count(), 1, 'one job')
   const job = await intake.queue.getJob(safeJobId('acme', 'evt_dup'))
   t.equal(job!.data.payload.n, 1, 'the first delivery is kept')
@@ -124,7 +124,7 @@ t.test('sentAt comes from the signed timestamp; replayKey and event headers from
   const { payload, headers } = signed(provider, { id: 'e1', type: 't', replay: 'rk-1' }, { timestampSec: ts })
   const res = await app.inject({ method: 'POST', url: '/v1/events', payload, headers: { ...headers, 'x-test-topic': 'orders', 'x-other': 'dropped' } })
   t.equal(res.statusCode, 202)
-  const job = await app.webhookIntakes.get('ts')!.queue.getJob(safeJobId('ts', 'e1'))
+  const job = await app.webhooks.get('ts:/v1/events')!.queue.getJob(safeJobId('ts', 'e1'))
   t.equal(job!.data.sentAt, ts * 1000)
   t.equal(job!.data.replayKey, 'rk-1')
   t.same(job!.data.headers, { 'x-test-topic': 'orders' }, 'only the provider\'s eventHeaders')
@@ -132,7 +132,7 @@ t.test('sentAt comes from the signed timestamp; replayKey and event headers from
   const twice = signed(provider, { id: 'e2' })
   const res2 = await app.inject({ method: 'POST', url: '/v1/events', payload: twice.payload, headers: { ...twice.headers, 'x-test-topic': ['a', 'b'] } })
   t.equal(res2.statusCode, 202)
-  const job2 = await app.webhookIntakes.get('ts')!.queue.getJob(safeJobId('ts', 'e2'))
+  const job2 = await app.webhooks.get('ts:/v1/events')!.queue.getJob(safeJobId('ts', 'e2'))
   t.same(job2!.data.headers, { 'x-test-topic': 'a, b' }, 'a repeated allow-listed header is joined')
   t.notOk('replayKey' in job2!.data)
 })
@@ -151,7 +151,7 @@ t.test('providers see repeated headers as arrays, so a duplicated signature is r
 t.test('inline answers: a handshake gets 200 and no job; an inline ack is sent after the enqueue', async (t) => {
   const provider = testProvider({ secret: 'k' })
   const { app, webhookLines } = await buildApp(t, { provider, source: 'inline' })
-  const intake = app.webhookIntakes.get('inline')!
+  const intake = app.webhooks.get('inline:/v1/events')!
   const hs = signed(provider, { type: 'handshake', challenge: 'c-123' })
   const res = await app.inject({ method: 'POST', url: '/v1/events', ...hs })
   t.equal(res.statusCode, 200)
@@ -176,7 +176,7 @@ t.test('a provider that throws: 401 before verification, 503 after it; never a 5
     if (status === 503) t.equal(res.headers['retry-after'], '5')
     const [line] = webhookLines()
     t.match(line, { reason, status, err: { message: `${where} exploded` } }, `${where} is logged with its error`)
-    t.equal(await app.webhookIntakes.get('boom')!.queue.count(), 0, `no job (${queueName})`)
+    t.equal(await app.webhooks.get('boom:/v1/events')!.queue.count(), 0, `no job (${queueName})`)
   }
 })
 
@@ -186,7 +186,7 @@ t.test('form bodies reach toEvent as decoded fields', async (t) => {
   const body = 'id=f-1&type=form.sent&note=a%20b'
   const res = await app.inject({ method: 'POST', url: '/v1/events', payload: body, headers: provider.sign(body, { contentType: 'application/x-www-form-urlencoded' }) })
   t.equal(res.statusCode, 202)
-  const job = await app.webhookIntakes.get('form')!.queue.getJob(safeJobId('form', 'f-1'))
+  const job = await app.webhooks.get('form:/v1/events')!.queue.getJob(safeJobId('form', 'f-1'))
   t.same(job!.data.payload, { id: 'f-1', type: 'form.sent', note: 'a b' })
 })
 
@@ -285,7 +285,7 @@ t.test('encapsulation: the app\'s own routes keep JSON parsing and their parsers
   await app.register(webhookPlugin, { provider, connection: redisUrl(), queueName })
   app.post('/api/later', async (request) => ({ got: request.body }))
   await app.ready()
-  await untilReady(app, 'hmac')
+  await untilReady(app, 'hmac:/v1/events')
 
   for (const url of ['/api/orders', '/api/later']) {
     const res = await app.inject({ method: 'POST', url, payload: { a: 1 } })
@@ -311,14 +311,14 @@ t.test('a registration in a prefixed scope serves under that prefix; the plugin\
   const redis = testClient(t)
   const prefix = 'whtest'
   t.teardown(async () => { await app.close(); await cleanQueue(redis, prefix, queueName) })
-  let api: { webhookIntakes: Map<string, { ready: boolean }> } | undefined
+  let api: { webhooks: ReadonlyMap<string, { ready: boolean }> } | undefined
   await app.register(async function apiScope (scope) {
     await scope.register(webhookPlugin, { provider, connection: redisUrl(), queueName, prefix, source: 'scoped' })
     api = scope
   }, { prefix: '/api' })
   await app.ready()
-  t.notOk(app.hasDecorator('webhookIntakes'), 'decorations stay in the scope the plugin was registered in')
-  await untilReady(api!, 'scoped')
+  t.notOk(app.hasDecorator('webhooks'), 'decorations stay in the scope the plugin was registered in')
+  await untilReady(api!, 'scoped:/v1/events')
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/events', ...signed(provider, { event_id: 'p1' }) })).statusCode, 202)
   t.equal((await app.inject({ method: 'POST', url: '/v1/events', ...signed(provider, { event_id: 'p2' }) })).statusCode, 404)
   t.equal(await redis.exists(`${prefix}:${queueName}:${safeJobId('scoped', 'p1')}`), 1, 'the job lives under the BullMQ prefix')
@@ -335,22 +335,25 @@ t.test('two registrations in one app: own paths, providers, queues; names must d
   await app.register(webhookPlugin, { provider: a, connection: redisUrl(), queueName: qa, path: '/hooks/a', source: 'alpha' })
   await app.register(webhookPlugin, { provider: b, connection: redisUrl(), queueName: qb, path: '/hooks/b', source: 'beta' })
   await app.ready()
-  await untilReady(app, 'alpha')
-  await untilReady(app, 'beta')
+  await untilReady(app, 'alpha:/hooks/a')
+  await untilReady(app, 'beta:/hooks/b')
   t.equal((await app.inject({ method: 'POST', url: '/hooks/a', ...signed(a, { event_id: 'a1' }) })).statusCode, 202)
   t.equal((await app.inject({ method: 'POST', url: '/hooks/b', ...signed(b, { id: 'b1' }) })).statusCode, 202)
   t.equal((await app.inject({ method: 'POST', url: '/hooks/b', ...signed(a, { event_id: 'a2' }) })).statusCode, 401, 'each route verifies with its own provider')
-  t.ok(await app.webhookIntakes.get('alpha')!.queue.getJob(safeJobId('alpha', 'a1')))
-  t.ok(await app.webhookIntakes.get('beta')!.queue.getJob(safeJobId('beta', 'b1')))
-  t.equal(await app.webhookIntakes.get('alpha')!.queue.count(), 1)
+  t.ok(await app.webhooks.get('alpha:/hooks/a')!.queue.getJob(safeJobId('alpha', 'a1')))
+  t.ok(await app.webhooks.get('beta:/hooks/b')!.queue.getJob(safeJobId('beta', 'b1')))
+  t.equal(await app.webhooks.get('alpha:/hooks/a')!.queue.count(), 1)
 
   const dup = Fastify({ logger: false })
   t.teardown(() => dup.close())
   await dup.register(webhookPlugin, { provider: a, connection: redisUrl(), queueName: qa, path: '/x' })
-  dup.register(webhookPlugin, { provider: a, connection: redisUrl(), queueName: qa, path: '/y' })
+  await dup.register(webhookPlugin, { provider: a, connection: redisUrl(), queueName: qa, path: '/y' })
+  await dup.register(webhookPlugin, { provider: a, connection: redisUrl(), queueName: qa, path: '/z', name: 'shop' })
+  dup.register(webhookPlugin, { provider: a, connection: redisUrl(), queueName: qa, path: '/w', name: 'shop' })
   const err = await dup.ready().then(() => undefined, (e: unknown) => e)
+  t.same([...dup.webhooks.keys()], ['hmac:/x', 'hmac:/y', 'shop'], 'one source on two paths: two default names')
   t.ok(err instanceof TypeError, 'a TypeError')
-  t.match(err, { code: 'FST_WEBHOOK_DUPLICATE_NAME', message: /`hmac`.*distinct `name`/ })
+  t.match(err, { code: 'FST_WEBHOOK_DUPLICATE_NAME', message: /`shop`.*distinct `name`/ })
 })
 
 t.test('ownership on close: what the plugin created is closed, a passed ioredis instance stays open', async (t) => {
@@ -361,23 +364,23 @@ t.test('ownership on close: what the plugin created is closed, a passed ioredis 
   t.teardown(() => cleanQueue(mine, 'bull', queueName))
   const source = `own-${Date.now()}-${process.pid}`
   // The plugin names its connection `webhooks:<name>`: CLIENT LIST shows whether it is open.
-  const producers = async (): Promise<number> => String(await mine.client('LIST')).split('\n').filter((l) => l.includes(` name=webhooks:${source} `)).length
+  const producers = async (): Promise<number> => String(await mine.client('LIST')).split('\n').filter((l) => l.includes(` name=webhooks:${source}:/v1/events `)).length
 
   const app = Fastify({ logger: false })
   await app.register(webhookPlugin, { provider, connection: mine, queueName, source })
   await app.ready()
-  await untilReady(app, source)
+  await untilReady(app, `${source}:/v1/events`)
   t.equal((await app.inject({ method: 'POST', url: '/v1/events', ...signed(provider, { event_id: 'o1' }) })).statusCode, 202)
   t.equal(await producers(), 1, 'the plugin produces through its own connection, not the user\'s')
   await app.close()
   t.equal(await producers(), 0, 'that connection is closed with the app')
   t.equal(await mine.ping(), 'PONG', 'the user\'s instance is still open')
-  t.notOk(app.webhookIntakes.has(source), 'the registration is gone')
+  t.notOk(app.webhooks.has(`${source}:/v1/events`), 'the registration is gone')
 
   const byUrl = Fastify({ logger: false })
   await byUrl.register(webhookPlugin, { provider, connection: redisUrl(), queueName, source })
   await byUrl.ready()
-  await untilReady(byUrl, source)
+  await untilReady(byUrl, `${source}:/v1/events`)
   t.equal(await producers(), 1)
   await byUrl.close()
   t.equal(await producers(), 0, 'a connection made from a URL is closed')
@@ -415,7 +418,7 @@ t.test('errors from the app\'s own hooks on the route: a 4xx passes through, any
   })
   await app.register(webhookPlugin, { provider, connection: redisUrl(), queueName })
   await app.ready()
-  await untilReady(app, 'hmac')
+  await untilReady(app, 'hmac:/v1/events')
   const first = signed(provider, { event_id: 'h1' })
   const crash = await app.inject({ method: 'POST', url: '/v1/events', payload: first.payload, headers: { ...first.headers, 'x-crash': 'yes' } })
   t.equal(crash.statusCode, 503)

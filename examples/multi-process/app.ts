@@ -14,7 +14,7 @@ await app.register(webhookPlugin, {
   queueName: 'integration-events',
   prefix: 'bull'
 })
-app.get('/health', async () => ({ ok: true, ready: [...app.webhookIntakes.values()].every((intake) => intake.ready) }))
+app.get('/health', async () => ({ ok: true, ready: [...app.webhooks.values()].every((intake) => intake.ready) }))
 
 await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
 

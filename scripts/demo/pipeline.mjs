@@ -135,7 +135,7 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
       return await handles[0].deadLetters.count()
     },
     intakeStats () {
-      return app.webhookIntakes.get(SOURCE)?.stats
+      return app.webhooks.get(`${SOURCE}:/v1/events`)?.stats
     },
     async close () {
       await settle(poller.close())

@@ -125,7 +125,7 @@ export async function buildApp (
   })
   await app.register(webhookPlugin, { connection: redisUrl(), ackTimeoutMs: 2000, ...options, queueName })
   await app.ready()
-  for (const name of app.webhookIntakes.keys()) await untilReady(app, name)
+  for (const name of app.webhooks.keys()) await untilReady(app, name)
   return { app, lines, logText: text, queueName, webhookLines: () => lines.filter((l) => l.msg === 'webhook') }
 }
 
@@ -144,7 +144,7 @@ export async function waitFor (check: () => boolean | Promise<boolean>, timeoutM
   }
 }
 
-/** Waits until the registration `name` would enqueue (Redis ready, and verified under 'refuse'). */
-export async function untilReady (app: { webhookIntakes: Map<string, { ready: boolean }> }, name: string, timeoutMs = 10_000): Promise<void> {
-  await waitFor(() => app.webhookIntakes.get(name)?.ready === true, timeoutMs, `intake ${name} to be ready`)
+/** Waits until the registration `name` (`source:path` by default) would enqueue (Redis ready, and verified under 'refuse'). */
+export async function untilReady (app: { webhooks: ReadonlyMap<string, { ready: boolean }> }, name: string, timeoutMs = 10_000): Promise<void> {
+  await waitFor(() => app.webhooks.get(name)?.ready === true, timeoutMs, `intake ${name} to be ready`)
 }

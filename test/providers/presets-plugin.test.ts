@@ -126,8 +126,8 @@ t.test('two presets in one app on two paths, each refusing the other\'s signatur
   await app.register(webhookPlugin, { provider: stripe, connection: redisUrl(), path: '/hooks/stripe', queueName: stripeQueue })
   await app.register(webhookPlugin, { provider: github, connection: redisUrl(), path: '/hooks/github', queueName: githubQueue })
   await app.ready()
-  await untilReady(app, 'stripe')
-  await untilReady(app, 'github')
+  await untilReady(app, 'stripe:/hooks/stripe')
+  await untilReady(app, 'github:/hooks/github')
 
   const body = JSON.stringify({ id: 'evt_two', type: 'x' })
   const asStripe = stripe.sign(body)

@@ -71,7 +71,7 @@ t.test('the send CLI delivers to the real plugin over a socket', async (t) => {
   const io: CliIo = { stdin: Readable.from([]), stdout, stderr, env: { WEBHOOK_SECRET: 'whsec_cli_e2e' } }
   t.equal(await runSend(['--provider', 'stripe', '--url', url, '--file', `${dir}/event.json`], io), 0, err)
   t.equal(out, 'HTTP 202 Accepted\n{"received":true}\n')
-  t.equal(app.webhookIntakes.get('stripe')?.queueName, queueName)
+  t.equal(app.webhooks.get('stripe:/v1/events')?.queueName, queueName)
 
   let out2 = ''
   const io2: CliIo = { ...io, env: { WEBHOOK_SECRET: 'whsec_wrong' }, stdout: new PassThrough().on('data', (c) => { out2 += String(c) }) }
