@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { Worker, type Job } from 'bullmq'
 import { ClaimStore } from './claim.js'
 import { CLAIM_SCRIPTS } from './claim-scripts.js'
-import { createWorkerClient, type ManagedClient } from './connection.js'
+import { createWorkerClient, within, type ManagedClient } from './connection.js'
 import { DeadLetterStore } from './dead-letter-store.js'
 import { deadLettersApi, type DeadLetters } from './dead-letters.js'
 import { WorkerErrors } from './errors.js'
@@ -186,14 +186,4 @@ const CLOSING = new Error('closing')
  */
 export function createWebhookWorker<S = unknown, P = unknown> (options: WebhookWorkerOptions<S, P>): WebhookWorkerHandle {
   return new WebhookWorkerHandle(validateWorkerOptions(options))
-}
-
-async function within (promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const settled = await Promise.race([
-    promise.then(() => true, () => true),
-    new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false) })
-  ])
-  clearTimeout(timer)
-  return settled
 }
