@@ -242,7 +242,7 @@ t.test('app.webhooks reads like a Map; two registrations naming one health route
 t.test('a webhooks decoration that is not the registry fails register with a coded error', async (t) => {
   const app = Fastify({ logger: false })
   t.teardown(() => app.close())
-  app.decorate('webhooks', { mine: true })
+  app.decorate('webhooks', { mine: true } as never)
   app.register(webhookPlugin, { provider, connection: redisUrl() })
   const err = await app.ready().then(() => undefined, (e: unknown) => e)
   t.match(err, { code: 'FST_WEBHOOK_DUPLICATE_NAME', message: /already decorated/ })
