@@ -12,9 +12,9 @@ await app.register(webhookPlugin, {
   provider: providers.hmac({ secret }),
   connection: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   queueName: 'integration-events',
-  prefix: 'bull'
+  prefix: 'bull',
+  healthRoute: '/ready' // for the load balancer: 503 while this replica cannot enqueue
 })
-app.get('/health', async () => ({ ok: true, ready: [...app.webhooks.values()].every((intake) => intake.ready) }))
 
 await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
 
