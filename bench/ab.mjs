@@ -1,23 +1,25 @@
 #!/usr/bin/env node
-// An A/B of the package's default configuration against a user-level variant
-// (VARIANTS in bench/servers/plugin.mjs and bench/servers/worker.mjs),
-// interleaved like the benchmark, to measure what a proposed change buys
-// before it is made in the package.
+// An interleaved A/B of two configurations, to measure what a proposed change
+// buys before it is made in the package. An arm is `receiver[:variant]`:
+// receivers plugin, hand, bare (bench/servers, bench/baselines) and ablation
+// (bench/servers/ablation.mjs), variants as listed in those files.
 //
-//   node bench/ab.mjs --variant autopipeline [--target plugin] [--size 1024] [--rounds 3] [--duration 10]
-//   node bench/ab.mjs --variant autopipeline --target worker [--jobs 20000] [--concurrency 10] [--rounds 3]
+//   node bench/ab.mjs --b plugin:autopipeline [--a plugin] [--size 1024] [--rounds 3] [--duration 10]
+//   node bench/ab.mjs --a ablation:http --b ablation:fastify --b ablation:fastify,exists   (any number of --b)
+//   node bench/ab.mjs --target worker --b package:autopipeline [--jobs 20000] [--concurrency 10]
 import { parseArgs } from 'node:util'
 import { fill, templateJob } from './lib/jobs.mjs'
 import { cpuSeconds } from './lib/proc.mjs'
 import { privateRedis, reset } from './lib/redis.mjs'
-import { INGEST_SERVERS, startLoad, startServer } from './lib/servers.mjs'
+import { EXTRA_SERVERS, INGEST_SERVERS, startLoad, startServer } from './lib/servers.mjs'
 import { fmt, median, ratio, table, times } from './lib/stats.mjs'
 import { runWorker } from './sections/worker.mjs'
 
 const { values } = parseArgs({
   options: {
-    variant: { type: 'string' },
-    target: { type: 'string', default: 'plugin' },
+    target: { type: 'string', default: 'ingest' },
+    a: { type: 'string' },
+    b: { type: 'string', multiple: true },
     size: { type: 'string', default: '1024' },
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '10' },
@@ -25,46 +27,54 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '10' }
   }
 })
-if (!values.variant) throw new Error('--variant is required')
+if (!values.b) throw new Error('--b is required, e.g. --b plugin:autopipeline (repeat it for more arms)')
 const rounds = Number(values.rounds)
-const keys = ['default', values.variant]
+const specs = [values.a ?? (values.target === 'worker' ? 'package' : 'plugin'), ...values.b].map((spec) => {
+  const [receiver, variant = ''] = spec.split(':')
+  return { spec, receiver, variant }
+})
 
 const redis = await privateRedis()
 let rows
 try {
-  rows = values.target === 'worker' ? await abWorker() : await abPlugin()
+  rows = values.target === 'worker' ? await abWorker() : await abIngest()
 } finally {
   await redis.stop()
 }
 console.log(rows.caption + '\n')
 console.log(table(rows.header, rows.body))
 
-async function abPlugin () {
+async function abIngest () {
   const bodySize = Number(values.size)
   const duration = Number(values.duration)
   const load = await startLoad()
   const arms = []
   try {
-    for (const key of keys) {
-      const variant = key === 'default' ? '' : key
-      arms.push({ ...await startServer({ ...INGEST_SERVERS[0], queue: `bench-${key}` }, redis.url, { variant }), key, trials: [] })
+    for (const [i, { spec, receiver, variant }] of specs.entries()) {
+      const server = [...INGEST_SERVERS, ...EXTRA_SERVERS].find((s) => s.key === receiver)
+      if (server === undefined) throw new Error(`unknown receiver ${receiver}`)
+      const queue = server.queue === undefined ? undefined : `bench-${i}`
+      arms.push({ ...await startServer({ ...server, queue }, redis.url, { variant }), spec, trials: [] })
     }
     for (const arm of arms) await load.call('run', { port: arm.port, bodySize, connections: 50, duration: 3 })
     for (let round = 0; round < rounds; round++) {
-      for (const arm of round % 2 === 0 ? arms : [...arms].reverse()) {
+      for (const arm of rotate(arms, round)) {
         await reset(redis.client)
         const cpu0 = cpuSeconds(arm.child.pid)
         const redis0 = cpuSeconds(redis.pid)
         const r = await load.call('run', { port: arm.port, bodySize, connections: 50, duration })
-        const enqueued = await redis.client.llen(`bull:${arm.queue}:wait`)
-        if (enqueued < r.ok) throw new Error(`${arm.key}: ${r.ok} acknowledged, ${enqueued} enqueued`)
+        if (arm.queue !== undefined) {
+          const enqueued = await redis.client.llen(`bull:${arm.queue}:wait`)
+          if (enqueued < r.ok) throw new Error(`${arm.spec}: ${r.ok} acknowledged, ${enqueued} enqueued`)
+        }
+        if (r.ok !== r.requests) throw new Error(`${arm.spec}: ${r.requests - r.ok} answers were not 202: ${JSON.stringify(r.statusCodes)}`)
         arm.trials.push({
           rate: r.rps,
           p99: r.p99,
           cpu: ((cpuSeconds(arm.child.pid) - cpu0) / r.requests) * 1e6,
           redisCpu: ((cpuSeconds(redis.pid) - redis0) / r.requests) * 1e6
         })
-        console.error(`ab: ${arm.key}: ${fmt(r.rps)} req/s`)
+        console.error(`ab: ${arm.spec}: ${fmt(r.rps)} req/s`)
       }
     }
   } finally {
@@ -73,9 +83,10 @@ async function abPlugin () {
   }
   const m = arms.map(medians)
   return {
-    caption: `plugin, ${bodySize} B bodies, ${rounds} rounds of ${duration} s, medians:`,
-    header: ['plugin', 'req/s', 'p99 ms', 'server CPU µs/req', 'Redis CPU µs/req', 'req/s vs default'],
-    body: m.map((x) => [x.key, fmt(x.rate), fmt(x.p99, 1), fmt(x.cpu), fmt(x.redisCpu), times(ratio(x.rate, m[0].rate))])
+    caption: `${bodySize} B bodies, ${rounds} rounds of ${duration} s; medians, ratios as medians of per-round ratios to A:`,
+    header: ['arm', 'req/s', 'p99 ms', 'server CPU µs/req', 'Redis CPU µs/req', 'req/s ÷ A', 'CPU/req ÷ A'],
+    body: m.map((x, i) => [label(i, x.spec), fmt(x.rate), fmt(x.p99, 1), fmt(x.cpu), fmt(x.redisCpu),
+      times(paired(arms, i, 'rate')), times(paired(arms, i, 'cpu'))])
   }
 }
 
@@ -83,26 +94,39 @@ async function abWorker () {
   const queue = 'bench-worker'
   const jobs = Number(values.jobs)
   const template = await templateJob(redis.url, queue)
-  const arms = keys.map((key) => ({ key, trials: [] }))
+  const arms = specs.map((s) => ({ ...s, trials: [] }))
   for (let round = 0; round < rounds; round++) {
-    for (const arm of round % 2 === 0 ? arms : [...arms].reverse()) {
+    for (const arm of rotate(arms, round)) {
       await reset(redis.client)
       await fill(redis.url, queue, template, jobs, { tag: `ab${round}` })
       const redis0 = cpuSeconds(redis.pid)
-      const r = await runWorker(redis.url, 'package', Number(values.concurrency), jobs, { BENCH_VARIANT: arm.key === 'default' ? '' : arm.key })
+      const r = await runWorker(redis.url, arm.receiver, Number(values.concurrency), jobs, { BENCH_VARIANT: arm.variant })
       arm.trials.push({ rate: r.jobsPerSecond, cpu: r.cpuUsPerJob, redisCpu: ((cpuSeconds(redis.pid) - redis0) / jobs) * 1e6 })
-      console.error(`ab: ${arm.key}: ${fmt(r.jobsPerSecond)} jobs/s`)
+      console.error(`ab: ${arm.spec}: ${fmt(r.jobsPerSecond)} jobs/s`)
     }
   }
   const m = arms.map(medians)
   return {
-    caption: `createWebhookWorker, ${fmt(jobs)} jobs at concurrency ${values.concurrency}, ${rounds} rounds, medians:`,
-    header: ['worker', 'jobs/s', 'worker CPU µs/job', 'Redis CPU µs/job', 'jobs/s vs default'],
-    body: m.map((x) => [x.key, fmt(x.rate), fmt(x.cpu), fmt(x.redisCpu), times(ratio(x.rate, m[0].rate))])
+    caption: `${fmt(jobs)} jobs at concurrency ${values.concurrency}, ${rounds} rounds; medians, ratios as medians of per-round ratios to A:`,
+    header: ['arm', 'jobs/s', 'worker CPU µs/job', 'Redis CPU µs/job', 'jobs/s ÷ A', 'CPU/job ÷ A'],
+    body: m.map((x, i) => [label(i, x.spec), fmt(x.rate), fmt(x.cpu), fmt(x.redisCpu), times(paired(arms, i, 'rate')), times(paired(arms, i, 'cpu'))])
   }
+}
+
+// Every arm runs first in some round, so none always follows the same neighbour.
+function rotate (arms, round) {
+  return arms.map((_, i) => arms[(i + round) % arms.length])
+}
+
+function label (i, spec) {
+  return `${i === 0 ? 'A' : `B${i}`}: ${spec}`
 }
 
 function medians (arm) {
   const of = (name) => median(arm.trials.map((t) => t[name]))
-  return { key: arm.key, rate: of('rate'), p99: of('p99'), cpu: of('cpu'), redisCpu: of('redisCpu') }
+  return { spec: arm.spec, rate: of('rate'), p99: of('p99'), cpu: of('cpu'), redisCpu: of('redisCpu') }
+}
+
+function paired (arms, i, field) {
+  return median(arms[i].trials.map((t, round) => ratio(t[field], arms[0].trials[round][field])))
 }

@@ -12,6 +12,11 @@ export const INGEST_SERVERS = [
   { key: 'hand', label: 'hand-rolled (b)', file: here('../baselines/hand-rolled.mjs'), queue: 'bench-hand' }
 ]
 
+/** Receivers bench/ab.mjs can compare besides the three above. */
+export const EXTRA_SERVERS = [
+  { key: 'ablation', label: 'ablation', file: here('../servers/ablation.mjs'), queue: 'bench-ablation' }
+]
+
 /** Starts an ingest server on a private Redis; resolves with the child and its port. */
 export async function startServer (server, redisUrl, { execArgv = [], variant = '' } = {}) {
   const { child, info } = await startChild(server.file, {

@@ -51,7 +51,18 @@ async function compareAtSize (config, log, redis, load, servers, bodySize) {
     errors: list.reduce((n, t) => n + t.non2xx + t.errors + t.timeouts, 0),
     lostAcks: list.reduce((n, t) => n + (t.enqueued !== undefined && t.enqueued < t.ok ? t.ok - t.enqueued : 0), 0)
   }]))
-  return { bodySize, trials, medians }
+  // Ratios of trials run next to each other (same round) share the machine's
+  // background load; their median is steadier than a ratio of medians.
+  const paired = (a, b, field) => median(trials[a].map((t, i) => ratio(t[field], trials[b][i][field])))
+  const pairedRatios = {
+    rpsVsHand: paired('plugin', 'hand', 'rps'),
+    rpsVsBare: paired('plugin', 'bare', 'rps'),
+    handVsBare: paired('hand', 'bare', 'rps'),
+    p99VsBare: paired('plugin', 'bare', 'p99'),
+    cpuVsHand: paired('plugin', 'hand', 'cpuUsPerRequest'),
+    cpuVsBare: paired('plugin', 'bare', 'cpuUsPerRequest')
+  }
+  return { bodySize, trials, medians, pairedRatios }
 }
 
 async function runTrial (config, redis, load, server, bodySize) {
@@ -75,26 +86,23 @@ async function runTrial (config, redis, load, server, bodySize) {
 function summarize (bySize, peakRss) {
   const rows = []
   const ratios = {}
-  for (const { bodySize, medians } of bySize) {
-    const p = medians.plugin
+  for (const { bodySize, medians, pairedRatios } of bySize) {
     const kb = `${bodySize / 1024} KB`
-    ratios[kb] = {
-      rpsVsHand: ratio(p.rps, medians.hand.rps),
-      rpsVsBare: ratio(p.rps, medians.bare.rps),
-      handVsBare: ratio(medians.hand.rps, medians.bare.rps),
-      p99VsBare: ratio(p.p99, medians.bare.p99),
-      cpuVsHand: ratio(p.cpuUsPerRequest, medians.hand.cpuUsPerRequest)
-    }
+    ratios[kb] = pairedRatios
+    const vs = { plugin: '1.00×', bare: times(pairedRatios.rpsVsBare), hand: times(pairedRatios.rpsVsHand) }
+    const cpuVs = { plugin: '1.00×', bare: times(pairedRatios.cpuVsBare), hand: times(pairedRatios.cpuVsHand) }
     for (const s of INGEST_SERVERS) {
       const m = medians[s.key]
       rows.push([
         kb, s.label, fmt(m.rps), fmt(m.p50, 1), fmt(m.p99, 1), fmt(m.cpuUsPerRequest), fmt(m.redisCpuUsPerRequest),
-        s.key === 'plugin' ? '1.00×' : times(ratio(p.rps, m.rps)), String(m.errors + m.lostAcks)
+        vs[s.key], cpuVs[s.key], String(m.errors + m.lostAcks)
       ])
     }
   }
   return {
-    table: table(['body', 'receiver', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'Redis CPU µs/req', 'plugin ÷ this (req/s)', 'errors'], rows),
+    table: table(['body', 'receiver', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'Redis CPU µs/req', 'plugin ÷ this, req/s', 'plugin ÷ this, CPU/req', 'errors'], rows),
+    note: 'Medians of the interleaved trials; the ratios are medians of per-round ratios (trials run back to back). ' +
+      'Errors: non-2xx answers, socket errors and timeouts, plus any 202 without its job in Redis (the wait list is counted after every trial).',
     ratios,
     peakRss,
     bySize

@@ -66,7 +66,8 @@ function summarize (byConcurrency, jobs) {
   const rows = []
   const ratios = {}
   for (const [concurrency, m] of Object.entries(byConcurrency)) {
-    ratios[concurrency] = ratio(m.package.jobsPerSecond, m.bare.jobsPerSecond)
+    // Runs of one round ran back to back: the median of their ratios is steadier than a ratio of medians.
+    ratios[concurrency] = median(m.package.runs.map((r, i) => ratio(r.jobsPerSecond, m.bare.runs[i].jobsPerSecond)))
     rows.push([
       concurrency, fmt(m.package.jobsPerSecond), fmt(m.bare.jobsPerSecond), times(ratios[concurrency]),
       fmt(m.package.cpuUsPerJob), fmt(m.bare.cpuUsPerJob), fmt(m.package.redisCpuUsPerJob), fmt(m.bare.redisCpuUsPerJob)
@@ -75,7 +76,7 @@ function summarize (byConcurrency, jobs) {
   return {
     table: table(['concurrency', 'createWebhookWorker jobs/s', 'bare BullMQ jobs/s', 'ratio', 'package CPU µs/job', 'bare CPU µs/job', 'Redis CPU µs/job (package)', 'Redis CPU µs/job (bare)'], rows),
     note: `${fmt(jobs)} jobs per run (1 KB events cloned from a job the plugin enqueued), each run in a fresh worker process on a fresh queue; ` +
-      'rate and CPU between the 10th and 90th percentile of completions; Redis CPU over the whole run; median of runs.',
+      'rate and CPU between the 10th and 90th percentile of completions; Redis CPU over the whole run; medians of runs, the ratio a median of per-round ratios.',
     ratios,
     byConcurrency
   }
