@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url'
 import { EXIT, say, type CliIo, type Command } from './command.js'
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  send: async () => (await import('./send.js')).sendCommand
+  send: async () => (await import('./send.js')).sendCommand,
+  dlq: async () => (await import('./dlq.js')).dlqCommand,
+  queues: async () => (await import('./queues.js')).queuesCommand
 }
 
 /** Runs the CLI with `argv` (without `node` and the script); resolves to the exit code. */
