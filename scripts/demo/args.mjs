@@ -9,6 +9,7 @@ export const USAGE = `Usage: npm run demo -- [options]
   --reorder F       share of deliveries sent late, after newer events (default 0.1)
   --drop F          share of events never sent: the poller must find them (default 0.1)
   --errors F        share of provider API requests answered 500 (default 0.05)
+  --lost-answers F  share of delivery attempts whose answer the sender never gets, so it retries (default 0.02)
   --duration MS     how long the provider keeps changing orders (default: 12 ms per delivery, 2 to 12 s)
   --workers N       worker instances sharing the queue (default 2)
   --seed N          seed for the changes and the delivery mix (default: random, printed)
@@ -25,6 +26,7 @@ const SPEC = {
   reorder: { type: 'string', default: '0.1' },
   drop: { type: 'string', default: '0.1' },
   errors: { type: 'string', default: '0.05' },
+  'lost-answers': { type: 'string', default: '0.02' },
   duration: { type: 'string' },
   workers: { type: 'string', default: '2' },
   seed: { type: 'string' },
@@ -46,6 +48,7 @@ export function parseDemoArgs (argv) {
     reorder: share('reorder', values.reorder, 0, 1),
     drop: share('drop', values.drop, 0, 0.9),
     errors: share('errors', values.errors, 0, 0.5),
+    lostAnswers: share('lost-answers', values['lost-answers'], 0, 0.5),
     durationMs: values.duration === undefined ? Math.min(12_000, Math.max(2000, deliveries * 12)) : integer('duration', values.duration, 100),
     workers: integer('workers', values.workers, 1, 16),
     seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : integer('seed', values.seed, 0),

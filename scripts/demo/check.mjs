@@ -28,7 +28,7 @@ export function compareOrders (providerOrders, databaseOrders) {
 export function formatSummary (summary) {
   const c = summary.counts
   const rows = [
-    ['webhook deliveries', c.deliveries, `${c.deliveryAttempts} attempts, ${c.senderRetries} retries, ${c.senderGaveUp} given up`],
+    ['webhook deliveries', c.deliveries, `${c.deliveryAttempts} attempts: ${c.senderRetries} retries (${c.lostAnswers} answers lost on the way back), ${c.senderGaveUp} given up`],
     ['  duplicates sent', c.duplicatesSent, ''],
     ['  reordered', c.reordered, 'sent late, overtaken by newer events'],
     ['  dropped', c.dropped, `never sent; ${c.ordersOnlyPollerCanFix} orders' latest change among them`],

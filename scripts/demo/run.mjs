@@ -37,6 +37,7 @@ const counts = {
   deliveryAttempts: 0,
   senderRetries: 0,
   senderGaveUp: 0,
+  lostAnswers: 0,
   duplicatesSent: 0,
   reordered: 0,
   dropped: 0,
@@ -140,7 +141,7 @@ async function main () {
   cleanups.push(() => pipeline.close())
 
   const signer = demoProvider()
-  const sender = createSender({ url: pipeline.url, sign: (body) => signer.sign(body), random })
+  const sender = createSender({ url: pipeline.url, sign: (body) => signer.sign(body), random, lostAnswers: options.lostAnswers })
   cleanups.push(() => sender.close())
   const scenario = createScenario({
     provider,
@@ -201,6 +202,7 @@ async function main () {
     deliveryAttempts: sender.stats.attempts,
     senderRetries: sender.stats.retries,
     senderGaveUp: sender.stats.gaveUp,
+    lostAnswers: sender.stats.lostAnswers,
     duplicatesSent: scenario.plan.duplicates,
     reordered: scenario.plan.reordered,
     dropped: scenario.stats.droppedEvents,
@@ -219,7 +221,7 @@ async function main () {
     ok,
     seed: options.seed,
     queueName,
-    options: { orders: options.orders, deliveries: options.deliveries, duplicates: options.duplicates, reorder: options.reorder, drop: options.drop, errors: options.errors, durationMs: options.durationMs, workers: options.workers },
+    options: { orders: options.orders, deliveries: options.deliveries, duplicates: options.duplicates, reorder: options.reorder, drop: options.drop, errors: options.errors, lostAnswers: options.lostAnswers, durationMs: options.durationMs, workers: options.workers },
     durationMs: Date.now() - startedAt,
     counts,
     check: { ok: check.ok, orders: check.orders, matching: check.matching, mismatches: check.mismatches.slice(0, 20) },

@@ -13,6 +13,7 @@ import { Agent, request } from 'node:http'
  * @param {number} [opts.maxDelayMs]
  * @param {number} [opts.timeoutMs] how long one attempt waits for an answer
  * @param {number} [opts.maxInFlight]
+ * @param {number} [opts.lostAnswers] share of attempts whose answer is lost on the way back (the sender sees an error and retries)
  */
 export function createSender (opts) {
   const { url, sign, random } = opts
@@ -21,10 +22,11 @@ export function createSender (opts) {
   const maxDelayMs = opts.maxDelayMs ?? 4000
   const timeoutMs = opts.timeoutMs ?? 10_000
   const maxInFlight = opts.maxInFlight ?? 32
+  const lostAnswers = opts.lostAnswers ?? 0
   const agent = new Agent({ keepAlive: true, maxSockets: maxInFlight })
   const target = new URL(url)
 
-  const stats = { deliveries: 0, attempts: 0, retries: 0, accepted: 0, gaveUp: 0, byStatus: {} }
+  const stats = { deliveries: 0, attempts: 0, retries: 0, accepted: 0, gaveUp: 0, lostAnswers: 0, byStatus: {} }
   const waiting = []
   const timers = new Set()
   let inFlight = 0
@@ -33,9 +35,16 @@ export function createSender (opts) {
   let idleWaiters = []
 
   function post (body) {
+    const loseAnswer = random.chance(lostAnswers)
     return new Promise((resolve) => {
       const headers = { ...sign(body), 'content-length': Buffer.byteLength(body) }
       const req = request({ agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers, timeout: timeoutMs }, (res) => {
+        if (loseAnswer) {
+          // The receiver has answered (and, on a 202, enqueued); the sender never learns it.
+          stats.lostAnswers += 1
+          res.destroy()
+          return resolve('lost')
+        }
         res.resume()
         res.on('end', () => resolve(res.statusCode))
         res.on('error', () => resolve('error'))
