@@ -5,7 +5,7 @@
 // profile stays on disk for a flame graph (Chrome DevTools, or
 // https://www.speedscope.app).
 //
-//   node bench/profile.mjs [--target plugin|hand|bare] [--size BYTES] [--duration S]
+//   node bench/profile.mjs [--target plugin|hand|bare|ablation] [--variant V] [--size BYTES] [--duration S]
 //   node bench/profile.mjs --target worker|bare-worker [--jobs N] [--concurrency C]
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,12 +15,13 @@ import { analyse } from './lib/cpuprofile.mjs'
 import { fill, templateJob } from './lib/jobs.mjs'
 import { startChild } from './lib/proc.mjs'
 import { privateRedis } from './lib/redis.mjs'
-import { INGEST_SERVERS, startLoad, startServer, WORKER_FILES } from './lib/servers.mjs'
+import { EXTRA_SERVERS, INGEST_SERVERS, startLoad, startServer, WORKER_FILES } from './lib/servers.mjs'
 import { fmt, table } from './lib/stats.mjs'
 
 const { values } = parseArgs({
   options: {
     target: { type: 'string', default: 'plugin' },
+    variant: { type: 'string', default: '' },
     size: { type: 'string', default: '1024' },
     duration: { type: 'string', default: '15' },
     jobs: { type: 'string', default: '20000' },
@@ -29,7 +30,7 @@ const { values } = parseArgs({
   }
 })
 const WORKERS = { worker: 'package', 'bare-worker': 'bare' }
-const server = INGEST_SERVERS.find((s) => s.key === values.target)
+const server = [...INGEST_SERVERS, ...EXTRA_SERVERS].find((s) => s.key === values.target)
 if (server === undefined && WORKERS[values.target] === undefined) {
   throw new Error(`--target takes ${[...INGEST_SERVERS.map((s) => s.key), ...Object.keys(WORKERS)].join(', ')}`)
 }
@@ -52,14 +53,14 @@ try {
 
 async function profileServer () {
   const load = await startLoad()
-  const s = await startServer(server, redis.url, { execArgv })
+  const s = await startServer(server, redis.url, { execArgv, variant: values.variant })
   try {
     // Warm the JIT first; only the measured run's samples are analysed.
     await load.call('run', { port: s.port, bodySize, connections: 50, duration: 3 })
     const fromUs = await s.child.call('clock')
     const r = await load.call('run', { port: s.port, bodySize, connections: 50, duration })
     const toUs = await s.child.call('clock')
-    title = `${server.label}, ${bodySize} B bodies, ${duration} s under load: ${fmt(r.rps)} req/s under the profiler`
+    title = `${server.label}${values.variant ? ` (${values.variant})` : ''}, ${bodySize} B bodies, ${duration} s under load: ${fmt(r.rps)} req/s under the profiler`
     return { fromUs, toUs }
   } finally {
     await s.child.stop()
@@ -74,7 +75,7 @@ async function profileWorker () {
   const { child } = await startChild(WORKER_FILES[WORKERS[values.target]], {
     label: values.target,
     execArgv,
-    env: { BENCH_REDIS_URL: redis.url, BENCH_QUEUE: queue, BENCH_CONCURRENCY: values.concurrency, BENCH_EXPECT: String(jobs) }
+    env: { BENCH_REDIS_URL: redis.url, BENCH_QUEUE: queue, BENCH_CONCURRENCY: values.concurrency, BENCH_EXPECT: String(jobs), BENCH_VARIANT: values.variant }
   })
   try {
     const fromUs = await child.call('clock')

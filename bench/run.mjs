@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: every comparison of the README's table, measured in one run,
 // printed as markdown and written as JSON under bench/results/.
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -41,7 +42,7 @@ const machine = {
   platform: `${process.platform} ${process.arch}`,
   loadAverage: { before: loadBefore, after: loadavg() }
 }
-const output = { startedAt: startedAt.toISOString(), seconds: (Date.now() - startedAt) / 1000, machine, config, results }
+const output = { startedAt: startedAt.toISOString(), commit: commitOf(), seconds: (Date.now() - startedAt) / 1000, machine, config, results }
 const text = report(output)
 console.log(text)
 
@@ -49,3 +50,13 @@ const out = config.out ?? join(here, 'results', config.quick ? 'quick.tmp.json' 
 mkdirSync(dirname(out), { recursive: true })
 writeFileSync(out, JSON.stringify({ ...output, report: text }, null, 2) + '\n')
 log(`wrote ${out} after ${output.seconds.toFixed(1)} s`)
+
+// The commit measured, and whether the package's sources differed from it.
+function commitOf () {
+  const git = (...args) => execFileSync('git', args, { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  try {
+    return { id: git('rev-parse', '--short', 'HEAD'), sourcesModified: git('status', '--porcelain', '--', '../plugin', '../worker', '../index.ts') !== '' }
+  } catch {
+    return undefined
+  }
+}

@@ -2,7 +2,7 @@
 // event goes through the plugin, and its job (name, data, options) is the
 // template every benchmark job is cloned from, each with a fresh event id.
 import { Queue } from 'bullmq'
-import { safeJobId } from 'fastify-hybrid-webhooks'
+import { safeJobId } from 'fastify-hybrid-webhooks/worker'
 import { bodyOfSize, PATH, sign, SIGNATURE_HEADER } from './events.mjs'
 import { INGEST_SERVERS, startServer } from './servers.mjs'
 

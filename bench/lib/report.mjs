@@ -11,9 +11,10 @@ const TITLES = {
 }
 
 /** The whole report as markdown. */
-export function report ({ machine, config, results, startedAt }) {
+export function report ({ machine, config, results, startedAt, commit }) {
+  const at = commit === undefined ? '' : ` of commit ${commit.id}${commit.sourcesModified ? ' (with uncommitted changes to the sources)' : ''}`
   const parts = [
-    `Run ${startedAt}${config.quick ? ' (--quick: a smoke run, numbers are meaningless)' : ''} on ${machine.cpus} × ${machine.cpuModel}, ` +
+    `Run ${startedAt}${at}${config.quick ? ' (--quick: a smoke run, numbers are meaningless)' : ''} on ${machine.cpus} × ${machine.cpuModel}, ` +
     `${mb(machine.memoryBytes)}, Node.js ${machine.node}; load average ${machine.loadAverage.before[0].toFixed(1)} before, ${machine.loadAverage.after[0].toFixed(1)} after.`
   ]
   for (const [name, result] of Object.entries(results)) {

@@ -3,7 +3,7 @@
 // for every server in the benchmark. BENCH_VARIANT names a user-level
 // configuration tried by bench/ab.mjs; the benchmark itself runs the default.
 import Fastify from 'fastify'
-import { webhookPlugin, providers } from 'fastify-hybrid-webhooks'
+import { webhookPlugin, providers } from 'fastify-hybrid-webhooks/plugin'
 import { PATH, SECRET } from '../lib/events.mjs'
 import { ready, serve } from '../lib/proc.mjs'
 
