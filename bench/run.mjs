@@ -57,6 +57,7 @@ function commitOf () {
   try {
     return { id: git('rev-parse', '--short', 'HEAD'), sourcesModified: git('status', '--porcelain', '--', '../plugin', '../worker', '../index.ts') !== '' }
   } catch {
-    return undefined
+    // Outside a checkout (e.g. a snapshot of one commit built elsewhere), the caller may say which.
+    return process.env.BENCH_COMMIT === undefined ? undefined : { id: process.env.BENCH_COMMIT, sourcesModified: false }
   }
 }
