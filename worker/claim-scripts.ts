@@ -2,10 +2,15 @@ import { defineScript, type LuaScript } from './scripts.js'
 
 // The scripts behind ClaimStore (claim.ts). Each runs in one round trip.
 
-// KEYS: 1 fence counter, 2 done marker, 3 claim, 4 BullMQ job hash, 5 replay marker, 6 replay claim
-// ARGV: 1 lease ms, 2 idempotency key, 3 now ms, 4 '1' when the event has a replayKey
-// (without one, KEYS 5 and 6 repeat KEYS 2 and 3 and are not used). Positions
-// are fixed so later checks can append their keys and arguments after these.
+// KEYS: 1 fence counter, 2 done marker, 3 claim, 4 BullMQ job hash, 5 replay marker, 6 replay claim,
+//       7 the object's committed version, 8 the queue's hydration pause
+// ARGV: 1 lease ms, 2 idempotency key, 3 now ms, 4 '1' when the event has a replayKey,
+//       5 '1' when the event has an ordered object
+// (without a replayKey, KEYS 5 and 6 repeat KEYS 2 and 3 and are not used; without
+// an object, KEYS 7 repeats KEYS 2). Positions are fixed so later checks can
+// append their keys and arguments after these. A claim also reports the last
+// committed version and how long hydration is still paused, so neither costs
+// another round trip.
 // A claim is a key holding a fencing token (from one INCR counter per queue)
 // with a lease that the holder renews while its job runs. With a replayKey the
 // claim also covers the replayKey, so two ids for one signed delivery never
@@ -38,24 +43,55 @@ if redis.call('EXISTS', KEYS[4]) == 1 then
     redis.call('HSET', KEYS[4], 'whfa', first)
   end
 end
-return {'claimed', token, first}
+local version = ''
+if ARGV[5] == '1' then version = redis.call('GET', KEYS[7]) or '' end
+return {'claimed', token, first, version, redis.call('PTTL', KEYS[8])}
 `)
 
-// KEYS: 1 claim, 2 done marker, 3 replay claim, 4 replay marker
-// ARGV: 1 token, 2 ttl ms, 3 idempotency key, 4 now ms, 5 '1' when the event has a replayKey
-// (without one, KEYS 3 and 4 repeat KEYS 1 and 2 and are not used). Positions
-// are fixed so later writes committed with the marker can be appended.
-// Refused (0) unless the claim still holds this token: a worker that lost its
-// claim to a stall never marks the event done on top of the new holder.
+// KEYS: 1 claim, 2 done marker, 3 replay claim, 4 replay marker, 5 the object's version, 6 the object's lease
+// ARGV: 1 token, 2 ttl ms, 3 idempotency key, 4 now ms, 5 '1' when the event has a replayKey,
+//       6 the version to commit ('' for none), 7 the version read under the lease ('' for none),
+//       8 '1' when this token holds the object's lease
+// (without a replayKey, KEYS 3 and 4 repeat KEYS 1 and 2 and are not used; without
+// an object, KEYS 5 and 6 repeat KEYS 2 and 1). Positions are fixed so later
+// writes committed with the marker can be appended.
+// Refused (0) unless the claim, and the object's lease when held, still carry
+// this token: a worker that lost its claim to a stall never marks the event
+// done on top of the new holder. The version is compared and set here, with the
+// marker: it is written only if it is still the one the order check read.
+// Versions live as long as done markers.
 export const COMMIT = defineScript('commit', `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local object = ARGV[8] == '1'
+if object and redis.call('GET', KEYS[6]) ~= ARGV[1] then return 0 end
+if ARGV[6] ~= '' then
+  if (redis.call('GET', KEYS[5]) or '') ~= ARGV[7] then return 0 end
+  redis.call('SET', KEYS[5], ARGV[6], 'PX', ARGV[2])
+end
 redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
 redis.call('DEL', KEYS[1])
+if object then redis.call('DEL', KEYS[6]) end
 if ARGV[5] == '1' then
   if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
   redis.call('SET', KEYS[4], ARGV[3], 'PX', ARGV[2])
 end
 return 1
+`)
+
+// KEYS: 1 the object's lease, 2 the object's version; ARGV: 1 the claim's token, 2 lease ms.
+// The lease keeps the applies of one object apart, fenced by the token of the
+// claim that holds it (renewed and released with that claim). Taken after
+// hydrate, so hydrates of one object still overlap; it returns the committed
+// version, read under the lease, for the order check.
+export const HOLD_OBJECT = defineScript('hold-object', `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then ttl = tonumber(ARGV[2]) end
+  return {'busy', ttl}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {'held', redis.call('GET', KEYS[2]) or ''}
 `)
 
 // KEYS: claim keys; ARGV: 1 token. Deletes only what this token still holds.
@@ -85,4 +121,4 @@ return out
 `)
 
 /** Every claim script, loaded at start. */
-export const CLAIM_SCRIPTS: LuaScript[] = [CLAIM, COMMIT, RELEASE, RENEW]
+export const CLAIM_SCRIPTS: LuaScript[] = [CLAIM, COMMIT, HOLD_OBJECT, RELEASE, RENEW]

@@ -1,6 +1,8 @@
 import type { RedisClient } from './connection.js'
 import { queueKeyBase } from './keys.js'
-import { CLAIM, COMMIT, RELEASE, RENEW } from './claim-scripts.js'
+import { CLAIM, COMMIT, HOLD_OBJECT, RELEASE, RENEW } from './claim-scripts.js'
+import { hydrationKeys } from './hydration-gate.js'
+import { objectKeys, type ObjectKeys } from './ordering.js'
 import { runScript } from './scripts.js'
 
 /** What a claim attempt found. */
@@ -12,6 +14,8 @@ export interface EventKeys {
   claim: string
   replayMarker?: string
   replayClaim?: string
+  /** The object's version and lease, when its applies are ordered. */
+  object?: ObjectKeys
 }
 
 /** A claim this process holds. */
@@ -24,22 +28,36 @@ export interface HeldClaim {
   lost: boolean
   /** Called once when a renewal finds the claim lost. */
   onLost: () => void
+  /** True once this claim's token holds the object's lease too (renewed, released and committed with it). */
+  objectHeld: boolean
 }
 
 /** The keys of an event under a queue's key base (see `queueKeyBase`). */
-export function eventKeys (base: string, idempotencyKey: string, replayKey?: string): EventKeys {
+export function eventKeys (base: string, idempotencyKey: string, replayKey?: string, objectKey?: string): EventKeys {
   const keys: EventKeys = { done: `${base}done:${idempotencyKey}`, claim: `${base}claim:${idempotencyKey}` }
   if (replayKey !== undefined) {
     keys.replayMarker = `${base}replay:${replayKey}`
     keys.replayClaim = `${base}claim-replay:${replayKey}`
   }
+  if (objectKey !== undefined) keys.object = objectKeys(base, objectKey)
   return keys
 }
 
 export type ClaimResult =
-  | { decision: 'claimed', claim: HeldClaim, firstAttemptAt: number }
+  | { decision: 'claimed', claim: HeldClaim, firstAttemptAt: number, lastAppliedVersion: string | undefined }
   | { decision: 'done' | 'replay' }
   | { decision: 'busy', heldForMs: number }
+
+/** What taking an object's lease found: held, with the committed version (stored form), or busy. */
+export type HoldResult =
+  | { decision: 'held', version: string | undefined }
+  | { decision: 'busy', heldForMs: number }
+
+/** A version to commit with the done marker, and the stored one it replaces (`''` for none). */
+export interface VersionWrite {
+  value: string
+  expected: string
+}
 
 /**
  * Claims, commits and releases events in Redis, and renews the leases of the
@@ -50,35 +68,61 @@ export class ClaimStore {
   readonly #base: string
   readonly #jobPrefix: string
   readonly #leaseMs: number
+  readonly #pauseKey: string
+  readonly #onPause: (ms: number) => void
   readonly #held = new Set<HeldClaim>()
   #timer: NodeJS.Timeout | undefined
   #renewing = false
 
-  constructor (client: RedisClient, options: { prefix: string, queueName: string, leaseMs: number }) {
+  /** `onHydrationPause` hears how long hydration is still paused for the queue, whenever a claim finds it paused. */
+  constructor (client: RedisClient, options: { prefix: string, queueName: string, leaseMs: number, onHydrationPause?: (ms: number) => void }) {
     this.#client = client
     this.#base = queueKeyBase(options.prefix, options.queueName)
     this.#jobPrefix = `${options.prefix}:${options.queueName}:`
     this.#leaseMs = options.leaseMs
+    this.#pauseKey = hydrationKeys(this.#base).pause
+    this.#onPause = options.onHydrationPause ?? (() => {})
   }
 
-  /** The keys of an event, by idempotency key and replayKey. */
-  keysFor (idempotencyKey: string, replayKey?: string): EventKeys {
-    return eventKeys(this.#base, idempotencyKey, replayKey)
+  /** The keys of an event, by idempotency key and replayKey, and of its object when its applies are ordered. */
+  keysFor (idempotencyKey: string, replayKey?: string, objectKey?: string): EventKeys {
+    return eventKeys(this.#base, idempotencyKey, replayKey, objectKey)
   }
 
-  /** One round trip: done, replayed, busy, or claimed with a fresh fencing token. */
+  /**
+   * One round trip: done, replayed, busy, or claimed with a fresh fencing
+   * token (and the object's last committed version, in its stored form).
+   */
   async claim (keys: EventKeys, idempotencyKey: string, jobId: string, onLost: () => void): Promise<ClaimResult> {
     const sentAt = Date.now()
     const replay = keys.replayMarker !== undefined && keys.replayClaim !== undefined
-    const scriptKeys = [`${this.#base}fence`, keys.done, keys.claim, this.#jobPrefix + jobId, keys.replayMarker ?? keys.done, keys.replayClaim ?? keys.claim]
-    const args = [this.#leaseMs, idempotencyKey, sentAt, replay ? '1' : '0']
-    const reply = await runScript(this.#client, CLAIM, scriptKeys, args) as [string, (string | number)?, string?]
+    const scriptKeys = [
+      `${this.#base}fence`, keys.done, keys.claim, this.#jobPrefix + jobId, keys.replayMarker ?? keys.done, keys.replayClaim ?? keys.claim,
+      keys.object?.version ?? keys.done, this.#pauseKey
+    ]
+    const args = [this.#leaseMs, idempotencyKey, sentAt, replay ? '1' : '0', keys.object === undefined ? '0' : '1']
+    const reply = await runScript(this.#client, CLAIM, scriptKeys, args) as [string, (string | number)?, string?, string?, number?]
     const decision = reply[0] as ClaimDecision
     if (decision === 'busy') return { decision, heldForMs: Number(reply[1]) }
     if (decision !== 'claimed') return { decision }
-    const claim: HeldClaim = { keys, token: String(reply[1]), until: sentAt + this.#leaseMs, lost: false, onLost }
+    const claim: HeldClaim = { keys, token: String(reply[1]), until: sentAt + this.#leaseMs, lost: false, onLost, objectHeld: false }
     this.#held.add(claim)
-    return { decision, claim, firstAttemptAt: Number(reply[2]) }
+    const pausedForMs = Number(reply[4])
+    if (pausedForMs > 0) this.#onPause(pausedForMs)
+    return { decision, claim, firstAttemptAt: Number(reply[2]), lastAppliedVersion: reply[3] === '' ? undefined : reply[3] }
+  }
+
+  /**
+   * One round trip: takes the object's lease for this claim's token, or finds
+   * it busy. Once held, it is renewed, released and committed with the claim.
+   */
+  async holdObject (claim: HeldClaim): Promise<HoldResult> {
+    const object = claim.keys.object
+    if (object === undefined) throw new Error('holdObject: the claim has no object keys')
+    const reply = await runScript(this.#client, HOLD_OBJECT, [object.lease, object.version], [claim.token, this.#leaseMs]) as [string, string | number]
+    if (reply[0] === 'busy') return { decision: 'busy', heldForMs: Number(reply[1]) }
+    claim.objectHeld = true
+    return { decision: 'held', version: reply[1] === '' ? undefined : String(reply[1]) }
   }
 
   /** True while the lease is surely ours: not reported lost and not past its local deadline, less a margin. */
@@ -86,13 +130,18 @@ export class ClaimStore {
     return !claim.lost && Date.now() < claim.until - Math.min(250, this.#leaseMs / 10)
   }
 
-  /** One round trip: writes the done (and replay) marker if the token still holds the claim. False when refused. */
-  async commit (claim: HeldClaim, idempotencyKey: string, ttlMs: number): Promise<boolean> {
+  /**
+   * One round trip: writes the done (and replay) marker, and the object's
+   * version if given, if the token still holds the claim (and the object's
+   * lease, when held) and the stored version is still `version.expected`.
+   * Releases the object's lease. False when refused.
+   */
+  async commit (claim: HeldClaim, idempotencyKey: string, ttlMs: number, version?: VersionWrite): Promise<boolean> {
     this.#held.delete(claim)
     const { keys } = claim
     const replay = keys.replayMarker !== undefined && keys.replayClaim !== undefined
-    const scriptKeys = [keys.claim, keys.done, keys.replayClaim ?? keys.claim, keys.replayMarker ?? keys.done]
-    const args = [claim.token, ttlMs, idempotencyKey, Date.now(), replay ? '1' : '0']
+    const scriptKeys = [keys.claim, keys.done, keys.replayClaim ?? keys.claim, keys.replayMarker ?? keys.done, keys.object?.version ?? keys.done, keys.object?.lease ?? keys.claim]
+    const args = [claim.token, ttlMs, idempotencyKey, Date.now(), replay ? '1' : '0', version?.value ?? '', version?.expected ?? '', claim.objectHeld ? '1' : '0']
     const reply = await runScript(this.#client, COMMIT, scriptKeys, args)
     return reply === 1
   }
@@ -125,15 +174,17 @@ export class ClaimStore {
     if (this.#renewing || this.#held.size === 0) return
     this.#renewing = true
     const claims = [...this.#held]
-    const keys = claims.flatMap(claimKeys)
-    const tokens = claims.flatMap((c) => claimKeys(c).map(() => c.token))
+    // Key lists are taken once: a claim may take its object's lease while the renewal is on its way.
+    const lists = claims.map(claimKeys)
+    const keys = lists.flat()
+    const tokens = claims.flatMap((c, n) => lists[n].map(() => c.token))
     const sentAt = Date.now()
     try {
       const reply = await runScript(this.#client, RENEW, keys, [this.#leaseMs, ...tokens]) as number[]
       let i = 0
-      for (const claim of claims) {
-        const renewed = reply[i] === 1
-        i += claimKeys(claim).length
+      for (const [n, claim] of claims.entries()) {
+        const renewed = lists[n].every((_, k) => reply[i + k] === 1)
+        i += lists[n].length
         if (!this.#held.has(claim)) continue
         if (renewed) claim.until = sentAt + this.#leaseMs
         else markLost(claim)
@@ -147,7 +198,10 @@ export class ClaimStore {
 }
 
 function claimKeys (claim: HeldClaim): string[] {
-  return claim.keys.replayClaim === undefined ? [claim.keys.claim] : [claim.keys.claim, claim.keys.replayClaim]
+  const keys = [claim.keys.claim]
+  if (claim.keys.replayClaim !== undefined) keys.push(claim.keys.replayClaim)
+  if (claim.objectHeld && claim.keys.object !== undefined) keys.push(claim.keys.object.lease)
+  return keys
 }
 
 function markLost (claim: HeldClaim): void {

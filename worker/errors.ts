@@ -54,6 +54,8 @@ export const WorkerErrors = {
   WEBHOOK_WORKER_PERSISTENCE: createError('WEBHOOK_WORKER_PERSISTENCE', '%s'),
   /** The worker was closed (and its timeout ran out) while the attempt was running. */
   WEBHOOK_WORKER_CLOSED: createError('WEBHOOK_WORKER_CLOSED', 'The worker closed before the attempt finished'),
+  /** `objectKey` or `version` returned a value the worker cannot use (retried like any failure, stage `hydrate`). */
+  WEBHOOK_WORKER_BAD_CALLBACK_VALUE: createError('WEBHOOK_WORKER_BAD_CALLBACK_VALUE', '%s'),
   /** An optional peer dependency is not installed. */
   WEBHOOK_WORKER_MISSING_DEPENDENCY: createError('WEBHOOK_WORKER_MISSING_DEPENDENCY', '%s')
 } as const

@@ -22,6 +22,41 @@ export interface WorkerContext {
   log: Logger
   /** The BullMQ job. */
   job: Job
+  /**
+   * The version last committed for the event's object (see the `version`
+   * option), read when the claim was taken and again, under the object's
+   * lease, just before `apply`; `undefined` when none was committed (or no
+   * `version` option). A transactional apply can guard with it
+   * (`… WHERE version < $new`).
+   */
+  lastAppliedVersion?: ObjectVersion
+}
+
+/**
+ * A state's version: a number, a bigint or a string. Strings compare
+ * lexicographically (by UTF-16 code unit), so use ISO-8601 timestamps or
+ * zero-padded counters; numbers and bigints compare numerically.
+ */
+export type ObjectVersion = number | bigint | string
+
+/** Names the object an event is about (e.g. `stripe:cus_123`); `undefined` opts the event out of sharing and ordering. */
+export type ObjectKeyOf<P = unknown> = (event: WebhookEvent<P>) => string | undefined
+
+/** Reads the version of a hydrated (non-null) state, e.g. its `updated_at` or a sequence number. */
+export type VersionOf<S> = (state: S) => ObjectVersion
+
+/** A budget for `hydrate` calls, shared by every worker of the queue: at most `max` calls in any `duration` ms. */
+export interface RateLimitOptions {
+  /**
+   * Calls allowed in any window of `duration` ms. Required.
+   * @defaultValue none
+   */
+  max: number
+  /**
+   * The window, in ms (the name mirrors BullMQ's limiter). Required.
+   * @defaultValue none
+   */
+  duration: number
 }
 
 /**
@@ -172,6 +207,46 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
    * @defaultValue a silent logger
    */
   logger?: Logger
+  /**
+   * At most `max` calls to `hydrate` in any `duration` ms, across every worker
+   * of the queue (a budget kept in Redis). Cache hits and shared calls are
+   * free. A job over the budget waits, or is delayed without spending an
+   * attempt. The seed's example: `{ max: 50, duration: 60_000 }`.
+   * @defaultValue none (no limit)
+   */
+  rateLimit?: RateLimitOptions
+  /**
+   * The object an event is about. Enables sharing one `hydrate` call among the
+   * events of an object (and `hydrateCacheMs`), and with `version`, ordering.
+   * @defaultValue none
+   */
+  objectKey?: ObjectKeyOf<P>
+  /**
+   * The version of a hydrated state. With `objectKey`, applies for one object
+   * never overlap, and a state older than the last committed version of its
+   * object is skipped (counted as `stale`), never applied. Committed versions
+   * are kept as long as the done marker (`dedupe.ttlMs`).
+   * @defaultValue none
+   */
+  version?: VersionOf<S>
+  /**
+   * Also skip a state whose version equals the last committed one (counted as `unchanged`).
+   * @defaultValue `false`
+   */
+  skipEqualVersion?: boolean
+  /**
+   * Keep each object's hydrated state this long, per process, for events
+   * received before its fetch started. `0` turns the cache off. Needs `objectKey`.
+   * @defaultValue `0`
+   */
+  hydrateCacheMs?: number
+  /**
+   * How far the ingress clock (`receivedAt`) and this worker's may disagree: a
+   * shared or cached state serves an event only if its fetch started more
+   * than this after the event was received.
+   * @defaultValue `1000`
+   */
+  clockSkewMs?: number
 }
 
 /** The options after defaults and validation. */
@@ -192,6 +267,12 @@ export interface ResolvedWorkerOptions<S = unknown, P = unknown> {
   deadLetters: Required<DeadLetterOptions>
   persistenceCheck: WorkerPersistenceCheck
   logger: Logger
+  rateLimit: RateLimitOptions | undefined
+  objectKey: ObjectKeyOf<P> | undefined
+  version: VersionOf<S> | undefined
+  skipEqualVersion: boolean
+  hydrateCacheMs: number
+  clockSkewMs: number
 }
 
 /** The default of every optional option. */
@@ -208,12 +289,16 @@ export const WORKER_DEFAULTS = {
   maxStalledCount: 2,
   deadLetters: { alertThreshold: 10, includeStack: false },
   persistenceCheck: 'warn' as WorkerPersistenceCheck,
-  logger: pino({ level: 'silent' })
+  logger: pino({ level: 'silent' }),
+  skipEqualVersion: false,
+  hydrateCacheMs: 0,
+  clockSkewMs: 1000
 } as const
 
 const KNOWN = [
   'connection', 'apply', 'hydrate', 'queueName', 'prefix', 'concurrency', 'hydrateTimeoutMs', 'applyTimeoutMs',
-  'retry', 'dedupe', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'deadLetters', 'persistenceCheck', 'logger'
+  'retry', 'dedupe', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'deadLetters', 'persistenceCheck', 'logger',
+  'rateLimit', 'objectKey', 'version', 'skipEqualVersion', 'hydrateCacheMs', 'clockSkewMs'
 ] as const
 const HOUR_MS = 3_600_000
 
@@ -248,7 +333,13 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
     maxStalledCount: pick(o.maxStalledCount, WORKER_DEFAULTS.maxStalledCount),
     deadLetters: deadLetters as Required<DeadLetterOptions>,
     persistenceCheck: pick(o.persistenceCheck, WORKER_DEFAULTS.persistenceCheck),
-    logger: pick(o.logger, WORKER_DEFAULTS.logger)
+    logger: pick(o.logger, WORKER_DEFAULTS.logger),
+    rateLimit: rateLimitOption(o.rateLimit),
+    objectKey: o.objectKey as ObjectKeyOf<P> | undefined,
+    version: o.version as VersionOf<S> | undefined,
+    skipEqualVersion: pick(o.skipEqualVersion, WORKER_DEFAULTS.skipEqualVersion),
+    hydrateCacheMs: pick(o.hydrateCacheMs, WORKER_DEFAULTS.hydrateCacheMs),
+    clockSkewMs: pick(o.clockSkewMs, WORKER_DEFAULTS.clockSkewMs)
   }
 
   failIf(checkRedisName('queueName', resolved.queueName))
@@ -270,7 +361,27 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
   if (typeof logger !== 'object' || logger === null || typeof logger.child !== 'function' || typeof logger.debug !== 'function') {
     fail(expected('logger', 'a pino logger', resolved.logger))
   }
+  checkSharing(resolved)
   return resolved
+}
+
+function rateLimitOption (value: unknown): RateLimitOptions | undefined {
+  if (value === undefined) return undefined
+  const o = objectOf('rateLimit', value)
+  failIf(unknownOption('rateLimit.', o, ['max', 'duration']))
+  failIf(checkInteger('rateLimit.max', o.max, 1, 1_000_000))
+  failIf(checkInteger('rateLimit.duration', o.duration, 1, 24 * HOUR_MS))
+  return { max: o.max as number, duration: o.duration as number }
+}
+
+function checkSharing (o: ResolvedWorkerOptions<any, any>): void {
+  if (o.objectKey !== undefined) failIf(checkFunction('objectKey', o.objectKey))
+  if (o.version !== undefined) failIf(checkFunction('version', o.version))
+  if (o.version !== undefined && o.objectKey === undefined) fail(expected('objectKey', 'a function when `version` is set (versions are kept per object)', o.objectKey))
+  failIf(checkBoolean('skipEqualVersion', o.skipEqualVersion))
+  failIf(checkInteger('hydrateCacheMs', o.hydrateCacheMs, 0, 24 * HOUR_MS))
+  if (o.hydrateCacheMs > 0 && o.objectKey === undefined) fail(expected('objectKey', 'a function when `hydrateCacheMs` is set (the cache is per object)', o.objectKey))
+  failIf(checkInteger('clockSkewMs', o.clockSkewMs, 0, HOUR_MS))
 }
 
 function nested (name: string, value: unknown, defaults: Record<string, unknown>): Record<string, unknown> {

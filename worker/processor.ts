@@ -5,14 +5,20 @@ import { decodeEvent } from './decode.js'
 import { isPermanentError, WorkerErrors } from './errors.js'
 import type { WebhookEvent } from './event.js'
 import { safeJobId } from './job-id.js'
-import { WORKER_DEFAULTS, type ResolvedWorkerOptions, type WorkerContext } from './options.js'
+import { WORKER_DEFAULTS, type ObjectVersion, type ResolvedWorkerOptions, type WorkerContext } from './options.js'
+import { decodeVersion, encodeVersion, objectKeyOf, orderDecision, versionOf } from './ordering.js'
+import { Postponed, postponedDelayMs } from './postponed.js'
 import type { AttemptReport, Reporter } from './reporter.js'
 import { attemptBudget, rememberRetryDelay, retryDelayMs } from './retry.js'
 import { busyDelayMs, dedupeTtlMs, delayWithoutAttempt, isTimeout, toError, withTimeout } from './steps.js'
 import type { DeadLetterSink } from './sweeper.js'
+import type { VersionWrite } from './claim.js'
 
-/** The hydrate step as the processor calls it (the user's `hydrate`, or the payload). */
-export type HydrateStep<S, P> = (event: WebhookEvent<P>, ctx: WorkerContext) => Promise<S | null>
+/**
+ * The hydrate step as the processor calls it (the user's `hydrate`, or the
+ * payload), with the event's object key when `objectKey` named one.
+ */
+export type HydrateStep<S, P> = (event: WebhookEvent<P>, ctx: WorkerContext, objectKey: string | undefined) => Promise<S | null>
 
 /** What the processor works with; built once per worker. */
 export interface ProcessorDeps<S, P> {
@@ -56,6 +62,9 @@ class AttemptRun<S, P> {
   #stage: DeadLetterStage = 'internal'
   #claim: HeldClaim | undefined
   #firstAttemptAt = Date.now()
+  #objectKey: string | undefined
+  #version: VersionWrite | undefined
+  #skipped: 'stale' | 'unchanged' | undefined
 
   constructor (deps: ProcessorDeps<S, P>, job: Job, token: string | undefined, event: WebhookEvent<P>, bullSignal?: AbortSignal) {
     this.#deps = deps
@@ -83,12 +92,15 @@ class AttemptRun<S, P> {
   async run (): Promise<void> {
     this.#deps.inFlight.add(this.#controller)
     try {
+      this.#stage = 'hydrate'
+      this.#objectKey = objectKeyOf(this.#deps.options.objectKey, this.#event)
       if (!await this.#claimStep()) return
       const state = await this.#hydrateStep()
+      const apply = await this.#orderStep(state)
       this.#assertClaimHeld()
-      await this.#applyStep(state)
+      if (apply) await this.#applyStep(state)
       await this.#commitStep()
-      this.#finish('applied')
+      this.#finish(this.#skipped ?? 'applied')
     } catch (err) {
       if (err instanceof DelayedError) throw err
       await this.#fail(err)
@@ -99,14 +111,16 @@ class AttemptRun<S, P> {
 
   /** True when claimed; otherwise the job completes (done, replay) or waits (busy). */
   async #claimStep (): Promise<boolean> {
+    this.#stage = 'internal'
     const { claims } = this.#deps
-    const keys = claims.keysFor(this.#ctx.idempotencyKey, this.#event.replayKey)
+    const keys = claims.keysFor(this.#ctx.idempotencyKey, this.#event.replayKey, this.#ordered() ? this.#objectKey : undefined)
     const lost = (): void => { this.#controller.abort(new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)) }
     const result = await claims.claim(keys, this.#ctx.idempotencyKey, String(this.#job.id), lost)
     this.#report.claim = result.decision
     if (result.decision === 'claimed') {
       this.#claim = result.claim
       this.#firstAttemptAt = result.firstAttemptAt
+      this.#ctx.lastAppliedVersion = decodeVersion(result.lastAppliedVersion)
       return true
     }
     if (result.decision !== 'busy') {
@@ -122,10 +136,41 @@ class AttemptRun<S, P> {
     const { hydrate, options } = this.#deps
     const started = Date.now()
     try {
-      return await withTimeout('hydrate', options.hydrateTimeoutMs, this.#controller, async () => await hydrate(this.#event, this.#ctx))
+      return await withTimeout('hydrate', options.hydrateTimeoutMs, this.#controller, async () => await hydrate(this.#event, this.#ctx, this.#objectKey))
     } finally {
       this.#report.hydrateMs = Date.now() - started
     }
+  }
+
+  #ordered (): boolean {
+    return this.#objectKey !== undefined && this.#deps.options.version !== undefined
+  }
+
+  /**
+   * With `objectKey` and `version`: takes the object's lease (postponed while
+   * another job applies it) and compares the state's version with the last
+   * committed one, read under the lease. False when the state must be skipped.
+   */
+  async #orderStep (state: S | null): Promise<boolean> {
+    const { options, claims, reporter } = this.#deps
+    if (!this.#ordered() || options.version === undefined) return true
+    const next = state === null ? undefined : versionOf(options.version, state)
+    this.#stage = 'internal'
+    const held = await claims.holdObject(this.#claim as HeldClaim)
+    if (held.decision === 'busy') throw new Postponed('object-busy', busyDelayMs(held.heldForMs))
+    const last = decodeVersion(held.version)
+    this.#ctx.lastAppliedVersion = last
+    const decision = orderDecision(last, next, options.skipEqualVersion)
+    if (decision === 'incomparable') this.#ctx.log.warn({ version: String(next), lastAppliedVersion: String(last) }, 'versions of different types cannot be compared; the state is applied')
+    if (decision === 'apply' || decision === 'incomparable') {
+      if (next !== undefined) this.#version = { value: encodeVersion(next), expected: held.version ?? '' }
+      return true
+    }
+    this.#skipped = decision
+    // Only a state and a committed version that compare are ever skipped.
+    const versions = { version: next as ObjectVersion, lastAppliedVersion: last as ObjectVersion }
+    reporter.skipped({ jobId: String(this.#job.id), eventId: this.#event.id, objectKey: this.#objectKey as string, decision, ...versions })
+    return false
   }
 
   /** A worker whose lease ran out (a freeze, a long hydrate) must not start apply: another may hold the event now. */
@@ -154,7 +199,7 @@ class AttemptRun<S, P> {
     const ttlMs = dedupeTtlMs(options.dedupe.ttlMs, WORKER_DEFAULTS.dedupe.ttlMs, this.#event as WebhookEvent, (value) => {
       this.#ctx.log.warn({ value: String(value) }, 'dedupe.ttlMs returned no usable TTL; the default is used')
     })
-    if (await claims.commit(claim, this.#ctx.idempotencyKey, ttlMs)) return
+    if (await claims.commit(claim, this.#ctx.idempotencyKey, ttlMs, this.#version)) return
     reporter.commitRefused({ jobId: String(this.#job.id), eventId: this.#event.id })
     throw new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)
   }
@@ -164,6 +209,15 @@ class AttemptRun<S, P> {
     const { options, sink } = this.#deps
     this.#report.stage = this.#stage
     this.#report.error = serializeError(err, false)
+    if (err instanceof Postponed) {
+      await this.#releaseClaim(err)
+      this.#report.retryInMs = postponedDelayMs(err.delayMs)
+      this.#finish(err.reason)
+      await delayWithoutAttempt(this.#job, this.#token, this.#report.retryInMs).catch((moveErr: unknown) => {
+        if (moveErr instanceof DelayedError) throw moveErr
+        throw err
+      })
+    }
     if ((err as { code?: unknown }).code === 'WEBHOOK_WORKER_CLAIM_LOST') {
       await this.#releaseClaim(err)
       this.#finish('claim-lost')

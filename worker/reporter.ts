@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { ClaimDecision } from './claim.js'
 import type { DeadLetter, DeadLetterError, DeadLetterStage } from './dead-letter-record.js'
+import type { ObjectVersion } from './options.js'
 
 /** How an attempt ended. */
 export type AttemptOutcome =
@@ -14,6 +15,14 @@ export type AttemptOutcome =
   | 'busy'
   /** The claim was lost (a stall let another worker take over): apply not started, or its commit refused. */
   | 'claim-lost'
+  /** Hydration is paused (a 429) or over `rateLimit`: the job waits `retryInMs`, without spending an attempt. */
+  | 'rate-limited'
+  /** Another job is applying the same object: the job waits `retryInMs`, without spending an attempt. */
+  | 'object-busy'
+  /** The hydrated state is older than the last committed version of its object: not applied, the event is done. */
+  | 'stale'
+  /** The hydrated state has the last committed version and `skipEqualVersion` is set: not applied, the event is done. */
+  | 'unchanged'
   /** Failed; retried after `retryInMs`. */
   | 'retry'
   | 'dead-lettered'
@@ -33,7 +42,7 @@ export interface AttemptReport {
   /** The whole attempt, claim to commit. */
   durationMs: number
   outcome: AttemptOutcome
-  /** Where it failed, for `retry`, `claim-lost` and `dead-lettered`. */
+  /** Where it failed, for `retry`, `claim-lost`, `rate-limited`, `object-busy` and `dead-lettered`. */
   stage?: DeadLetterStage
   error?: DeadLetterError
   retryInMs?: number
@@ -47,6 +56,18 @@ export interface DeadLetterAlert {
   threshold: number
 }
 
+/** The payload of `stale`: a state skipped because its object already has a newer (or, with `skipEqualVersion`, the same) version. */
+export interface StaleInfo {
+  jobId: string
+  eventId: string
+  objectKey: string
+  decision: 'stale' | 'unchanged'
+  /** The version of the state that was skipped. */
+  version: ObjectVersion
+  /** The last committed version of the object. */
+  lastAppliedVersion: ObjectVersion
+}
+
 /** Running totals of this worker, since it started. */
 export interface WorkerStats {
   applied: number
@@ -58,6 +79,22 @@ export interface WorkerStats {
   deadLettered: number
   stalled: number
   commitRefused: number
+  /** States skipped as older than their object's last committed version. */
+  stale: number
+  /** States skipped as equal to it (`skipEqualVersion`). */
+  unchanged: number
+  /** Jobs given back because hydration was paused or over `rateLimit`. */
+  rateLimited: number
+  /** Jobs given back because another job was applying the same object. */
+  objectBusy: number
+  /** Calls of the user's `hydrate`. */
+  hydrateCalls: number
+  /** Hydrate calls saved by sharing a call in flight. */
+  coalesced: number
+  /** Hydrate calls saved by the cache. */
+  cacheHits: number
+  /** Pauses of the queue's hydration set by a rate-limit answer seen here. */
+  hydrationPauses: number
 }
 
 /** The events of a worker handle. */
@@ -70,6 +107,10 @@ export interface WebhookWorkerEvents {
   deadLetterAlert: [alert: DeadLetterAlert]
   /** When this worker's stall check moved a job back to wait. */
   stalled: [info: { jobId: string }]
+  /** When a hydrated state was skipped as stale (or unchanged); also an `attempt` with that outcome. */
+  stale: [info: StaleInfo]
+  /** When a rate-limit answer from `hydrate` paused hydration for the queue. */
+  hydrationPaused: [info: { pauseMs: number, error: { name: string, message: string } }]
   /** Only for a failure to start (e.g. `WEBHOOK_WORKER_LOCK_MISMATCH`). */
   error: [err: Error]
 }
@@ -80,7 +121,11 @@ const OUTCOME_COUNTER: Partial<Record<AttemptOutcome, keyof WorkerStats>> = {
   replay: 'replays',
   busy: 'busy',
   'claim-lost': 'claimLost',
-  retry: 'retries'
+  retry: 'retries',
+  stale: 'stale',
+  unchanged: 'unchanged',
+  'rate-limited': 'rateLimited',
+  'object-busy': 'objectBusy'
 }
 
 /**
@@ -88,7 +133,26 @@ const OUTCOME_COUNTER: Partial<Record<AttemptOutcome, keyof WorkerStats>> = {
  * keeps the totals, and emits them on the handle (metrics subscribe there).
  */
 export class Reporter {
-  readonly stats: WorkerStats = { applied: 0, duplicates: 0, replays: 0, busy: 0, claimLost: 0, retries: 0, deadLettered: 0, stalled: 0, commitRefused: 0 }
+  readonly stats: WorkerStats = {
+    applied: 0,
+    duplicates: 0,
+    replays: 0,
+    busy: 0,
+    claimLost: 0,
+    retries: 0,
+    deadLettered: 0,
+    stalled: 0,
+    commitRefused: 0,
+    stale: 0,
+    unchanged: 0,
+    rateLimited: 0,
+    objectBusy: 0,
+    hydrateCalls: 0,
+    coalesced: 0,
+    cacheHits: 0,
+    hydrationPauses: 0
+  }
+
   readonly #log: Logger
   readonly #emitter: EventEmitter<WebhookWorkerEvents>
 
@@ -134,6 +198,31 @@ export class Reporter {
   commitRefused (info: { jobId: string, eventId: string }): void {
     this.stats.commitRefused++
     this.#log.warn(info, 'commit refused: the claim was lost to another worker')
+  }
+
+  /** A state not applied because of its version (counted by its attempt's outcome). */
+  skipped (info: StaleInfo): void {
+    const line = { ...info, version: String(info.version), lastAppliedVersion: String(info.lastAppliedVersion) }
+    if (info.decision === 'stale') this.#log.info(line, 'stale state skipped: older than the last applied version of its object')
+    else this.#log.debug(line, 'state skipped: same version as the last applied one')
+    this.#emitter.emit('stale', info)
+  }
+
+  hydrateCalled (): void {
+    this.stats.hydrateCalls++
+  }
+
+  /** A hydrate call saved: an event shared a call in flight, or took a cached state. */
+  hydrateShared (how: 'coalesced' | 'cache'): void {
+    if (how === 'cache') this.stats.cacheHits++
+    else this.stats.coalesced++
+  }
+
+  hydrationPaused (pauseMs: number, err: Error): void {
+    this.stats.hydrationPauses++
+    const error = { name: err.name, message: err.message }
+    this.#log.warn({ pauseMs, error }, 'hydrate was rate limited: hydration paused for the queue')
+    this.#emitter.emit('hydrationPaused', { pauseMs, error })
   }
 
   /** For internal trouble that is not an attempt's (sweeps, heartbeats, connection errors). */

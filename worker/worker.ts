@@ -8,8 +8,11 @@ import { deadLettersApi, type DeadLetters } from './dead-letters.js'
 import { WorkerErrors } from './errors.js'
 import { LockRegistry, REGISTRY_SCRIPTS } from './lock-registry.js'
 import { validateWorkerOptions, type ResolvedWorkerOptions, type WebhookWorkerOptions } from './options.js'
+import { createHydration } from './hydration.js'
+import { HydrationGate, hydrationKeys, HYDRATION_SCRIPTS } from './hydration-gate.js'
+import { queueKeyBase } from './keys.js'
 import { checkPersistence } from './persistence.js'
-import { createProcessor, hydrateStep } from './processor.js'
+import { createProcessor } from './processor.js'
 import { Reporter, type WebhookWorkerEvents, type WorkerStats } from './reporter.js'
 import { createBackoffStrategy } from './retry.js'
 import { loadScripts } from './scripts.js'
@@ -50,7 +53,8 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     this.#reporter = new Reporter(log, this)
     this.#managed = createWorkerClient(o.connection, { onError: (err) => this.#reporter.problem(err, 'Redis connection error') })
     const client = this.#managed.client
-    this.#claims = new ClaimStore(client, { prefix: o.prefix, queueName: o.queueName, leaseMs: o.lockDuration })
+    const gate = new HydrationGate(client, hydrationKeys(queueKeyBase(o.prefix, o.queueName)), o.rateLimit, this.#reporter)
+    this.#claims = new ClaimStore(client, { prefix: o.prefix, queueName: o.queueName, leaseMs: o.lockDuration, onHydrationPause: (ms) => gate.notePause(ms) })
     this.#store = new DeadLetterStore(client, { queueName: o.queueName, prefix: o.prefix })
     this.deadLetters = deadLettersApi(this.#store, async () => {})
     this.#sink = new DeadLetterSink({
@@ -63,7 +67,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     })
     this.#registry = new LockRegistry(client, { ...o, prefix: o.prefix, queueName: o.queueName })
     const deadLettered = new WeakSet<Job>()
-    const processor = createProcessor({ options: o, hydrate: hydrateStep(o), claims: this.#claims, sink: this.#sink, reporter: this.#reporter, inFlight: this.#inFlight, deadLettered })
+    const processor = createProcessor({ options: o, hydrate: createHydration(o, gate, this.#reporter), claims: this.#claims, sink: this.#sink, reporter: this.#reporter, inFlight: this.#inFlight, deadLettered })
     this.worker = new Worker(o.queueName, processor, {
       connection: client,
       prefix: o.prefix,
@@ -87,7 +91,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     await this.#ready
   }
 
-  /** Running totals since start: applied, duplicates, replays, busy waits, retries, dead letters, stalls. */
+  /** Running totals since start: applied, duplicates, replays, busy waits, retries, dead letters, stalls, stale states, hydrate calls made and saved. */
   stats (): WorkerStats {
     return { ...this.#reporter.stats }
   }
@@ -105,7 +109,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
   async #start (): Promise<void> {
     const o = this.#o
     const client = this.#managed.client
-    await loadScripts(client, [...CLAIM_SCRIPTS, ...REGISTRY_SCRIPTS])
+    await loadScripts(client, [...CLAIM_SCRIPTS, ...HYDRATION_SCRIPTS, ...REGISTRY_SCRIPTS])
     if (o.persistenceCheck !== 'off') await this.#checkPersistence(true)
     this.#throwIfClosing()
     await this.#registry.register()

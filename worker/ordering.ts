@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto'
+import { WorkerErrors } from './errors.js'
+import type { WebhookEvent } from './event.js'
+import type { ObjectKeyOf, ObjectVersion, VersionOf } from './options.js'
+import { describeValue } from './validate.js'
+
+/** What the order check decided for a hydrated state. */
+export type OrderDecision = 'apply' | 'stale' | 'unchanged' | 'incomparable'
+
+/** The Redis keys of one object: its committed version and the lease that keeps its applies apart. */
+export interface ObjectKeys {
+  version: string
+  lease: string
+}
+
+// Short keys are kept readable; long ones (and any starting with '#') are hashed,
+// so the mapping stays injective and Redis keys stay small.
+const MAX_RAW_KEY = 200
+
+/** The keys of an object under a queue's key base (see `queueKeyBase`). */
+export function objectKeys (base: string, objectKey: string): ObjectKeys {
+  const part = objectKey.length <= MAX_RAW_KEY && !objectKey.startsWith('#')
+    ? objectKey
+    : `#${createHash('sha256').update(objectKey).digest('hex')}`
+  return { version: `${base}version:${part}`, lease: `${base}object:${part}` }
+}
+
+/** Calls `objectKey(event)`; anything but a non-empty string or `undefined` is `WEBHOOK_WORKER_BAD_CALLBACK_VALUE`. */
+export function objectKeyOf<P> (fn: ObjectKeyOf<P> | undefined, event: WebhookEvent<P>): string | undefined {
+  if (fn === undefined) return undefined
+  const key: unknown = fn(event)
+  if (key === undefined || (typeof key === 'string' && key !== '')) return key
+  throw new WorkerErrors.WEBHOOK_WORKER_BAD_CALLBACK_VALUE(`objectKey(event) must return a non-empty string or undefined, got ${describeValue(key)}`)
+}
+
+/** Calls `version(state)`; anything but a finite number, a bigint or a string is `WEBHOOK_WORKER_BAD_CALLBACK_VALUE`. */
+export function versionOf<S> (fn: VersionOf<S>, state: S): ObjectVersion {
+  const v: unknown = fn(state)
+  if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint' || typeof v === 'string') return v
+  throw new WorkerErrors.WEBHOOK_WORKER_BAD_CALLBACK_VALUE(`version(state) must return a finite number, a bigint or a string, got ${describeValue(v)}`)
+}
+
+/** How a version is stored in Redis: its type, then its text (numbers round-trip exactly through `String`). */
+export function encodeVersion (v: ObjectVersion): string {
+  if (typeof v === 'number') return `n:${String(v)}`
+  if (typeof v === 'bigint') return `b:${v.toString()}`
+  return `s:${v}`
+}
+
+/** The stored form back as a version; `undefined` for nothing stored (or a form this worker does not know). */
+export function decodeVersion (raw: string | undefined): ObjectVersion | undefined {
+  if (raw === undefined || raw.length < 2 || raw[1] !== ':') return undefined
+  const text = raw.slice(2)
+  if (raw[0] === 's') return text
+  if (raw[0] === 'b') {
+    try {
+      return BigInt(text)
+    } catch {
+      return undefined
+    }
+  }
+  const n = raw[0] === 'n' && text !== '' ? Number(text) : Number.NaN
+  return Number.isNaN(n) ? undefined : n
+}
+
+/**
+ * -1, 0 or 1; `undefined` when the two cannot be compared (a string against a
+ * number). Numbers and bigints compare by value, strings by code unit.
+ */
+export function compareVersions (a: ObjectVersion, b: ObjectVersion): -1 | 0 | 1 | undefined {
+  if (typeof a === 'string' || typeof b === 'string') {
+    if (typeof a !== 'string' || typeof b !== 'string') return undefined
+    return a < b ? -1 : a > b ? 1 : 0
+  }
+  if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0
+  // A bigint against a non-integer number can only be compared as doubles.
+  const exact = (typeof a === 'bigint' || Number.isInteger(a)) && (typeof b === 'bigint' || Number.isInteger(b))
+  const x = exact ? BigInt(a) : Number(a)
+  const y = exact ? BigInt(b) : Number(b)
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
+/**
+ * Applied when nothing was committed or when the state has no version (`null`:
+ * the object is gone); skipped as `stale` when older than the last committed
+ * version, and as `unchanged` when equal and `skipEqual`. `incomparable` (a
+ * string against a number: the version's type changed) is applied too.
+ */
+export function orderDecision (last: ObjectVersion | undefined, next: ObjectVersion | undefined, skipEqual: boolean): OrderDecision {
+  if (last === undefined || next === undefined) return 'apply'
+  const cmp = compareVersions(next, last)
+  if (cmp === undefined) return 'incomparable'
+  if (cmp === -1) return 'stale'
+  if (cmp === 0 && skipEqual) return 'unchanged'
+  return 'apply'
+}
