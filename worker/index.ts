@@ -12,9 +12,10 @@ export type { RedisConnection, RedisClient } from './connection.js'
 export { createWebhookWorker } from './worker.js'
 export type { WebhookWorkerHandle, CloseOptions } from './worker.js'
 export type {
-  WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck
+  WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
+  RateLimitOptions, ObjectKeyOf, VersionOf, ObjectVersion
 } from './options.js'
-export type { AttemptReport, AttemptOutcome, DeadLetterAlert, WorkerStats, WebhookWorkerEvents } from './reporter.js'
+export type { AttemptReport, AttemptOutcome, DeadLetterAlert, WorkerStats, WebhookWorkerEvents, StaleInfo } from './reporter.js'
 export { createDeadLetters } from './dead-letters.js'
 export type { DeadLetters, DeadLettersOptions, ReplayOptions } from './dead-letters.js'
 export type { DeadLetter, DeadLetterStage, DeadLetterError, DeadLetterFilter, DeadLetterPage, ReplayResult } from './dead-letter-record.js'
