@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { counter, histogram, METRIC_PREFIX, openMetrics, seconds, type Metrics } from '../worker/prom.js'
-import { trackQueueGauges } from '../worker/queue-gauges.js'
+import { probeSource, trackQueueGauges } from '../worker/queue-gauges.js'
 import type { QueueProbe } from '../worker/queue-stats.js'
 import { PluginErrors } from './errors.js'
 import type { ResolvedPluginOptions } from './options.js'
@@ -34,15 +34,7 @@ export function createIngressMetrics (m: Metrics, options: ResolvedPluginOptions
   const { requests, ack, enqueue } = ingressMetrics(m)
   const base = { name: options.name, source: options.source }
   const untrack = options.queueMetrics
-    ? trackQueueGauges(m, {
-      key: `${options.prefix}:${options.queueName}`,
-      queueName: options.queueName,
-      read: async () => {
-        const [stats, cursorLags] = await Promise.all([probe.stats(), probe.cursorLags()])
-        return { stats, cursorLags }
-      },
-      onError: (err) => { log.debug({ err }, 'webhook metrics: could not read the queue gauges') }
-    })
+    ? trackQueueGauges(m, probeSource(probe, (err) => { log.debug({ err }, 'webhook metrics: could not read the queue gauges') }))
     : () => {}
 
   return {

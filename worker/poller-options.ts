@@ -4,6 +4,7 @@ import type { FetchChanges } from './poll-page.js'
 import { connectionProblem, type RedisConnection } from './connection.js'
 import { SOURCE_PATTERN } from './event.js'
 import { WorkerErrors } from './errors.js'
+import { metricsProblem, type MetricsOption } from './prom.js'
 import {
   checkBoolean, checkFunction, checkInteger, checkRedisName, checkString, expected, unknownKeys
 } from './validate.js'
@@ -99,6 +100,19 @@ export interface PollerOptions<P = unknown> {
    * @defaultValue a silent logger
    */
   logger?: Logger
+  /**
+   * Prometheus metrics through prom-client (an optional peer dependency):
+   * `true` for its default registry, or a `Registry`. Without prom-client,
+   * `ready()` rejects with `WEBHOOK_WORKER_MISSING_DEPENDENCY`.
+   * @defaultValue `false`
+   */
+  metrics?: MetricsOption
+  /**
+   * With `metrics`, also compute the queue gauges (and this poll queue's
+   * cursor lag) at each scrape. Off: the plugin computes them by default.
+   * @defaultValue `false`
+   */
+  queueMetrics?: boolean
 }
 
 /** The defaults of {@link PollerOptions}; every default lives here and nowhere else. */
@@ -116,7 +130,9 @@ export const POLLER_DEFAULTS = {
   enqueueTimeoutMs: 5000,
   lockDuration: 30_000,
   stalledInterval: 30_000,
-  logger: pino({ level: 'silent' })
+  logger: pino({ level: 'silent' }),
+  metrics: false as MetricsOption,
+  queueMetrics: false
 } as const
 
 const KNOWN = [
@@ -153,6 +169,8 @@ export function validatePollerOptions<P> (options: PollerOptions<P>): Required<O
   check(checkInteger('maxPagesPerRun', o.maxPagesPerRun, 1))
   check(checkInteger('fetchAttempts', o.fetchAttempts, 1))
   check(checkBoolean('runOnStart', o.runOnStart))
+  check(metricsProblem(o.metrics))
+  check(checkBoolean('queueMetrics', o.queueMetrics))
   if (o.store !== undefined) {
     if (typeof o.store !== 'object' || o.store === null) fail(expected('store', 'an object with load() and save(next, prev)', o.store))
     check(checkFunction('store.load', o.store.load))

@@ -3,6 +3,7 @@ import { Queue, Worker, type Job } from 'bullmq'
 import { createProducerClient, createWorkerClient, waitForReady } from './connection.js'
 import { readSyncedAt, redisCursor, storeCursor, type CursorBackend } from './cursor.js'
 import { bounded, pollKeys } from './lease.js'
+import { attachPollerMetrics } from './poller-metrics.js'
 import { runPoll, type PollResult, type PollRunResult, type RunContext } from './poller-run.js'
 import { validatePollerOptions, type PollerOptions } from './poller-options.js'
 
@@ -63,6 +64,7 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
   const local = new Set<Promise<void>>()
   const emitter = new EventEmitter()
   let closed: Promise<void> | undefined
+  let detachMetrics = async (): Promise<void> => {}
 
   const worker = new Worker(o.pollQueueName, processPollJob, {
     connection: consumer.client,
@@ -80,6 +82,8 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
   })
 
   async function start (): Promise<void> {
+    detachMetrics = await attachPollerMetrics(o, emitter, producer.client, log)
+    if (closing.signal.aborted) await detachMetrics()
     // A fresh schedule with `every` fires at once; runOnStart decides that instead, so the first tick waits a period.
     await pollQueue.upsertJobScheduler(`poll.${o.source}`, { every: o.every, startDate: Date.now() + o.every }, {
       name: POLL_JOB, data: { source: o.source }, opts: { removeOnComplete: true, removeOnFail: 50 }
@@ -168,6 +172,7 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
       closing.abort(new Error('The poller is closing'))
       await worker.close()
       await Promise.allSettled([...local])
+      await detachMetrics()
       await Promise.allSettled([events.close(), pollQueue.close()])
       await Promise.allSettled([producer.close(), consumer.close()])
     })()

@@ -5,6 +5,7 @@
  * registrations (or a plugin and a worker) in one process never collide.
  */
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { WorkerErrors } from './errors.js'
 import { expected } from './validate.js'
 
 /** The `metrics` option: `true` for prom-client's default registry, or a `Registry` of yours. */
@@ -44,6 +45,13 @@ export async function openMetrics (option: MetricsOption, missing: (message: str
     throw missing('metrics need prom-client, an optional peer dependency: run `npm install prom-client`', err)
   }
   return { prom, registry: option === true ? prom.register : option }
+}
+
+/** The worker side's error for a missing prom-client, for {@link openMetrics}. */
+export function workerMissingDependency (message: string, cause: unknown): Error {
+  const err = new WorkerErrors.WEBHOOK_WORKER_MISSING_DEPENDENCY(message)
+  err.cause = cause
+  return err
 }
 
 /** The counter `name` of the registry, created on first use. */

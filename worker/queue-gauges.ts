@@ -6,7 +6,7 @@
 import type { Gauge, Registry } from 'prom-client'
 import { within } from './connection.js'
 import { gauge, METRIC_PREFIX, seconds, type Metrics } from './prom.js'
-import type { QueueStats } from './queue-stats.js'
+import type { QueueProbe, QueueStats } from './queue-stats.js'
 
 /** What one scrape learns about a queue. */
 export interface QueueSample {
@@ -64,6 +64,19 @@ export function trackQueueGauges (m: Metrics, source: GaugeSource): () => void {
     if (entry === undefined || --entry.refs > 0) return
     g.sources.delete(source.key)
     dropSeries(g, entry)
+  }
+}
+
+/** The gauge source of a probe: its stats and its pollers' lags. */
+export function probeSource (probe: QueueProbe, onError: (err: unknown) => void): GaugeSource {
+  return {
+    key: `${probe.prefix}:${probe.queueName}`,
+    queueName: probe.queueName,
+    read: async () => {
+      const [stats, cursorLags] = await Promise.all([probe.stats(), probe.cursorLags()])
+      return { stats, cursorLags }
+    },
+    onError
   }
 }
 

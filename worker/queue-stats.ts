@@ -89,13 +89,15 @@ export class QueueProbe {
   readonly #client: RedisClient
   readonly #queue: Queue
   readonly #ownQueue: boolean
+  readonly #pollQueueName: string
   #dlq: Queue | undefined
   #poll: Queue | undefined
 
-  constructor (client: RedisClient, options: { queueName: string, prefix: string, queue?: Queue }) {
+  constructor (client: RedisClient, options: { queueName: string, prefix: string, queue?: Queue, pollQueueName?: string }) {
     this.#client = client
     this.queueName = options.queueName
     this.prefix = options.prefix
+    this.#pollQueueName = options.pollQueueName ?? pollQueueName(options.queueName)
     this.#ownQueue = options.queue === undefined
     this.#queue = options.queue ?? this.#open(options.queueName)
   }
@@ -112,9 +114,9 @@ export class QueueProbe {
     return n(counts.wait) + n(counts.prioritized) + n(counts.delayed)
   }
 
-  /** The cursor lag of each poller of the queue (on the default poll queue), by source. */
+  /** The cursor lag of each poller of the queue (on its poll queue, `<queueName>-poll` by default), by source. */
   async cursorLags (now = Date.now()): Promise<Map<string, number | null>> {
-    this.#poll ??= this.#open(pollQueueName(this.queueName))
+    this.#poll ??= this.#open(this.#pollQueueName)
     return await readCursorLags(this.#poll, this.#client, this, now)
   }
 
