@@ -15,7 +15,7 @@ t.test('node bench/run.mjs --quick runs every section and writes its JSON', asyn
   const dir = t.testdir({})
   const out = join(dir, 'bench.json')
   // Outside tap's coverage and process tracking: the bench is a black box here.
-  const env = { ...process.env, NODE_OPTIONS: '' }
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' }
   delete env.NODE_V8_COVERAGE
   const child = spawn(process.execPath, ['bench/run.mjs', '--quick', '--out', out], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
