@@ -1,8 +1,10 @@
 // The app under test, as its own process: Fastify with the server timeouts the
 // README recommends and the webhook plugin on the generic HMAC provider.
-// Configured by the harness through CHAOS_CONFIG (JSON); says `ready` over IPC.
+// Configured by the harness through CHAOS_CONFIG (JSON); says `ready` over IPC
+// and answers `{ cmd: 'memory' }` with its resident set size.
 import Fastify from 'fastify'
 import { webhookPlugin } from 'fastify-hybrid-webhooks'
+import { chaosConnection } from './connection.mjs'
 import { chaosProvider } from './provider.mjs'
 
 const config = JSON.parse(process.env.CHAOS_CONFIG)
@@ -15,18 +17,31 @@ const app = Fastify({
   // Slow-client protection, as the README recommends for a webhook endpoint.
   requestTimeout: config.requestTimeout,
   connectionTimeout: config.connectionTimeout,
-  keepAliveTimeout: config.keepAliveTimeout
+  keepAliveTimeout: config.keepAliveTimeout,
+  // Node cuts a slow request off only once headersTimeout has passed too, and
+  // looks for such requests every connectionsCheckingInterval (30 s by default).
+  ...(config.headersTimeout || config.connectionsCheckingInterval
+    ? { http: { headersTimeout: config.headersTimeout, connectionsCheckingInterval: config.connectionsCheckingInterval } }
+    : {})
 })
 
+// Only the options a scenario sets: the plugin refuses unknown ones, and leaves
+// the rest at their defaults.
+const optional = Object.fromEntries(['maxBacklog', 'waitReplicas'].filter((k) => config[k] !== undefined).map((k) => [k, config[k]]))
+const connection = chaosConnection(config)
 await app.register(webhookPlugin, {
   provider: chaosProvider(config.secret),
-  connection: config.redisUrl,
+  connection,
   path: config.path,
   source: config.source,
   queueName: config.queueName,
   prefix: config.prefix,
-  ackTimeoutMs: config.ackTimeoutMs
+  ackTimeoutMs: config.ackTimeoutMs,
+  ...optional
 })
 
 await app.listen({ host: '127.0.0.1', port: config.port })
+process.on('message', function onCommand (msg) {
+  if (msg?.cmd === 'memory') process.send({ reply: 'memory', rss: process.memoryUsage().rss })
+})
 process.send({ ready: true, port: config.port })

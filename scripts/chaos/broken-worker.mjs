@@ -19,7 +19,7 @@ export async function startBrokenWorker (o) {
     if (await redis.exists(marker)) return 'duplicate'
     await redis.set(marker, '1', 'EX', DEDUPE_TTL_SEC)
     const state = await o.hydrate(event)
-    await o.apply({ ...event, payload: state }, job.id, job.attemptsMade + 1)
+    await o.apply({ ...event, payload: state }, job.id, { attempt: job.attemptsMade + 1, token: job.token, origin: event.origin })
     return 'applied'
   }
 

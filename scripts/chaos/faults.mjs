@@ -27,12 +27,24 @@ export function outagePlan (holdMs) {
 }
 
 /**
+ * The stalls: a worker frozen (SIGSTOP) past its lock while the others run,
+ * then Redis frozen for `redisHoldMs`.
+ */
+export function stallPlan (workerHoldMs, redisHoldMs) {
+  return [
+    { at: 0.2, kind: 'worker-freeze', holdMs: workerHoldMs },
+    { at: 0.75, kind: 'redis-freeze', holdMs: redisHoldMs }
+  ]
+}
+
+/**
  * Runs the plan against the stack while `sender` sends. Resolves with the
  * faults that landed (`landed: false` for any the run ended before).
  */
 export async function runPlan (plan, stack, sender, total, say) {
   const done = []
   let nextWorker = 0
+  let nextApp = 0
   // A killed worker restarts in the background (a node start takes a second or
   // two) so the next fault is not held up; it is only awaited before the same
   // worker is killed again, and before the plan returns.
@@ -52,11 +64,18 @@ export async function runPlan (plan, stack, sender, total, say) {
       record.at = Date.now()
       await w.kill('SIGKILL')
       restarting.set(w, w.start().then(() => { record.recoveredMs = Date.now() - record.at }))
+    } else if (f.kind === 'worker-freeze') {
+      // In the background, like a restart: the other faults need not wait for the thaw.
+      const w = stack.workers[nextWorker++ % stack.workers.length]
+      await restarting.get(w)
+      restarting.set(w, freezeWorker(w, f.holdMs, record))
     } else if (f.kind === 'app') {
-      record.pid = stack.app.pid
+      const app = stack.apps[nextApp++ % stack.apps.length]
+      record.target = app.name
+      record.pid = app.pid
       record.at = Date.now()
-      await stack.app.kill('SIGKILL')
-      await stack.app.start()
+      await app.kill('SIGKILL')
+      await app.start()
     } else if (f.kind === 'redis') {
       record.waitingAtKill = await backlog(stack)
       record.pid = stack.redis.pid
@@ -74,12 +93,33 @@ export async function runPlan (plan, stack, sender, total, say) {
       await sleep(f.holdMs)
       stack.redis.signal('SIGCONT')
     }
-    if (f.kind !== 'worker') record.recoveredMs = Date.now() - record.at
+    if (f.kind !== 'worker' && f.kind !== 'worker-freeze') record.recoveredMs = Date.now() - record.at
     done.push(record)
   }
   await Promise.all(restarting.values())
   for (const record of done) say(`  fault: ${describe(record)}`)
   return done
+}
+
+/**
+ * Freezes a worker for `holdMs` (past its lock), recording the runs it held
+ * and its stats just before, and its stats once the held runs have had time to
+ * find out, after it resumed: what the fencing check reads.
+ */
+async function freezeWorker (w, holdMs, record) {
+  record.target = w.name
+  record.pid = w.pid
+  const before = await w.ask('inflight')
+  record.at = Date.now()
+  w.signal('SIGSTOP')
+  await sleep(holdMs)
+  w.signal('SIGCONT')
+  record.resumedAt = Date.now()
+  record.recoveredMs = record.resumedAt - record.at
+  record.heldRuns = before.runs
+  record.statsBefore = before.stats
+  await sleep(2000)
+  record.statsAfter = (await w.ask('stats')).stats
 }
 
 /**
@@ -102,12 +142,14 @@ export function describe (f) {
   if (!f.landed) return `${f.kind} at ${Math.round(f.at * 100)}%: did not land (sending had ended)`
   const what = f.kind === 'worker'
     ? `SIGKILL ${f.target} (pid ${f.pid}), restarted`
-    : f.kind === 'app'
-      ? `SIGKILL app (pid ${f.pid}), restarted`
-      : f.kind === 'redis'
-        ? `SIGKILL redis-server (pid ${f.pid}, ${f.waitingAtKill} jobs waiting), restarted`
-        : f.kind === 'redis-down'
-          ? `redis-server down for ${f.holdMs / 1000} s`
-          : `redis-server frozen (SIGSTOP) for ${f.holdMs / 1000} s`
+    : f.kind === 'worker-freeze'
+      ? `${f.target} (pid ${f.pid}) frozen (SIGSTOP) for ${f.holdMs / 1000} s holding ${f.heldRuns.length} runs`
+      : f.kind === 'app'
+        ? `SIGKILL ${f.target} (pid ${f.pid}), restarted`
+        : f.kind === 'redis'
+          ? `SIGKILL redis-server (pid ${f.pid}, ${f.waitingAtKill} jobs waiting), restarted`
+          : f.kind === 'redis-down'
+            ? `redis-server down for ${f.holdMs / 1000} s`
+            : `redis-server frozen (SIGSTOP) for ${f.holdMs / 1000} s`
   return `${what} after ${f.ackedAt} acks, recovered in ${f.recoveredMs} ms`
 }

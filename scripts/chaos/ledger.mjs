@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS calls (
   pid INTEGER NOT NULL,
   role TEXT NOT NULL,
   attempt INTEGER,
+  token TEXT,
+  origin TEXT,
   started_at INTEGER NOT NULL,
   finished_at INTEGER,
   outcome TEXT,
@@ -63,7 +65,7 @@ export function openLedger (file, { readonly = false } = {}) {
 /** The writer side, used inside a worker process. */
 export function ledgerWriter (file, { role }) {
   const db = openLedger(file)
-  const insertCall = db.prepare('INSERT INTO calls (event_id, key, pid, role, attempt, started_at) VALUES (?, ?, ?, ?, ?, ?)')
+  const insertCall = db.prepare('INSERT INTO calls (event_id, key, pid, role, attempt, token, origin, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
   const finishCall = db.prepare('UPDATE calls SET finished_at = ?, outcome = ? WHERE id = ?')
   const claimKey = db.prepare('INSERT OR IGNORE INTO applied (key, event_id, call_id) VALUES (?, ?, ?)')
   const insertEffect = db.prepare('INSERT INTO effects (event_id, key, pid, at) VALUES (?, ?, ?, ?)')
@@ -77,9 +79,13 @@ export function ledgerWriter (file, { role }) {
   })
 
   return {
-    /** Records that apply was called; returns the call id. */
-    startCall (eventId, key, attempt) {
-      return Number(insertCall.run(eventId, key ?? null, process.pid, role, attempt ?? null, Date.now()).lastInsertRowid)
+    /**
+     * Records that apply was called; returns the call id. `token` is BullMQ's
+     * lock token of the run (so a run that resumes after a freeze can be told
+     * from a fresh one), `origin` the event's.
+     */
+    startCall (eventId, key, attempt, token, origin) {
+      return Number(insertCall.run(eventId, key ?? null, process.pid, role, attempt ?? null, token ?? null, origin ?? null, Date.now()).lastInsertRowid)
     },
     /** Marks a call that ended without reaching the effect transaction. */
     failCall (callId, outcome) {
@@ -97,19 +103,40 @@ export function ledgerWriter (file, { role }) {
 
 /**
  * What the harness reads after a run: per-event effect counts, apply calls,
- * and the calls each killed worker left unfinished.
+ * and the calls each killed worker left unfinished. With `runId`, only the
+ * events of that sender run (ids `${runId}-n`) are read, so a scenario can
+ * send several runs through one ledger.
  */
-export function readLedger (file) {
+export function readLedger (file, { runId } = {}) {
   const db = openLedger(file, { readonly: true })
   try {
+    const where = runId === undefined ? '1 = 1' : 'substr(event_id, 1, @len) = @prefix'
+    const p = runId === undefined ? {} : { len: runId.length + 1, prefix: runId + '-' }
     const effectCounts = new Map()
-    for (const row of db.prepare('SELECT event_id AS id, COUNT(*) AS n FROM effects GROUP BY event_id').iterate()) {
+    for (const row of db.prepare(`SELECT event_id AS id, COUNT(*) AS n FROM effects WHERE ${where} GROUP BY event_id`).iterate(p)) {
       effectCounts.set(row.id, row.n)
     }
-    const calls = db.prepare('SELECT COUNT(*) AS n FROM calls').get().n
-    const outcomes = Object.fromEntries(db.prepare("SELECT COALESCE(outcome, 'unfinished') AS o, COUNT(*) AS n FROM calls GROUP BY o").all().map((r) => [r.o, r.n]))
-    const keysPerEvent = db.prepare('SELECT COUNT(*) AS n FROM (SELECT event_id FROM calls WHERE key IS NOT NULL GROUP BY event_id HAVING COUNT(DISTINCT key) > 1)').get().n
-    return { effectCounts, calls, outcomes, eventsWithSeveralKeys: keysPerEvent }
+    const calls = db.prepare(`SELECT COUNT(*) AS n FROM calls WHERE ${where}`).get(p).n
+    const outcomes = Object.fromEntries(db.prepare(`SELECT COALESCE(outcome, 'unfinished') AS o, COUNT(*) AS n FROM calls WHERE ${where} GROUP BY o`).all(p).map((r) => [r.o, r.n]))
+    const effectsByOrigin = Object.fromEntries(db.prepare(`SELECT COALESCE(origin, 'unknown') AS o, COUNT(*) AS n FROM calls WHERE ${where} AND outcome = 'effect' GROUP BY o`).all(p).map((r) => [r.o, r.n]))
+    const keysPerEvent = db.prepare(`SELECT COUNT(*) AS n FROM (SELECT event_id FROM calls WHERE ${where} AND key IS NOT NULL GROUP BY event_id HAVING COUNT(DISTINCT key) > 1)`).get(p).n
+    return { effectCounts, calls, outcomes, effectsByOrigin, eventsWithSeveralKeys: keysPerEvent }
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * Apply calls of process `pid` started at or after `fromMs` by one of the
+ * given runs (`{ eventId, token }`): a run the worker held when it was frozen
+ * and that should never start apply once it resumes (fencing).
+ */
+export function callsStartedAfter (file, pid, fromMs, runs) {
+  if (runs.length === 0) return 0
+  const db = openLedger(file, { readonly: true })
+  try {
+    const stmt = db.prepare('SELECT COUNT(*) AS n FROM calls WHERE pid = ? AND started_at >= ? AND event_id = ? AND token = ?')
+    return runs.reduce((sum, r) => sum + stmt.get(pid, fromMs, r.eventId, r.token).n, 0)
   } finally {
     db.close()
   }

@@ -138,6 +138,23 @@ export function nodeChild (name, script, config, logFile) {
       await kill()
       return await start()
     },
+    /** Sends `{ cmd }` over IPC and resolves with the child's reply (`{ reply: cmd, ... }`). */
+    async ask (cmd, timeoutMs = 5000) {
+      const c = child
+      return await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { c.off('message', onMessage); reject(new Error(`${name} did not answer '${cmd}' within ${timeoutMs} ms`)) }, timeoutMs)
+        function onMessage (msg) {
+          if (msg?.reply !== cmd) return
+          clearTimeout(timer)
+          c.off('message', onMessage)
+          resolve(msg)
+        }
+        c.on('message', onMessage)
+        c.send({ cmd })
+      })
+    },
+    /** Sends a signal without waiting (SIGSTOP, SIGCONT). */
+    signal (sig) { child?.kill(sig) },
     get pid () { return child?.pid },
     /** Exits nobody asked for: a crash. */
     get unexpectedExits () { return exits.filter((e) => !e.expected) },

@@ -15,6 +15,7 @@ export function printResult (r, say) {
     const slow = f.answers.slowest.slice(0, 3).map((x) => `${x.ms} ms (${x.status}, ${(x.sinceFirstFaultMs / 1000).toFixed(1)} s after the first fault)`)
     say(`  slowest answers: ${slow.join(', ')}`)
   }
+  for (const line of r.notes ?? []) say(`  ${line}`)
   const verdict = r.passed ? 'PASS' : 'FAIL'
   if (r.expectFail) {
     say(`${r.name}: ${verdict} ${r.ok ? '(expected: the control caught the loss)' : '(NOT expected: a negative control must FAIL with lost events)'}`)
@@ -32,5 +33,6 @@ export function printSummary (results, say) {
     const result = r.expectFail ? `${r.passed ? 'PASS' : 'FAIL'} (${r.ok ? 'expected' : 'unexpected'})` : (r.passed ? 'PASS' : 'FAIL')
     say(`| ${r.name} | ${f.events ?? '-'} | ${f.acked ?? '-'} | ${f.lost ?? '-'} | ${f.doubledEffects ?? '-'} | ${f.deadLetters ?? '-'} | ${f.failedJobs ?? '-'} | ${r.error ? '-' : drain} | ${f.extraApplyCalls ?? '-'} / ${f.callsOpenAtKills ?? '-'} | ${r.error ? 'ERROR' : result} |`)
   }
+  for (const r of results) for (const line of r.notes ?? []) say(`${r.name}: ${line}`)
   say(`\nchaos: ${results.every((r) => r.ok) ? 'OK' : 'NOT OK'}`)
 }

@@ -7,7 +7,8 @@
 // a scenario FAILs, or when a negative control does not.
 //
 //   npm run chaos                      all scenarios, full size
-//   npm run chaos -- --short           all scenarios, CI size (a few minutes)
+//   npm run chaos -- --short           the CI selection, CI size (a few minutes)
+//   npm run chaos -- --short --scenario cluster   one scenario at CI size
 //   npm run chaos -- --scenario kills --events 20000 --senders 32 --json
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
@@ -30,6 +31,8 @@ const DEFAULTS = {
   connectionTimeout: 30000,
   keepAliveTimeout: 72000,
   hydrateLatencyMs: 2,
+  // The hydrate latency of events a scenario marks slow (`data.slowHydrate`).
+  slowHydrateMs: 300,
   applyLatencyMs: 4,
   applyFailureRate: 0.01,
   // A provider's own deadline: longer than any honest answer, so a hang shows as one.
@@ -53,11 +56,12 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(`usage: npm run chaos -- [--short] [--scenario NAME]... [--events N] [--senders N] [--workers N] [--json] [--keep]
-scenarios: ${Object.keys(SCENARIOS).join(', ')}`)
+scenarios: ${Object.keys(SCENARIOS).join(', ')}
+--short alone runs the CI selection: ${Object.keys(SCENARIOS).filter((n) => SCENARIOS[n].ci).join(', ')}`)
   process.exit(0)
 }
 
-const names = (values.scenario ?? Object.keys(SCENARIOS)).flatMap((n) => n.split(','))
+const names = (values.scenario ?? Object.keys(SCENARIOS).filter((n) => !values.short || SCENARIOS[n].ci)).flatMap((n) => n.split(','))
 for (const n of names) {
   if (!SCENARIOS[n]) {
     console.error(`chaos: unknown scenario '${n}'; known: ${Object.keys(SCENARIOS).join(', ')}`)

@@ -17,6 +17,9 @@ import { Agent, request } from 'node:http'
  * @param {number} [o.giveUpMs] stop retrying one event after this long (a failure of the run)
  * @param {number} [o.backoffBaseMs]
  * @param {number} [o.backoffCapMs]
+ * @param {(n: number) => object} [o.data] extra fields of event n's `data` (e.g. `{ poison: true }`)
+ * @param {(n: number) => boolean} [o.drop] true for an event whose webhook is never sent (a provider's lost delivery)
+ * @param {(id: string, body: string) => void} [o.onCreate] called as each event comes to be, sent or not (the provider's own record of it)
  */
 export function createSender (o) {
   const attemptTimeoutMs = o.attemptTimeoutMs ?? 30000
@@ -27,6 +30,7 @@ export function createSender (o) {
   const agent = new Agent({ keepAlive: true, maxSockets: o.senders })
   const stats = {
     acked: new Set(),
+    dropped: new Set(),
     givenUp: [],
     attempts: 0,
     statuses: {},
@@ -46,7 +50,7 @@ export function createSender (o) {
   }
 
   function bodyOf (n) {
-    return JSON.stringify({ event_id: eventId(n), type: 'chaos.tick', data: { n } })
+    return JSON.stringify({ event_id: eventId(n), type: 'chaos.tick', data: { n, ...o.data?.(n) } })
   }
 
   function attempt (body) {
@@ -88,6 +92,11 @@ export function createSender (o) {
 
   async function deliver (n) {
     const body = bodyOf(n)
+    o.onCreate?.(eventId(n), body)
+    if (o.drop?.(n)) {
+      stats.dropped.add(eventId(n))
+      return
+    }
     const firstAt = Date.now()
     for (let k = 0; ; k++) {
       const r = await attempt(body)
@@ -129,8 +138,8 @@ export function createSender (o) {
       agent.destroy()
       return stats
     },
-    /** How many events have been acknowledged so far. */
-    get ackedCount () { return stats.acked.size },
+    /** How many events have been acknowledged (or dropped on purpose) so far: the progress faults are timed by. */
+    get ackedCount () { return stats.acked.size + stats.dropped.size },
     get started () { return next },
     /** True once every event is acknowledged or given up. */
     get finished () { return finished }

@@ -1,16 +1,26 @@
-// One scenario's stack: a private redis-server, the app, N workers and the
-// harness's own view of the queue, all in a temporary run directory.
+// One scenario's stack: a private redis-server (or a local three-node Redis
+// Cluster), one or more apps, N workers, optionally a poller reading a fake
+// provider API, and the harness's own view of the queue, all in a temporary
+// run directory.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { freePort } from '../redis-server.mjs'
+import { chaosConnection } from './connection.mjs'
 import { openLedger } from './ledger.mjs'
 import { nodeChild, reapDir, startRedis } from './processes.mjs'
+import { startProviderApi } from './provider-api.mjs'
+import { startCluster } from './redis-cluster.mjs'
+
+/** The hash tag every key of the cluster scenario's queue shares. */
+export const CLUSTER_HASH_TAG = 'webhooks'
 
 /**
- * @param {object} o scenario settings (see run.mjs DEFAULTS)
+ * @param {object} o scenario settings (see run.mjs DEFAULTS; plus `apps`,
+ *   `cluster`, `poller`, `redis` (extra startRedisServer options) and `app`
+ *   (extra app settings) from the scenario)
  */
 export async function startStack (o) {
   const dir = mkdtempSync(join(tmpdir(), 'fhw-chaos-'))
@@ -18,22 +28,25 @@ export async function startStack (o) {
   const ledgerFile = join(dir, 'ledger.sqlite')
   openLedger(ledgerFile).close()
 
-  const redis = await startRedis({ appendonly: o.appendonly })
+  const redis = o.cluster
+    ? await startCluster({ appendonly: o.appendonly, hashTag: CLUSTER_HASH_TAG })
+    : await startRedis({ appendonly: o.appendonly, ...o.redis })
   const queueName = `chaos-${o.name}`
-  const prefix = 'chaos'
-  const common = { redisUrl: redis.url, queueName, prefix, logLevel: 'warn' }
-  const port = await freePort()
-  const app = nodeChild('app', 'app.mjs', {
+  const prefix = o.cluster ? `{${CLUSTER_HASH_TAG}}` : 'chaos'
+  const common = { redisUrl: redis.url, clusterNodes: o.cluster ? redis.clusterNodes : undefined, queueName, prefix, logLevel: process.env.CHAOS_LOG_LEVEL ?? 'warn', source: 'chaos' }
+  const ports = []
+  for (let i = 0; i < (o.apps ?? 1); i++) ports.push(await freePort())
+  const apps = ports.map((port, i) => nodeChild(ports.length === 1 ? 'app' : `app-${i}`, 'app.mjs', {
     ...common,
     port,
     secret: o.secret,
     path: '/v1/events',
-    source: 'chaos',
     ackTimeoutMs: o.ackTimeoutMs,
     requestTimeout: o.requestTimeout,
     connectionTimeout: o.connectionTimeout,
-    keepAliveTimeout: o.keepAliveTimeout
-  }, join(dir, 'app.log'))
+    keepAliveTimeout: o.keepAliveTimeout,
+    ...o.app
+  }, join(dir, ports.length === 1 ? 'app.log' : `app-${i}.log`)))
 
   const workers = Array.from({ length: o.workers }, (_, i) => nodeChild(`worker-${i}`, 'worker.mjs', {
     ...common,
@@ -43,12 +56,27 @@ export async function startStack (o) {
     lockDuration: o.lockDuration,
     stalledInterval: o.stalledInterval,
     hydrateLatencyMs: o.hydrateLatencyMs,
+    slowHydrateMs: o.slowHydrateMs,
     applyLatencyMs: o.applyLatencyMs,
     applyFailureRate: o.applyFailureRate
   }, join(dir, `worker-${i}.log`)))
 
+  const api = o.poller ? await startProviderApi() : undefined
+  const poller = o.poller
+    ? nodeChild('poller', 'poller.mjs', {
+      ...common,
+      apiUrl: api.url,
+      every: o.pollEveryMs,
+      pageSize: 200,
+      maxPagesPerRun: 50,
+      lockDuration: o.lockDuration,
+      stalledInterval: o.stalledInterval,
+      leaseMs: 3000
+    }, join(dir, 'poller.log'))
+    : undefined
+
   // The harness's own connection waits out Redis kills, like a worker's.
-  const connection = new Redis(redis.url, { maxRetriesPerRequest: null })
+  const connection = o.cluster ? chaosConnection(common) : new Redis(redis.url, { maxRetriesPerRequest: null })
   connection.on('error', () => {})
   const queue = new Queue(queueName, { connection, prefix })
   queue.on('error', () => {})
@@ -57,33 +85,43 @@ export async function startStack (o) {
   deadLetters.on('error', () => {})
 
   try {
-    await app.start()
+    await Promise.all(apps.map((a) => a.start()))
     await Promise.all(workers.map((w) => w.start()))
+    await poller?.start()
   } catch (err) {
     await stop()
     throw err
   }
 
   async function stop () {
-    await Promise.all([app.stop(), ...workers.map((w) => w.stop())])
+    await Promise.all([...apps.map((a) => a.stop()), ...workers.map((w) => w.stop()), poller?.stop()])
+    await api?.close()
     await queue.close().catch(() => {})
     await deadLetters.close().catch(() => {})
     connection.disconnect()
     await redis.stop()
-    if (!o.keep) {
-      rmSync(dir, { recursive: true, force: true })
-      reapDir(dir, true)
-    }
+    // Kept on --keep: the reaper is told to forget it too.
+    if (!o.keep) rmSync(dir, { recursive: true, force: true })
+    reapDir(dir, true)
   }
 
+  let turn = 0
   return {
     dir,
     ledgerFile,
     redis,
-    app,
+    app: apps[0],
+    apps,
     workers,
+    poller,
+    api,
     queue,
-    target: () => ({ host: '127.0.0.1', port }),
+    deadLetterQueue: deadLetters,
+    connection,
+    common,
+    /** Where the sender posts: the apps in turn, as a round-robin balancer would. */
+    target: () => ({ host: '127.0.0.1', port: ports[turn++ % ports.length] }),
+    ports,
     /** Jobs not yet finished, and jobs failed for good. */
     async counts () {
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed')
@@ -92,6 +130,11 @@ export async function startStack (o) {
     async deadLetterCount () {
       const c = await deadLetters.getJobCounts()
       return Object.values(c).reduce((a, b) => a + b, 0)
+    },
+    /** The event ids of the dead letters, read from BullMQ's dead-letter queue itself. */
+    async deadLetterEventIds () {
+      const jobs = await deadLetters.getJobs(['waiting', 'completed', 'failed', 'delayed', 'active', 'paused', 'prioritized'])
+      return jobs.filter(Boolean).map((j) => j.data?.event?.id)
     },
     stop
   }

@@ -38,39 +38,56 @@ export async function waitForDrain (stack, lastSendAt, deadlineMs) {
 /**
  * The accounting: lost, doubled and unexpected effects, apply calls beyond one
  * per event, and how many of those kills can explain.
+ *
+ * `expected` is what must have an effect: by default what the sender had
+ * acknowledged (plus, when the poller runs, what it dropped: the poller must
+ * recover it). An expected event found among `deadLettered` is counted there,
+ * not as lost; one with an effect too is counted in `appliedAndDeadLettered`.
+ * With `runId`, only that sender run's events are read from the ledger.
  */
-export function account (stack, sender, kills) {
-  const ledger = readLedger(stack.ledgerFile)
-  const acked = sender.stats.acked
+export function account (stack, sender, kills, { runId, expected, deadLettered = new Set() } = {}) {
+  const ledger = readLedger(stack.ledgerFile, { runId })
+  const want = expected ?? sender.stats.acked
   let lost = 0
   let doubled = 0
-  for (const id of acked) {
+  let dead = 0
+  let both = 0
+  for (const id of want) {
     const n = ledger.effectCounts.get(id) ?? 0
-    if (n === 0) lost++
-    else if (n > 1) doubled++
+    if (deadLettered.has(id)) {
+      dead++
+      if (n > 0) both++
+    } else if (n === 0) lost++
+    if (n > 1) doubled++
   }
   let unexpected = 0
-  for (const id of ledger.effectCounts.keys()) if (!acked.has(id)) unexpected++
+  for (const id of ledger.effectCounts.keys()) if (!want.has(id)) unexpected++
   const injected = ledger.outcomes['injected-failure'] ?? 0
   const extraCalls = ledger.calls - ledger.effectCounts.size - injected
   let openAtKills = 0
   for (const k of kills) {
-    // An app kill loses requests, never an apply in progress.
-    k.openCalls = k.kind === 'app' ? 0 : callsOpenDuring(stack.ledgerFile, k.at, k.at + (k.recoveredMs ?? 0), k.kind === 'worker' ? k.pid : undefined)
+    // An app kill loses requests, never an apply in progress; a worker kill or
+    // freeze re-opens its own calls only.
+    const own = k.kind === 'worker' || k.kind === 'worker-freeze'
+    k.openCalls = k.kind === 'app' ? 0 : callsOpenDuring(stack.ledgerFile, k.at, k.at + (k.recoveredMs ?? 0), own ? k.pid : undefined)
     openAtKills += k.openCalls
   }
   return {
-    acked: acked.size,
+    acked: sender.stats.acked.size,
+    expected: want.size,
     lost,
     doubledEffects: doubled,
     unexpectedEffects: unexpected,
+    deadLetteredEvents: dead,
+    appliedAndDeadLettered: both,
     applyCalls: ledger.calls,
     injectedFailures: injected,
     extraApplyCalls: extraCalls,
     callsOpenAtKills: openAtKills,
     faultsMidApply: kills.filter((k) => k.openCalls > 0).length,
     eventsWithSeveralKeys: ledger.eventsWithSeveralKeys,
-    outcomes: ledger.outcomes
+    outcomes: ledger.outcomes,
+    effectsByOrigin: ledger.effectsByOrigin
   }
 }
 
