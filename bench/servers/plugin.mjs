@@ -4,6 +4,7 @@
 // configuration tried by bench/ab.mjs; the benchmark itself runs the default.
 import Fastify from 'fastify'
 import { webhookPlugin, providers } from 'fastify-hybrid-webhooks/plugin'
+import { corkRedisWrites } from '../lib/cork.mjs'
 import { PATH, SECRET } from '../lib/events.mjs'
 import { ready, serve } from '../lib/proc.mjs'
 
@@ -12,6 +13,11 @@ const VARIANTS = {
   autopipeline: () => {
     const { hostname, port } = new URL(process.env.BENCH_REDIS_URL)
     return { connection: { host: hostname, port: Number(port), enableAutoPipelining: true } }
+  },
+  // the commands of one event-loop turn leave in one write (bench/lib/cork.mjs)
+  cork: () => {
+    corkRedisWrites()
+    return {}
   }
 }
 const variant = VARIANTS[process.env.BENCH_VARIANT ?? '']?.() ?? {}

@@ -6,6 +6,7 @@
 // - e2e: no-op hydrate, an apply that records when each event was applied.
 import { createWebhookWorker } from 'fastify-hybrid-webhooks/worker'
 import { completions, within } from '../lib/completions.mjs'
+import { corkRedisWrites } from '../lib/cork.mjs'
 import { nowMs } from '../lib/events.mjs'
 import { ready, serve } from '../lib/proc.mjs'
 
@@ -44,6 +45,11 @@ const VARIANTS = {
   autopipeline: () => {
     const { hostname, port } = new URL(process.env.BENCH_REDIS_URL)
     return { connection: { host: hostname, port: Number(port), enableAutoPipelining: true } }
+  },
+  // the commands of one event-loop turn leave in one write (bench/lib/cork.mjs)
+  cork: () => {
+    corkRedisWrites()
+    return {}
   }
 }
 
