@@ -1,8 +1,7 @@
 // This package's worker, in its own process: createWebhookWorker with fake
 // user callbacks, as the benchmark mode asks:
 // - throughput: no-op hydrate and apply;
-// - bursts: a hydrate that takes BENCH_HYDRATE_MS like an API call, counted,
-//   with `objectKey` when this build of the worker has it (coalescing);
+// - bursts: a hydrate that takes BENCH_HYDRATE_MS like an API call, counted;
 // - e2e: no-op hydrate, an apply that records when each event was applied.
 import { createWebhookWorker } from 'fastify-hybrid-webhooks/worker'
 import { completions, within } from '../lib/completions.mjs'
@@ -62,25 +61,28 @@ const base = {
   ...VARIANTS[process.env.BENCH_VARIANT ?? '']?.()
 }
 
-// Coalescing needs `objectKey`; a build without it refuses the option by name,
-// and the burst result then says it ran without.
+// Bursts: BENCH_OBJECT_KEY=1 sets `objectKey` (one in-flight call per object is
+// shared), BENCH_CACHE_MS sets `hydrateCacheMs` too. A build without these
+// options refuses them by name; the result then says so.
+const coalescing = mode === 'bursts' && process.env.BENCH_OBJECT_KEY === '1'
+const burstOptions = coalescing
+  ? { objectKey, ...(Number(process.env.BENCH_CACHE_MS ?? 0) > 0 ? { hydrateCacheMs: Number(process.env.BENCH_CACHE_MS) } : {}) }
+  : {}
 let handle
-let coalescing = false
-if (mode === 'bursts') {
-  try {
-    handle = createWebhookWorker({ ...base, objectKey })
-    coalescing = true
-  } catch (err) {
-    if (!/objectKey/.test(err.message)) throw err
-  }
+let supported = true
+try {
+  handle = createWebhookWorker({ ...base, ...burstOptions })
+} catch (err) {
+  if (!coalescing || !/objectKey|hydrateCacheMs/.test(err.message)) throw err
+  supported = false
+  handle = createWebhookWorker(base)
 }
-handle ??= createWebhookWorker(base)
 handle.worker.on('completed', tracker.record)
 
 serve({
   async result ({ timeoutMs }) {
     await within(tracker.done, timeoutMs)
-    return { ...tracker.summary(), hydrateCalls, distinctObjects: objectsHydrated.size, coalescing }
+    return { ...tracker.summary(), hydrateCalls, distinctObjects: objectsHydrated.size, supported }
   },
   async applied ({ count, timeoutMs }) {
     const all = new Promise((resolve) => {
