@@ -34,7 +34,7 @@ export function formatSummary (summary) {
     ['  dropped', c.dropped, `never sent; ${c.ordersOnlyPollerCanFix} orders' latest change among them`],
     ['duplicates skipped', c.duplicatesSkipped, dupNote(c)],
     ['stale states skipped', c.staleSkipped, staleNote(c)],
-    ['already current', c.alreadyCurrent, 'a state the database already had (fetched twice, or polled after its webhook)'],
+    ['already current', c.alreadyCurrent, `the version already applied: ${c.currentInWorker} by the worker, ${c.currentInDatabase} by the database`],
     ['hydrate calls', c.hydrateCalls, `${c.hydrate429} answered 429, ${c.hydrate500} answered 500`],
     ['provider API', c.apiRequests, `${c.api429} x 429 (${c.api429Burst} in the forced burst), ${c.api500} x 500`],
     ['poller', c.pollEvents, `changes polled in ${c.pollPages} pages over ${c.pollRuns} runs`],

@@ -38,8 +38,6 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
   const { port } = app.server.address()
 
   async function hydrate (event, ctx) {
-    // A polled change already carries the state the list endpoint returned.
-    if (event.origin === 'poll') return event.payload.order
     counts.hydrateCalls += 1
     const res = await fetch(`${apiUrl}/orders/${encodeURIComponent(event.payload.order_id)}`, { signal: ctx.signal })
     if (res.status === 200) return await res.json()
@@ -47,6 +45,7 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
     if (res.status === 404) return null
     if (res.status === 429) counts.hydrate429 += 1
     else if (res.status >= 500) counts.hydrate500 += 1
+    // The worker reads `status` and `headers`: a 429 pauses hydration for its Retry-After without spending an attempt.
     const err = new Error(`The provider's API answered ${res.status}`)
     err.status = res.status
     err.headers = Object.fromEntries(res.headers)
@@ -54,13 +53,15 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
   }
 
   async function apply (order, event, ctx) {
+    // The worker already skipped states not newer than ctx.lastAppliedVersion; the
+    // database's own guard closes the window between its check and this transaction.
     const outcome = db.applyOrder(order, ctx.idempotencyKey)
     if (outcome === 'applied') {
       counts.applied += 1
       if (event.origin === 'poll') counts.appliedFromPoll += 1
       else counts.appliedFromWebhook += 1
     } else if (outcome === 'stale') counts.staleInDatabase += 1
-    else if (outcome === 'current') counts.alreadyCurrent += 1
+    else if (outcome === 'current') counts.currentInDatabase += 1
     else counts.dupInDatabase += 1
   }
 
@@ -74,6 +75,14 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
       apply,
       // A hostile provider: retry soon, and cap the wait, so the demo settles quickly.
       retry: { attempts: 24, baseDelayMs: 200, maxDelayMs: 2000 },
+      // Below the provider's own limit, shared by every worker through Redis.
+      rateLimit: { max: 150, duration: 1000 },
+      // Events of one order share a hydrate call (only one that started after they arrived),
+      // never apply at once, and never apply a state older than the last one committed.
+      objectKey: (event) => event.payload.order_id,
+      version: (order) => order.version,
+      skipEqualVersion: true,
+      hydrateCacheMs: 250,
       logger: logger.child({ part: `worker-${i + 1}` })
     }))
   }
@@ -81,6 +90,7 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
     handle.on('attempt', function countOutcome (report) {
       if (report.outcome === 'duplicate' || report.outcome === 'replay') counts.dupInWorker += 1
       else if (report.outcome === 'stale') counts.staleInWorker += 1
+      else if (report.outcome === 'unchanged') counts.currentInWorker += 1
     })
   }
 
@@ -99,7 +109,7 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
     counts.pollEvents += page.data.length
     return {
       // An updated_since API has no event ids: one change is one object version.
-      events: page.data.map((order) => ({ id: `${order.id}@${order.version}`, type: 'order.updated', payload: { order_id: order.id, order } })),
+      events: page.data.map((order) => ({ id: `${order.id}@${order.version}`, type: 'order.updated', payload: { order_id: order.id, version: order.version } })),
       cursor: page.next_cursor,
       hasMore: page.has_more
     }

@@ -50,6 +50,8 @@ const counts = {
   staleInWorker: 0,
   staleInDatabase: 0,
   alreadyCurrent: 0,
+  currentInWorker: 0,
+  currentInDatabase: 0,
   hydrateCalls: 0,
   hydrate429: 0,
   hydrate500: 0,
@@ -216,6 +218,7 @@ async function main () {
   })
   counts.duplicatesSkipped = counts.dupAtIngress + counts.dupInWorker + counts.dupInDatabase
   counts.staleSkipped = counts.staleInWorker + counts.staleInDatabase
+  counts.alreadyCurrent = counts.currentInWorker + counts.currentInDatabase
   const ok = check.ok && counts.deadLetters === 0
   return {
     ok,
