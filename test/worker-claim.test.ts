@@ -2,6 +2,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { ClaimStore, type HeldClaim } from '../worker/claim.js'
 import { CLAIM_SCRIPTS } from '../worker/claim-scripts.js'
+import { HYDRATION_SCRIPTS } from '../worker/hydration-gate.js'
 import { safeJobId } from '../worker/job-id.js'
 import { queueKeyBase } from '../worker/keys.js'
 import { loadScripts } from '../worker/scripts.js'
@@ -95,12 +96,13 @@ t.test('the first attempt time is kept on the job across claims', async (t) => {
   t.equal(await q.redis.hget(`bull:${q.queueName}:${jobId}`, 'whfa'), String(r1.firstAttemptAt))
 })
 
-t.test('claim and commit each cost one Redis round trip beyond BullMQ\'s own (counted with MONITOR)', async (t) => {
+t.test('claim and commit each cost one Redis round trip beyond BullMQ\'s own, with no rate limit or ordering configured (counted with MONITOR)', async (t) => {
   const server = await privateRedis(t)
   const q = queueFixture(t, server.url)
   let applied = 0
   // Default (long) locks: no lease renewal or heartbeat falls inside the measured window.
-  const handle = await startWorker(t, q, { lockDuration: 30_000, stalledInterval: 30_000, apply: async () => { applied++ } })
+  // A user hydrate without a rate limit: the hydration gate costs no round trip either.
+  const handle = await startWorker(t, q, { lockDuration: 30_000, stalledInterval: 30_000, hydrate: async (e) => e.payload, apply: async () => { applied++ } })
   await sleep(300) // let the start-up sweep finish
   const monitorClient = new Redis(server.url)
   const monitor = await monitorClient.monitor()
@@ -132,6 +134,112 @@ t.test('claim and commit each cost one Redis round trip beyond BullMQ\'s own (co
   t.equal(touching.length, 3, 'no other command reads or writes the event\'s claim or done marker')
   const ourLua = new Set(CLAIM_SCRIPTS.map((s) => s.lua))
   t.same(seen.filter((args) => args[0].toLowerCase() === 'eval' && ourLua.has(args[1])), [], 'scripts are loaded at start: never a second (EVAL) round trip')
+})
+
+t.test('object leases: fenced by the claim\'s token, renewed and released with it; the version is compared and set with the done marker', async (t) => {
+  const q = queueFixture(t)
+  const s = store(q.redis, q.queueName, 300)
+  s.start()
+  t.teardown(() => s.stop())
+  const base = queueKeyBase(q.prefix, q.queueName)
+  const ka = s.keysFor('acme.a', undefined, 'obj')
+  const kb = s.keysFor('acme.b', undefined, 'obj')
+  t.same(ka.object, { version: `${base}version:obj`, lease: `${base}object:obj` })
+  const ra = await s.claim(ka, 'acme.a', 'acme.a', () => {}) as { claim: HeldClaim, lastAppliedVersion?: string }
+  const rb = await s.claim(kb, 'acme.b', 'acme.b', () => {}) as { claim: HeldClaim, lastAppliedVersion?: string }
+  t.equal(ra.lastAppliedVersion, undefined, 'no version committed yet')
+  t.same(await s.holdObject(ra.claim), { decision: 'held', version: undefined })
+  const busy = await s.holdObject(rb.claim)
+  t.ok(busy.decision === 'busy' && busy.heldForMs > 0 && busy.heldForMs <= 300, 'the other event\'s claim finds the object busy')
+  t.same(await s.holdObject(ra.claim), { decision: 'held', version: undefined }, 'taking it again with the same token is fine')
+  await s.release(rb.claim)
+  await sleep(700) // past two leases: only renewal keeps the object lease
+  t.equal(await q.redis.get(ka.object?.lease as string), ra.claim.token, 'renewed with the claim')
+
+  await q.redis.set(ka.object?.version as string, 'n:9')
+  t.equal(await s.commit(ra.claim, 'acme.a', 60_000, { value: 'n:10', expected: '' }), false, 'refused: the version changed since it was read')
+  t.equal(await q.redis.exists(ka.done), 0)
+  await s.release(ra.claim)
+  t.equal(await q.redis.exists(ka.object?.lease as string), 0, 'released with the claim')
+
+  const again = await s.claim(ka, 'acme.a', 'acme.a', () => {}) as { claim: HeldClaim, lastAppliedVersion?: string }
+  t.equal(again.lastAppliedVersion, 'n:9', 'the claim reports the committed version')
+  t.same(await s.holdObject(again.claim), { decision: 'held', version: 'n:9' })
+  t.equal(await s.commit(again.claim, 'acme.a', 60_000, { value: 'n:10', expected: 'n:9' }), true)
+  t.equal(await q.redis.get(ka.object?.version as string), 'n:10')
+  const ttl = await q.redis.pttl(ka.object?.version as string)
+  t.ok(ttl > 59_000 && ttl <= 60_000, 'the version gets the done marker\'s TTL')
+  t.equal(await q.redis.exists(ka.object?.lease as string), 0, 'the commit releases the object')
+
+  const rb2 = await s.claim(kb, 'acme.b', 'acme.b', () => {}) as { claim: HeldClaim }
+  t.same(await s.holdObject(rb2.claim), { decision: 'held', version: 'n:10' })
+  await q.redis.set(kb.object?.lease as string, 'someone-else', 'PX', 5000)
+  t.equal(await s.commit(rb2.claim, 'acme.b', 60_000), false, 'refused: the object lease changed hands')
+  s.forget(rb2.claim)
+  await t.rejects(s.holdObject((await s.claim(s.keysFor('acme.c'), 'acme.c', 'acme.c', () => {}) as { claim: HeldClaim }).claim), /no object keys/)
+})
+
+t.test('an object lease lost during apply marks the claim lost', async (t) => {
+  const q = queueFixture(t)
+  const s = store(q.redis, q.queueName, 300)
+  s.start()
+  t.teardown(() => s.stop())
+  let lost = 0
+  const keys = s.keysFor('acme.d', undefined, 'obj-d')
+  const r = await s.claim(keys, 'acme.d', 'acme.d', () => { lost++ }) as { claim: HeldClaim }
+  await s.holdObject(r.claim)
+  await q.redis.set(keys.object?.lease as string, 'thief', 'PX', 5000)
+  await waitFor(() => lost === 1, 2000, 'lost reported')
+  t.notOk(s.holds(r.claim))
+})
+
+t.test('a claim hears of a hydration pause for free', async (t) => {
+  const q = queueFixture(t)
+  const pauses: number[] = []
+  const s = new ClaimStore(q.redis, { prefix: 'bull', queueName: q.queueName, leaseMs: 1000, onHydrationPause: (ms) => pauses.push(ms) })
+  await s.claim(s.keysFor('acme.p1'), 'acme.p1', 'acme.p1', () => {})
+  t.same(pauses, [], 'no pause, no news')
+  await q.redis.set(`${queueKeyBase(q.prefix, q.queueName)}hydrate:pause`, '1', 'PX', 5000)
+  await s.claim(s.keysFor('acme.p2'), 'acme.p2', 'acme.p2', () => {})
+  t.equal(pauses.length, 1)
+  t.ok(pauses[0] > 4000 && pauses[0] <= 5000)
+})
+
+t.test('with ordering and a rate limit: claim, take, hold-object and commit, one round trip each', async (t) => {
+  const server = await privateRedis(t)
+  const q = queueFixture(t, server.url)
+  let applied = 0
+  const handle = await startWorker(t, q, {
+    lockDuration: 30_000,
+    stalledInterval: 30_000,
+    rateLimit: { max: 100, duration: 60_000 },
+    objectKey: () => 'obj',
+    version: () => 1,
+    hydrate: async () => ({}),
+    apply: async () => { applied++ }
+  })
+  await sleep(300)
+  const monitorClient = new Redis(server.url)
+  const monitor = await monitorClient.monitor()
+  t.teardown(() => {
+    monitor.disconnect()
+    monitorClient.disconnect()
+  })
+  const seen: string[][] = []
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') seen.push(args.map(String))
+  })
+  await sleep(100)
+  await q.add(makeEvent())
+  await waitFor(async () => applied === 1 && await q.queue.getCompletedCount() === 1, 5000, 'applied')
+  await sleep(200)
+  monitor.disconnect()
+  await handle.close()
+  const ours = new Map([...CLAIM_SCRIPTS, ...HYDRATION_SCRIPTS].map((s) => [s.sha, s.name]))
+  const scriptCalls = seen.filter((args) => args[0].toLowerCase() === 'evalsha' && ours.has(args[1])).map((args) => ours.get(args[1]))
+  t.same(scriptCalls, ['claim', 'hydrate-take', 'hold-object', 'commit'])
+  const base = queueKeyBase(q.prefix, q.queueName)
+  t.same(seen.filter((args) => args[0].toLowerCase() !== 'evalsha' && args.some((a) => a.startsWith(base))), [], 'no other command on the worker\'s keys')
 })
 
 t.test('after Redis forgets its scripts, a call falls back to EVAL once', async (t) => {
