@@ -26,6 +26,18 @@ t.test('defaults: the documented values', async (t) => {
   t.equal(o.logger, WORKER_DEFAULTS.logger)
 })
 
+t.test('rate limit, sharing and ordering: none by default; given ones are kept', async (t) => {
+  const d = validateWorkerOptions(base)
+  t.match(d, { rateLimit: undefined, objectKey: undefined, version: undefined, skipEqualVersion: false, hydrateCacheMs: 0, clockSkewMs: 1000 })
+  const objectKey = (): string => 'k'
+  const version = (): number => 1
+  const o = validateWorkerOptions({ ...base, rateLimit: { max: 50, duration: 60_000 }, objectKey, version, skipEqualVersion: true, hydrateCacheMs: 5000, clockSkewMs: 0 })
+  t.same(o.rateLimit, { max: 50, duration: 60_000 })
+  t.equal(o.objectKey, objectKey)
+  t.equal(o.version, version)
+  t.match(o, { skipEqualVersion: true, hydrateCacheMs: 5000, clockSkewMs: 0 })
+})
+
 t.test('nested options merge with their defaults; a TTL function is accepted', async (t) => {
   const ttl = (): number => 60_000
   const o = validateWorkerOptions({ ...base, retry: { attempts: 3 }, dedupe: { ttlMs: ttl }, deadLetters: { includeStack: true } })
@@ -58,7 +70,18 @@ const bad: Array<[string, Record<string, unknown>, RegExp]> = [
   ['deadLetters.alertThreshold', { ...base, deadLetters: { alertThreshold: 0 } }, /deadLetters.alertThreshold/],
   ['deadLetters.includeStack', { ...base, deadLetters: { includeStack: 'yes' } }, /deadLetters.includeStack/],
   ['persistenceCheck', { ...base, persistenceCheck: 'strict' }, /Expected `persistenceCheck` to be one of 'warn', 'refuse', 'off'/],
-  ['logger', { ...base, logger: console.log }, /Expected `logger` to be a pino logger/]
+  ['logger', { ...base, logger: console.log }, /Expected `logger` to be a pino logger/],
+  ['rateLimit not an object', { ...base, rateLimit: 50 }, /Expected `rateLimit` to be an object, got `50` \(number\)/],
+  ['rateLimit.max', { ...base, rateLimit: { max: 0, duration: 1000 } }, /Expected `rateLimit.max` to be an integer from 1 to 1000000, got `0`/],
+  ['rateLimit.duration missing', { ...base, rateLimit: { max: 50 } }, /Expected `rateLimit.duration` to be an integer from 1 to 86400000, got `undefined`/],
+  ['rateLimit unknown key', { ...base, rateLimit: { max: 5, duration: 1000, per: 'queue' } }, /Unknown option `rateLimit.per`; known options are rateLimit.max, rateLimit.duration/],
+  ['objectKey', { ...base, objectKey: 'id' }, /Expected `objectKey` to be a function, got `id` \(string\)/],
+  ['version', { ...base, objectKey: () => 'k', version: 'updated_at' }, /Expected `version` to be a function/],
+  ['version without objectKey', { ...base, version: () => 1 }, /Expected `objectKey` to be a function when `version` is set/],
+  ['skipEqualVersion', { ...base, skipEqualVersion: 1 }, /Expected `skipEqualVersion` to be a boolean/],
+  ['hydrateCacheMs', { ...base, objectKey: () => 'k', hydrateCacheMs: -1 }, /Expected `hydrateCacheMs` to be an integer from 0 to 86400000/],
+  ['hydrateCacheMs without objectKey', { ...base, hydrateCacheMs: 5000 }, /Expected `objectKey` to be a function when `hydrateCacheMs` is set/],
+  ['clockSkewMs', { ...base, clockSkewMs: 1.5 }, /Expected `clockSkewMs` to be an integer from 0 to 3600000/]
 ]
 
 for (const [name, options, message] of bad) {
