@@ -22,7 +22,7 @@ export interface OrderEvent {
   order_id: string
 }
 
-export type Outcome = 'applied' | 'stale' | 'deleted' | 'duplicate'
+export type Outcome = 'applied' | 'not-newer' | 'deleted' | 'duplicate'
 
 /** The app's tables and the one transaction that applies an order. */
 export function openStore (file: string): { applyOnce: (key: string, orderId: string, order: Order | null) => Outcome, db: Database.Database } {
@@ -47,7 +47,7 @@ export function openStore (file: string): { applyOnce: (key: string, orderId: st
       return 'deleted'
     }
     const { id, status, amount_cents: amountCents, version } = order
-    return upsert.run({ id, status, amount_cents: amountCents, version }).changes === 1 ? 'applied' : 'stale'
+    return upsert.run({ id, status, amount_cents: amountCents, version }).changes === 1 ? 'applied' : 'not-newer'
   })
   // processed_events only needs to outlive the worker's dedupe TTL (14 days by default):
   // prune older rows from a daily job, e.g. DELETE FROM processed_events WHERE processed_at < ?
@@ -69,6 +69,10 @@ export function start (options: TransactionalExampleOptions = {}): { worker: Web
     connection: options.connection ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     queueName: options.queueName ?? 'integration-events',
     logger: pino({ level: process.env.LOG_LEVEL ?? 'info' }),
+    // Per order: one hydrate call shared by the events that arrived before it,
+    // no two applies at once, and a state older than the last one committed is skipped.
+    objectKey: (event) => event.payload.order_id,
+    version: (order) => order.version,
     hydrate: async function fetchOrder (event, ctx) {
       const res = await fetch(`${api}/orders/${encodeURIComponent(event.payload.order_id)}`, { signal: ctx.signal })
       if (res.status === 404) return null // gone: apply deletes our copy
@@ -81,8 +85,11 @@ export function start (options: TransactionalExampleOptions = {}): { worker: Web
       return await res.json() as Order
     },
     apply: function applyOrder (order, event, ctx) {
+      // The worker checked the state against ctx.lastAppliedVersion already; the
+      // `WHERE version < $new` in the transaction makes that guard exact, even
+      // after a crash between this commit and the worker's.
       const outcome = store.applyOnce(ctx.idempotencyKey, event.payload.order_id, order)
-      ctx.log.info({ orderId: event.payload.order_id, version: order?.version, outcome }, 'order')
+      ctx.log.info({ orderId: event.payload.order_id, version: order?.version, lastAppliedVersion: ctx.lastAppliedVersion, outcome }, 'order')
     }
   })
   return {
