@@ -36,6 +36,7 @@ export interface ProcessorDeps<S, P> {
 
 // A worker that lost its claim looks again soon: the new holder has probably committed by then.
 const CLAIM_LOST_RECHECK_MS = 200
+const OBJECT_BUSY_RECHECK_MS = 500
 
 /**
  * The BullMQ processor: decode → claim → hydrate → apply → commit. Each
@@ -157,7 +158,8 @@ class AttemptRun<S, P> {
     const next = state === null ? undefined : versionOf(options.version, state)
     this.#stage = 'internal'
     const held = await claims.holdObject(this.#claim as HeldClaim)
-    if (held.decision === 'busy') throw new Postponed('object-busy', busyDelayMs(held.heldForMs))
+    // The holder's lease says little about when its apply ends (applies are usually short): look again soon.
+    if (held.decision === 'busy') throw new Postponed('object-busy', busyDelayMs(Math.min(held.heldForMs, OBJECT_BUSY_RECHECK_MS)))
     const last = decodeVersion(held.version)
     this.#ctx.lastAppliedVersion = last
     const decision = orderDecision(last, next, options.skipEqualVersion)
