@@ -10,7 +10,7 @@ export function printResult (r, say) {
   }
   const f = r.figures
   if (f.applyCalls !== undefined) {
-    say(`  apply calls: ${f.applyCalls} for ${f.acked} events (${f.injectedFailures} injected failures, ${f.extraApplyCalls} beyond one per event; ${f.callsOpenAtKills} calls were open at ${f.faultsMidApply} faults)`)
+    say(`  apply calls: ${f.applyCalls} for ${f.expected ?? f.acked} events (${f.injectedFailures} injected failures, ${f.extraApplyCalls} beyond one per event; ${f.callsOpenAtKills} calls were open at ${f.faultsMidApply} faults)`)
     say(`  attempts: ${f.attempts}, statuses ${JSON.stringify(f.statuses)}, connection errors ${JSON.stringify(f.connectionErrors)}, harness event-loop delay up to ${f.harnessLoopDelayMaxMs} ms`)
     const slow = f.answers.slowest.slice(0, 3).map((x) => `${x.ms} ms (${x.status}, ${(x.sinceFirstFaultMs / 1000).toFixed(1)} s after the first fault)`)
     say(`  slowest answers: ${slow.join(', ')}`)

@@ -13,7 +13,10 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { killPlan, outagePlan, runPlan } from './faults.mjs'
 import { chaosProvider } from './provider.mjs'
+import { droppedScenario } from './scenarios/dropped.mjs'
 import { poisonScenario } from './scenarios/poison.mjs'
+import { scaleOutScenario } from './scenarios/scale-out.mjs'
+import { slowClientsScenario } from './scenarios/slow-clients.mjs'
 import { stallsScenario } from './scenarios/stalls.mjs'
 import { answerChecks, deliveryChecks, killChecks } from './checks.mjs'
 import { createSender, sleep } from './sender.mjs'
@@ -26,6 +29,9 @@ export const SCENARIOS = {
   outage: { plan: (s) => outagePlan(s.outageMs), full: 10000, short: 2000, ci: true, checks: outageChecks },
   stalls: stallsScenario,
   poison: poisonScenario,
+  'slow-clients': slowClientsScenario,
+  dropped: droppedScenario,
+  'scale-out': scaleOutScenario,
   'control-broken-worker': { plan: () => killPlan(), full: 10000, short: 2000, ci: true, checks: killChecks, workerMode: 'broken', expectFail: true },
   'control-no-aof': { plan: () => killPlan(), full: 10000, short: 2000, ci: true, checks: killChecks, appendonly: false, expectFail: true }
 }
