@@ -48,7 +48,8 @@ return 1
 /** The hydration scripts, loaded at start. */
 export const HYDRATION_SCRIPTS: LuaScript[] = [TAKE, PAUSE]
 
-// A wait up to this long is slept through with the job held; a longer one gives the job back, delayed.
+// A wait up to this long (and at most half the hydrate timeout, which the wait counts against)
+// is slept through with the job held; a longer one gives the job back, delayed.
 export const LOCAL_WAIT_MS = 1000
 
 /**
@@ -62,13 +63,15 @@ export class HydrationGate {
   readonly #keys: HydrationKeys
   readonly #limit: RateLimitOptions | undefined
   readonly #reporter: Reporter
+  readonly #maxWaitMs: number
   #pausedUntil = 0
 
-  constructor (client: RedisClient, keys: HydrationKeys, limit: RateLimitOptions | undefined, reporter: Reporter) {
+  constructor (client: RedisClient, keys: HydrationKeys, limit: RateLimitOptions | undefined, reporter: Reporter, hydrateTimeoutMs = Infinity) {
     this.#client = client
     this.#keys = keys
     this.#limit = limit
     this.#reporter = reporter
+    this.#maxWaitMs = Math.min(LOCAL_WAIT_MS, Math.floor(hydrateTimeoutMs / 2))
   }
 
   /** Remembers a pause another worker set (as a claim saw it). */
@@ -78,7 +81,7 @@ export class HydrationGate {
 
   /**
    * Resolves when a call may start; rejects with `Postponed` when hydration is
-   * paused or the budget is spent for longer than `LOCAL_WAIT_MS`.
+   * paused or the budget is spent for longer than `LOCAL_WAIT_MS` (or half the hydrate timeout).
    */
   async acquire (signal: AbortSignal): Promise<void> {
     for (;;) {
@@ -89,7 +92,7 @@ export class HydrationGate {
       if (reply[0] === 'ok') return
       const ms = Number(reply[1])
       if (reply[0] === 'paused') this.notePause(ms)
-      else if (ms > LOCAL_WAIT_MS) throw new Postponed('rate-limited', ms)
+      else if (ms > this.#maxWaitMs) throw new Postponed('rate-limited', ms)
       else await sleep(ms, signal)
     }
   }

@@ -53,7 +53,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     this.#reporter = new Reporter(log, this)
     this.#managed = createWorkerClient(o.connection, { onError: (err) => this.#reporter.problem(err, 'Redis connection error') })
     const client = this.#managed.client
-    const gate = new HydrationGate(client, hydrationKeys(queueKeyBase(o.prefix, o.queueName)), o.rateLimit, this.#reporter)
+    const gate = new HydrationGate(client, hydrationKeys(queueKeyBase(o.prefix, o.queueName)), o.rateLimit, this.#reporter, o.hydrateTimeoutMs)
     this.#claims = new ClaimStore(client, { prefix: o.prefix, queueName: o.queueName, leaseMs: o.lockDuration, onHydrationPause: (ms) => gate.notePause(ms) })
     this.#store = new DeadLetterStore(client, { queueName: o.queueName, prefix: o.prefix })
     this.deadLetters = deadLettersApi(this.#store, async () => {})
