@@ -18,7 +18,7 @@ export type {
 export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller, createWebhookWorker, createDeadLetters } from './worker/index.js'
 export type { WebhookEvent, PersistenceReport, RedisConnection, RedisClient } from './worker/index.js'
 export type {
-  WebhookWorkerHandle, CloseOptions, WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
+  WebhookWorkerHandle, CloseOptions, WorkerHealth, WorkerHealthStatus, MetricsOption, WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
   AttemptReport, AttemptOutcome, DeadLetterAlert, WorkerStats, WebhookWorkerEvents, DeadLetters, DeadLettersOptions, ReplayOptions,
   DeadLetter, DeadLetterStage, DeadLetterError, DeadLetterFilter, DeadLetterPage, ReplayResult, ClaimDecision,
   RateLimitOptions, ObjectKeyOf, VersionOf, ObjectVersion, StaleInfo

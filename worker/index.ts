@@ -11,6 +11,8 @@ export type { PersistenceReport } from './persistence.js'
 export type { RedisConnection, RedisClient } from './connection.js'
 export { createWebhookWorker } from './worker.js'
 export type { WebhookWorkerHandle, CloseOptions } from './worker.js'
+export type { WorkerHealth, WorkerHealthStatus } from './worker-health.js'
+export type { MetricsOption } from './prom.js'
 export type {
   WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
   RateLimitOptions, ObjectKeyOf, VersionOf, ObjectVersion

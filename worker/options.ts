@@ -4,6 +4,7 @@ import { connectionProblem, type RedisConnection } from './connection.js'
 import { WorkerErrors } from './errors.js'
 import type { WebhookEvent } from './event.js'
 import { ATTEMPTS_CEILING } from './job-options.js'
+import { metricsProblem, type MetricsOption } from './prom.js'
 import {
   checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, expected, unknownKeys
 } from './validate.js'
@@ -247,6 +248,19 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
    * @defaultValue `1000`
    */
   clockSkewMs?: number
+  /**
+   * Prometheus metrics through prom-client (an optional peer dependency):
+   * `true` for its default registry, or a `Registry`. Without prom-client,
+   * the worker refuses to start with `WEBHOOK_WORKER_MISSING_DEPENDENCY`.
+   * @defaultValue `false`
+   */
+  metrics?: MetricsOption
+  /**
+   * With `metrics`, also compute the queue gauges at each scrape. Off: the
+   * plugin computes them by default, and a worker fleet would repeat them.
+   * @defaultValue `false`
+   */
+  queueMetrics?: boolean
 }
 
 /** The options after defaults and validation. */
@@ -273,6 +287,8 @@ export interface ResolvedWorkerOptions<S = unknown, P = unknown> {
   skipEqualVersion: boolean
   hydrateCacheMs: number
   clockSkewMs: number
+  metrics: MetricsOption
+  queueMetrics: boolean
 }
 
 /** The default of every optional option. */
@@ -292,13 +308,15 @@ export const WORKER_DEFAULTS = {
   logger: pino({ level: 'silent' }),
   skipEqualVersion: false,
   hydrateCacheMs: 0,
-  clockSkewMs: 1000
+  clockSkewMs: 1000,
+  metrics: false as MetricsOption,
+  queueMetrics: false
 } as const
 
 const KNOWN = [
   'connection', 'apply', 'hydrate', 'queueName', 'prefix', 'concurrency', 'hydrateTimeoutMs', 'applyTimeoutMs',
   'retry', 'dedupe', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'deadLetters', 'persistenceCheck', 'logger',
-  'rateLimit', 'objectKey', 'version', 'skipEqualVersion', 'hydrateCacheMs', 'clockSkewMs'
+  'rateLimit', 'objectKey', 'version', 'skipEqualVersion', 'hydrateCacheMs', 'clockSkewMs', 'metrics', 'queueMetrics'
 ] as const
 const HOUR_MS = 3_600_000
 
@@ -339,7 +357,9 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
     version: o.version as VersionOf<S> | undefined,
     skipEqualVersion: pick(o.skipEqualVersion, WORKER_DEFAULTS.skipEqualVersion),
     hydrateCacheMs: pick(o.hydrateCacheMs, WORKER_DEFAULTS.hydrateCacheMs),
-    clockSkewMs: pick(o.clockSkewMs, WORKER_DEFAULTS.clockSkewMs)
+    clockSkewMs: pick(o.clockSkewMs, WORKER_DEFAULTS.clockSkewMs),
+    metrics: pick(o.metrics, WORKER_DEFAULTS.metrics),
+    queueMetrics: pick(o.queueMetrics, WORKER_DEFAULTS.queueMetrics)
   }
 
   failIf(checkRedisName('queueName', resolved.queueName))
@@ -362,6 +382,8 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
     fail(expected('logger', 'a pino logger', resolved.logger))
   }
   checkSharing(resolved)
+  failIf(metricsProblem(resolved.metrics))
+  failIf(checkBoolean('queueMetrics', resolved.queueMetrics))
   return resolved
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { ClaimDecision } from './claim.js'
 import type { DeadLetter, DeadLetterError, DeadLetterStage } from './dead-letter-record.js'
 import type { ObjectVersion } from './options.js'
+import type { WorkerMetrics } from './worker-metrics.js'
 
 /** How an attempt ended. */
 export type AttemptOutcome =
@@ -153,6 +154,8 @@ export class Reporter {
     hydrationPauses: 0
   }
 
+  /** Set once the worker's metrics are open (the `metrics` option). */
+  metrics: WorkerMetrics | undefined
   readonly #log: Logger
   readonly #emitter: EventEmitter<WebhookWorkerEvents>
 
@@ -166,6 +169,7 @@ export class Reporter {
     if (counter !== undefined) this.stats[counter]++
     if (report.outcome === 'retry') this.#log.warn(report, 'webhook attempt failed')
     else this.#log.debug(report, 'webhook attempt')
+    this.metrics?.attempt(report)
     this.#emitter.emit('attempt', report)
   }
 
@@ -181,6 +185,7 @@ export class Reporter {
       attemptsMade: letter.attemptsMade,
       error: { name: letter.error.name, message: letter.error.message, code: letter.error.code, status: letter.error.status }
     }, 'webhook dead-lettered')
+    this.metrics?.deadLetter(letter)
     this.#emitter.emit('deadLetter', letter)
   }
 
@@ -216,6 +221,7 @@ export class Reporter {
   hydrateShared (how: 'coalesced' | 'cache'): void {
     if (how === 'cache') this.stats.cacheHits++
     else this.stats.coalesced++
+    this.metrics?.hydrateShared(how)
   }
 
   hydrationPaused (pauseMs: number, err: Error): void {

@@ -17,6 +17,8 @@ import { Reporter, type WebhookWorkerEvents, type WorkerStats } from './reporter
 import { createBackoffStrategy } from './retry.js'
 import { loadScripts } from './scripts.js'
 import { DeadLetterSink } from './sweeper.js'
+import { checkWorkerHealth, trackStart, type StartState, type WorkerHealth } from './worker-health.js'
+import { openWorkerMetrics } from './worker-metrics.js'
 
 /** Options of `close`. */
 export interface CloseOptions {
@@ -42,6 +44,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
   readonly #registry: LockRegistry
   readonly #inFlight = new Set<AbortController>()
   readonly #ready: Promise<void>
+  readonly #startState: StartState
   #readyObserved = false
   #sweepTimer: NodeJS.Timeout | undefined
   #closing: Promise<void> | undefined
@@ -82,6 +85,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     this.worker.on('stalled', (jobId) => this.#reporter.stalled(jobId))
     this.worker.on('error', (err) => this.#reporter.problem(err, 'BullMQ worker error'))
     this.#ready = this.#start()
+    this.#startState = trackStart(this.#ready)
     this.#ready.catch((err: Error) => this.#onStartFailure(err))
   }
 
@@ -97,6 +101,22 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
   }
 
   /**
+   * Liveness: `fail` when the worker is closed, stopped or refused to start
+   * (restart it); `warn` while it starts or while Redis is unreachable (it
+   * waits the outage out on its own).
+   */
+  async health (): Promise<WorkerHealth> {
+    return await checkWorkerHealth({
+      worker: this.worker,
+      client: this.#managed.client,
+      start: this.#startState,
+      closing: this.#closing !== undefined,
+      stats: this.stats(),
+      timeoutMs: 1000
+    })
+  }
+
+  /**
    * Stops taking jobs, waits for in-flight attempts up to `timeoutMs`, then
    * aborts their signals and closes anyway. Closes only what it opened: a
    * connection instance you passed stays open.
@@ -109,6 +129,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
   async #start (): Promise<void> {
     const o = this.#o
     const client = this.#managed.client
+    this.#reporter.metrics = await openWorkerMetrics(o, client, o.logger)
     await loadScripts(client, [...CLAIM_SCRIPTS, ...HYDRATION_SCRIPTS, ...REGISTRY_SCRIPTS])
     if (o.persistenceCheck !== 'off') await this.#checkPersistence(true)
     this.#throwIfClosing()
@@ -176,6 +197,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     this.#managed.client.off('ready', this.#onReconnect)
     await within(this.#registry.unregister(), 1000)
     await within(this.#store.close(), 1000)
+    await within(this.#reporter.metrics?.close() ?? Promise.resolve(), 1000)
     await this.#managed.close()
   }
 }
