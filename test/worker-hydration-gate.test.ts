@@ -51,6 +51,17 @@ t.test('a short wait is slept through: the call starts once the oldest token is 
   t.ok(Date.now() - first >= 390, 'the third call waited for the window to move')
 })
 
+t.test('a wait longer than half the hydrate timeout is not slept through', async (t) => {
+  const q = queueFixture(t)
+  await loadScripts(q.redis, HYDRATION_SCRIPTS)
+  const reporter = new Reporter(pino({ level: 'silent' }), new EventEmitter())
+  const gate = new HydrationGate(q.redis, hydrationKeys(queueKeyBase(q.prefix, q.queueName)), { max: 1, duration: 500 }, reporter, 400)
+  const signal = new AbortController().signal
+  t.equal(await outcome(gate.acquire(signal)), 'ok')
+  const next = await outcome(gate.acquire(signal))
+  t.ok(next instanceof Postponed && next.delayMs > 200, 'given back: the wait would eat the hydrate timeout')
+})
+
 t.test('a sleep at the gate ends when the attempt is aborted', async (t) => {
   const q = queueFixture(t)
   const { gate } = await gateFor(q, { max: 1, duration: 800 })
