@@ -39,9 +39,10 @@ const CLAIM_LOST_RECHECK_MS = 200
 const OBJECT_BUSY_RECHECK_MS = 500
 
 /**
- * The BullMQ processor: decode → claim → hydrate → apply → commit. Each
- * attempt costs two script calls beyond BullMQ's own (claim and commit), and
- * one more on failure (release).
+ * The BullMQ processor: decode → claim → hydrate → order → apply → commit.
+ * Each attempt costs two script calls beyond BullMQ's own (claim and commit),
+ * one more on failure (release), one more with ordering (the object's lease),
+ * and one per hydrate call made under a `rateLimit`.
  */
 export function createProcessor<S, P> (deps: ProcessorDeps<S, P>) {
   return async function processWebhookJob (job: Job, token?: string, signal?: AbortSignal): Promise<void> {
