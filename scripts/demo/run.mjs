@@ -5,17 +5,17 @@ import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
 import { hasRedisServer, redisInstallHint, startRedisServer } from '../redis-server.mjs'
 import { parseDemoArgs, USAGE } from './args.mjs'
 import { compareOrders, formatSummary } from './check.mjs'
+import { collectCounts, newCounts } from './counts.mjs'
 import { openOrdersDb } from './db.mjs'
 import { startProgress } from './progress.mjs'
 import { createFakeProvider } from './provider.mjs'
 import { createRandom } from './random.mjs'
 import { createScenario } from './scenario.mjs'
 import { createSender } from './sender.mjs'
+import { catchUp, removeQueueKeys } from './settle.mjs'
 
 // How long the pipeline may take to catch up after the last delivery.
 const SETTLE_TIMEOUT_MS = 40_000
@@ -32,41 +32,7 @@ if (options.help) {
   process.exit(0)
 }
 
-const counts = {
-  deliveries: 0,
-  deliveryAttempts: 0,
-  senderRetries: 0,
-  senderGaveUp: 0,
-  lostAnswers: 0,
-  duplicatesSent: 0,
-  reordered: 0,
-  dropped: 0,
-  ordersOnlyPollerCanFix: 0,
-  duplicatesSkipped: 0,
-  dupAtIngress: 0,
-  dupInWorker: 0,
-  dupInDatabase: 0,
-  staleSkipped: 0,
-  staleInWorker: 0,
-  staleInDatabase: 0,
-  alreadyCurrent: 0,
-  currentInWorker: 0,
-  currentInDatabase: 0,
-  hydrateCalls: 0,
-  hydrate429: 0,
-  hydrate500: 0,
-  apiRequests: 0,
-  api429: 0,
-  api429Burst: 0,
-  api500: 0,
-  pollRuns: 0,
-  pollPages: 0,
-  pollEvents: 0,
-  applied: 0,
-  appliedFromWebhook: 0,
-  appliedFromPoll: 0,
-  deadLetters: 0
-}
+const counts = newCounts()
 
 const startedAt = Date.now()
 const cleanups = []
@@ -174,51 +140,19 @@ async function main () {
   await sender.idle()
   if (interrupted) throw new Error('interrupted')
 
-  // Catch up: one poll that reaches the provider's latest change, then an empty queue.
   phase = 'catching up'
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS
-  const target = provider.cursor()
-  for (;;) {
-    if (Date.now() >= deadline || interrupted) break
-    const result = await pipeline.poller.runOnce().catch(() => ({ skipped: 'error' }))
-    if (result.skipped === undefined && result.cursor === target) break
-    await sleep(200)
-  }
-  let idleSince
-  for (;;) {
-    if (Date.now() >= deadline || interrupted) break
-    const now = await pipeline.backlog()
-    backlog = now
-    if (now === 0) {
-      idleSince ??= Date.now()
-      if (Date.now() - idleSince >= 300) break
-    } else idleSince = undefined
-    await sleep(100)
-  }
+  await catchUp({
+    pipeline,
+    target: provider.cursor(),
+    deadline: Date.now() + SETTLE_TIMEOUT_MS,
+    stopped: () => interrupted,
+    onBacklog: (n) => { backlog = n }
+  })
   if (interrupted) throw new Error('interrupted')
   phase = 'checking'
 
   const check = compareOrders(provider.snapshot(), db.orders())
-  Object.assign(counts, {
-    deliveries: sender.stats.deliveries,
-    deliveryAttempts: sender.stats.attempts,
-    senderRetries: sender.stats.retries,
-    senderGaveUp: sender.stats.gaveUp,
-    lostAnswers: sender.stats.lostAnswers,
-    duplicatesSent: scenario.plan.duplicates,
-    reordered: scenario.plan.reordered,
-    dropped: scenario.stats.droppedEvents,
-    ordersOnlyPollerCanFix: scenario.ordersOnlyThePollerCanFix(),
-    apiRequests: provider.stats.requests,
-    api429: provider.stats.rateLimited,
-    api429Burst: provider.stats.burstRateLimited,
-    api500: provider.stats.serverErrors,
-    dupAtIngress: pipeline.intakeStats()?.duplicates ?? counts.dupAtIngress,
-    deadLetters: await pipeline.deadLetters()
-  })
-  counts.duplicatesSkipped = counts.dupAtIngress + counts.dupInWorker + counts.dupInDatabase
-  counts.staleSkipped = counts.staleInWorker + counts.staleInDatabase
-  counts.alreadyCurrent = counts.currentInWorker + counts.currentInDatabase
+  collectCounts(counts, { sender, scenario, provider, intakeStats: pipeline.intakeStats(), deadLetters: await pipeline.deadLetters() })
   const ok = check.ok && counts.deadLetters === 0
   return {
     ok,
@@ -240,19 +174,4 @@ async function redis () {
   cleanups.push(() => server.stop())
   say(`demo: private redis-server pid ${server.pid} at ${server.url}`)
   return server.url
-}
-
-// On a Redis the demo does not own, it leaves nothing behind.
-async function removeQueueKeys (url, queueName) {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 })
-  try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `bull:${queueName}*`, 'COUNT', 1000)
-      cursor = next
-      if (keys.length > 0) await client.del(...keys)
-    } while (cursor !== '0')
-  } finally {
-    client.disconnect()
-  }
 }
