@@ -6,6 +6,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { main } from '../bin/cli.js'
 import type { CliIo } from '../bin/command.js'
 import { PermanentError } from '../worker/errors.js'
+import { eventJobOptions } from '../worker/job-options.js'
 import { createWebhookWorker } from '../worker/worker.js'
 import { freePort } from '../scripts/redis-server.mjs'
 import { privateRedis, redisUrl } from './helpers/redis.js'
@@ -111,6 +112,25 @@ t.test('dlq replay --all --force replays events applied since', async (t) => {
   t.match(result.out, /Replaying 2 dead letters \(forced: events applied since are applied again\)/)
   t.match(result.out, /Done: 2 replayed/)
   t.equal(ids.length, 2)
+})
+
+t.test('dlq with an undecodable job: listed and shown with what is known; --since takes ISO dates and epoch ms', async (t) => {
+  const fx = queueFixture(t, redisUrl(), 'cli-dlq-raw')
+  const worker = createWebhookWorker({ connection: redisUrl(), queueName: fx.queueName, ...SHORT_LOCKS, persistenceCheck: 'off', apply: () => {} })
+  t.teardown(() => worker.close())
+  await fx.queue.add('webhook', { nonsense: true }, eventJobOptions('raw.job-1'))
+  await waitFor(() => worker.stats().deadLettered === 1, 15_000, 'the decode dead letter')
+  const q = ['--queue', fx.queueName]
+  const list = await cli(['dlq', 'list', ...q])
+  t.match(list.out, /decode +1 +\S+ +\? +\? +\? +WEBHOOK_WORKER_BAD_JOB|decode +1 +\S+ +\? +\? +\? +\w*Error/)
+  const [letter] = JSON.parse((await cli(['dlq', 'list', ...q, '--json'])).out).letters as Array<{ id: string }>
+  const show = await cli(['dlq', 'show', ...q, letter.id])
+  t.match(show.out, /event: +\? \? \?\nstage: +decode\nerror: +\S+: .*\(code WEBHOOK_WORKER_BAD_JOB\)/)
+  t.match(show.out, /"nonsense": true/)
+  const hourAgo = new Date(Date.now() - 3_600_000)
+  t.match((await cli(['dlq', 'list', ...q, '--since', hourAgo.toISOString()])).out, /1-1 of 1 dead letters/)
+  t.match((await cli(['dlq', 'list', ...q, '--since', String(Date.now() + 60_000)])).out, /No dead letters/)
+  t.match((await cli(['dlq', 'list', ...q, '--since', '2999-01-01'])).out, /No dead letters/)
 })
 
 t.test('queues stats: depth by state, dead letters, oldest waiting job, as text and JSON', async (t) => {

@@ -90,6 +90,26 @@ t.test('worker metrics after real attempts: applied, shared hydrate calls, stale
   t.equal(sample(await registry.metrics(), 'webhook_dead_letters', { queue: q.queueName }), undefined, 'closing takes the gauges with it')
 })
 
+t.test('worker metrics: an attempt over the rate limit counts as postponed, a dead letter without a source has an empty one', async (t) => {
+  const registry = new Registry()
+  const q = queueFixture(t, redisUrl(), 'worker-metrics-limit')
+  const handle = await startWorker(t, q, {
+    metrics: registry,
+    concurrency: 1,
+    rateLimit: { max: 1, duration: 60_000 },
+    hydrate: (event) => event.payload,
+    apply: () => {}
+  })
+  await q.add(makeEvent({ id: 'lim-1' }))
+  await q.add(makeEvent({ id: 'lim-2' }))
+  await q.queue.add('webhook', 'not an event', { jobId: 'raw.lim' })
+  await waitFor(() => handle.stats().rateLimited >= 1 && handle.stats().deadLettered === 1, 15_000, 'a rate-limited attempt and a dead letter')
+  const text = await registry.metrics()
+  t.equal(sample(text, 'webhook_worker_postponed_total', { queue: q.queueName, source: 'acme', reason: 'rate_limited' }), handle.stats().rateLimited)
+  t.equal(sample(text, 'webhook_worker_dead_lettered_total', { queue: q.queueName, source: '', stage: 'decode' }), 1)
+  t.equal(sample(text, 'webhook_queue_jobs', { queue: q.queueName }), undefined, 'no queue gauges unless asked for')
+})
+
 t.test('worker metrics are off by default, queue gauges too; bad values are refused', async (t) => {
   const base = { connection: redisUrl(), apply: () => {} }
   t.match(validateWorkerOptions(base), { metrics: false, queueMetrics: false })
