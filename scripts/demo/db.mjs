@@ -27,14 +27,16 @@ export function openOrdersDb (file) {
       key TEXT PRIMARY KEY,
       order_id TEXT NOT NULL,
       version INTEGER NOT NULL,
+      -- ctx.lastAppliedVersion: what the worker had committed for the order before this apply
+      last_applied_version INTEGER,
       outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'stale', 'current')),
       processed_at INTEGER NOT NULL
     );
   `)
 
   const insertKey = db.prepare(`
-    INSERT INTO processed_keys (key, order_id, version, outcome, processed_at)
-    VALUES (@key, @order_id, @version, 'applied', @now)
+    INSERT INTO processed_keys (key, order_id, version, last_applied_version, outcome, processed_at)
+    VALUES (@key, @order_id, @version, @last_applied_version, 'applied', @now)
     ON CONFLICT (key) DO NOTHING`)
   const markSkipped = db.prepare('UPDATE processed_keys SET outcome = ? WHERE key = ?')
   const versionOf = db.prepare('SELECT version FROM orders WHERE id = ?').pluck()
@@ -48,11 +50,15 @@ export function openOrdersDb (file) {
   /**
    * One transaction: record the idempotency key, then write the state if it is
    * newer. A key seen before means this effect already happened: do nothing.
+   * The worker skipped states not newer than `lastAppliedVersion` already; the
+   * guard on the stored version also covers a crash after this commit and
+   * before the worker's, when the database is ahead of `lastAppliedVersion`.
    * @returns {'applied' | 'stale' | 'current' | 'duplicate'} `stale`: older than
    *   the stored version; `current`: the stored version already
    */
-  const applyOrder = db.transaction((order, key) => {
-    if (insertKey.run({ key, order_id: order.id, version: order.version, now: Date.now() }).changes === 0) return 'duplicate'
+  const applyOrder = db.transaction((order, key, lastAppliedVersion) => {
+    const row = { key, order_id: order.id, version: order.version, last_applied_version: lastAppliedVersion ?? null, now: Date.now() }
+    if (insertKey.run(row).changes === 0) return 'duplicate'
     if (upsert.run(pick(order)).changes === 1) return 'applied'
     const outcome = versionOf.get(order.id) > order.version ? 'stale' : 'current'
     markSkipped.run(outcome, key)

@@ -53,9 +53,7 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
   }
 
   async function apply (order, event, ctx) {
-    // The worker already skipped states not newer than ctx.lastAppliedVersion; the
-    // database's own guard closes the window between its check and this transaction.
-    const outcome = db.applyOrder(order, ctx.idempotencyKey)
+    const outcome = db.applyOrder(order, ctx.idempotencyKey, ctx.lastAppliedVersion)
     if (outcome === 'applied') {
       counts.applied += 1
       if (event.origin === 'poll') counts.appliedFromPoll += 1
