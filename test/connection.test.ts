@@ -118,3 +118,56 @@ t.test('closeClient is bounded and never throws', async (t) => {
   await closeClient(lazy)
   t.equal(lazy.status, 'end')
 })
+
+t.test('the commands of one event-loop turn leave in one write; borrowed and cluster clients are left alone', async (t) => {
+  const server = await privateRedis(t)
+  const producer = createProducerClient(server.url)
+  t.teardown(() => producer.close())
+  const client = producer.client as Redis
+  await waitForReady(client, 5000)
+
+  async function oneTurn (label: string): Promise<void> {
+    const socket = client.stream
+    const key = uniqueKey(label)
+    const replies = Promise.all([
+      client.set(key, 'v'),
+      client.get(key),
+      client.pipeline().incr(`${key}:n`).incr(`${key}:n`).exec(),
+      client.del(key, `${key}:n`)
+    ])
+    t.equal(socket.writableCorked, 1, `${label}: the socket is corked for the rest of the turn`)
+    t.ok(socket.writableLength > 0, `${label}: the commands wait in one buffer`)
+    await new Promise((resolve) => setImmediate(resolve))
+    t.equal(socket.writableCorked, 0, `${label}: uncorked at the end of the turn`)
+    t.same(await replies, ['OK', 'v', [[null, 1], [null, 2]], 2], `${label}: every reply, in order`)
+  }
+  await oneTurn('first connection')
+
+  const before = client.stream
+  await server.kill()
+  while (client.status === 'ready') await new Promise((resolve) => setTimeout(resolve, 10))
+  await server.restart()
+  await waitForReady(client, 10000)
+  t.not(client.stream, before, 'a new socket after the reconnect')
+  await oneTurn('after a reconnect')
+
+  const ready = new Redis(server.url, { maxRetriesPerRequest: null })
+  t.teardown(() => ready.disconnect())
+  await waitForReady(ready, 5000)
+  const borrowed = createWorkerClient(ready)
+  t.equal(borrowed.client, ready)
+  t.notOk(Object.hasOwn(ready, 'sendCommand'), 'a client used as it is keeps its own sendCommand')
+  const pong = ready.ping()
+  t.equal(ready.stream.writableCorked, 0, 'and is never corked')
+  t.equal(await pong, 'PONG')
+
+  const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true })
+  const dup = createProducerClient(cluster)
+  t.notOk(Object.hasOwn(dup.client, 'sendCommand'), 'a cluster, with a socket per node, is not wrapped')
+  await dup.close()
+  cluster.disconnect()
+})
+
+function uniqueKey (label: string): string {
+  return `batch-writes:${label.replace(/\W/g, '-')}:${process.pid}:${Date.now()}`
+}

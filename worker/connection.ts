@@ -1,4 +1,5 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis'
+import { batchWrites } from './batch-writes.js'
 
 /**
  * How to reach Redis: a `redis://` or `rediss://` URL, ioredis options, or an
@@ -113,6 +114,10 @@ function create (
   } else {
     client = new Redis({ ...(connection as RedisOptions), ...named })
   }
+  // One write per event-loop turn: a request's commands (and those of the
+  // requests or jobs handled in the same turn) share a write. A cluster keeps a
+  // socket per node, so it is left as it is.
+  if (!isCluster(client)) batchWrites(client)
   const onError = options.onError ?? (() => {})
   client.on('error', onError)
   return { client, owned: true, close: () => closeClient(client) }
