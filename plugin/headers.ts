@@ -27,6 +27,7 @@ export type MediaResult = { ok: true, kind: ContentKind } | { ok: false, reason:
 
 const JSON_TYPE = /^application\/(?:[a-z0-9!#$&^_.-]+\+)?json$/
 const FORM_TYPE = 'application/x-www-form-urlencoded'
+const JSON_MEDIA: MediaResult = Object.freeze({ ok: true, kind: 'json' })
 
 /**
  * Classifies the request by its `Content-Type` against the kinds the provider
@@ -38,6 +39,8 @@ export function classifyMedia (headers: IncomingHeaders, accepted: readonly Cont
   const header = headers['content-type']
   if (header === undefined) return { ok: false, reason: 'missing_content_type' }
   if (Array.isArray(header)) return { ok: false, reason: 'duplicate_content_type' }
+  // Nearly every sender declares exactly this: no split, no pattern.
+  if (header === 'application/json') return accepted.includes('json') ? JSON_MEDIA : { ok: false, reason: 'unsupported_media_type' }
   const [type, ...params] = header.split(';')
   const media = type.trim().toLowerCase()
   const kind: ContentKind | undefined = JSON_TYPE.test(media) ? 'json' : media === FORM_TYPE ? 'form' : undefined

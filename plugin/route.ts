@@ -5,7 +5,7 @@ import { parseBody } from './body.js'
 import type { BacklogGuard } from './backlog.js'
 import type { EventProducer } from './enqueue.js'
 import { BODY_FAILURE_ERRORS, PluginErrors } from './errors.js'
-import { classifyMedia, collectHeaders, pickEventHeaders } from './headers.js'
+import { classifyMedia, collectHeaders, pickEventHeaders, type MediaResult } from './headers.js'
 import type { ResolvedPluginOptions } from './options.js'
 import { SHED_REASON, type Answerer, type OutcomeFields } from './outcome.js'
 import type { EventFields, IncomingHeaders, InlineResponse, ParsedBody, ProviderRequest, VerifyResult } from './provider.js'
@@ -40,12 +40,20 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
 
   // Runs before the body is read: a refused request costs no body bytes.
   async function checkFraming (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const media = classifyMedia(collectHeaders(request.raw.rawHeaders), provider.contentTypes)
+    const { media } = frame(request)
     if (!media.ok) return refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNSUPPORTED_MEDIA_TYPE(), media.reason)
     if (Number(request.headers['content-length']) > bodyLimit) {
       return refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_BODY_TOO_LARGE(), 'body_too_large')
     }
     return undefined
+  }
+
+  // The handler reads the headers and media type again: kept on the request, not recomputed.
+  function frame (request: FastifyRequest): Framing {
+    const headers = collectHeaders(request.raw.rawHeaders)
+    const framing: Framing = { headers, media: classifyMedia(headers, provider.contentTypes) }
+    ;(request as FramedRequest)[FRAMING] = framing
+    return framing
   }
 
   function refuseUnread (request: FastifyRequest, reply: FastifyReply, error: FastifyError, reason: string): FastifyReply {
@@ -57,8 +65,7 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
   async function receiveWebhook (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const receivedAt = Date.now()
     const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-    const headers = collectHeaders(request.raw.rawHeaders)
-    const media = classifyMedia(headers, provider.contentTypes)
+    const { headers, media } = (request as FramedRequest)[FRAMING] ?? frame(request)
     const kind = media.ok ? media.kind : provider.contentTypes[0]
 
     const found = await secrets({ headers, source, path: request.routeOptions.url ?? options.path, params: paramsOf(request) })
@@ -156,6 +163,10 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'internal_error', err: error })
   }
 }
+
+const FRAMING = Symbol('webhookFraming')
+interface Framing { headers: IncomingHeaders, media: MediaResult }
+type FramedRequest = FastifyRequest & { [FRAMING]?: Framing }
 
 function paramsOf (request: FastifyRequest): Record<string, string> {
   return (request.params ?? {}) as Record<string, string>
