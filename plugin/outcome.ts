@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 
 /** What became of one request, as logged on the plugin's `msg: 'webhook'` line. */
 export type Outcome = 'accepted' | 'duplicate' | 'ignored' | 'responded' | 'rejected' | 'unavailable'
@@ -82,12 +82,25 @@ export function createAnswerer (source: string, retryAfterSec: number, stats: In
   function logLine (request: FastifyRequest, reply: FastifyReply, status: number, fields: OutcomeFields): void {
     stats[STAT_OF[fields.outcome]]++
     if (fields.reason === SHED_REASON) stats.shed++
-    const { err, ...rest } = fields
+    const level = fields.err !== undefined ? 'error' : fields.outcome === 'unavailable' ? 'warn' : 'info'
+    const log = request.log
+    const wanted = levelEnabled(log, level)
+    if (!wanted && observe === undefined) return
     const elapsedMs = reply.elapsedTime
-    const line = { ...rest, source, status, latencyMs: Math.round(elapsedMs * 100) / 100 }
-    if (err !== undefined) request.log.error({ ...line, err }, 'webhook')
-    else if (fields.outcome === 'unavailable') request.log.warn(line, 'webhook')
-    else request.log.info(line, 'webhook')
+    if (wanted) {
+      const { err, ...rest } = fields
+      const line = { ...rest, source, status, latencyMs: Math.round(elapsedMs * 100) / 100 }
+      log[level](err === undefined ? line : { ...line, err }, 'webhook')
+    }
     observe?.(fields, status, elapsedMs)
   }
+}
+
+// Building a line nobody writes costs two objects per request. Pino says
+// whether a level is on; Fastify's `logger: false` logger (abstract-logging)
+// has one function named noop for every level.
+function levelEnabled (log: FastifyBaseLogger, level: 'error' | 'warn' | 'info'): boolean {
+  const { isLevelEnabled } = log as { isLevelEnabled?: (level: string) => boolean }
+  if (typeof isLevelEnabled === 'function') return isLevelEnabled.call(log, level)
+  return log[level].name !== 'noop'
 }
