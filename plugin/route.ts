@@ -9,7 +9,7 @@ import { classifyMedia, collectHeaders, pickEventHeaders, type MediaResult } fro
 import type { ResolvedPluginOptions } from './options.js'
 import { SHED_REASON, type Answerer, type OutcomeFields } from './outcome.js'
 import type { EventFields, IncomingHeaders, InlineResponse, ParsedBody, ProviderRequest, VerifyResult } from './provider.js'
-import type { SecretSource } from './secrets.js'
+import { staticSecretOutcome, type SecretSource } from './secrets.js'
 
 /** What the route of one registration works with. */
 export interface RouteContext {
@@ -36,6 +36,7 @@ export interface RouteHandlers {
  */
 export function createRouteHandlers ({ options, producer, secrets, answer, accepts, backlog }: RouteContext): RouteHandlers {
   const { provider, source, bodyLimit } = options
+  const fixedSecrets = staticSecretOutcome(provider.secret)
   return { checkFraming, receiveWebhook, onRouteError }
 
   // Runs before the body is read: a refused request costs no body bytes.
@@ -68,7 +69,8 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     const { headers, media } = (request as FramedRequest)[FRAMING] ?? frame(request)
     const kind = media.ok ? media.kind : provider.contentTypes[0]
 
-    const found = await secrets({ headers, source, path: request.routeOptions.url ?? options.path, params: paramsOf(request) })
+    // A static secret needs no context, and Fastify's `routeOptions` getter builds an object per call.
+    const found = fixedSecrets ?? await secrets({ headers, source, path: request.routeOptions.url ?? options.path, params: paramsOf(request) })
     if (!found.ok) return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: found.reason, err: found.cause })
 
     let verified: VerifyResult

@@ -1,4 +1,4 @@
-import type { SecretContext, SecretOption } from './provider.js'
+import type { SecretContext, SecretOption, SecretResolver } from './provider.js'
 import { isSecretList } from './provider-check.js'
 
 /** Why the secrets for a request could not be had. Each gives 503: the sender retries, nothing is rejected for our fault. */
@@ -21,6 +21,12 @@ export type SecretSource = (ctx: SecretContext) => SecretOutcome | Promise<Secre
 // tenants cannot grow it without limit.
 const MAX_CACHE_ENTRIES = 10_000
 
+/** The constant outcome of a static secret or list; `undefined` for a resolver, which needs the request's context. */
+export function staticSecretOutcome (secret: SecretOption): SecretOutcome | undefined {
+  if (typeof secret === 'function') return undefined
+  return { ok: true, secrets: Object.freeze(typeof secret === 'string' ? [secret] : [...secret]) }
+}
+
 /**
  * A static secret becomes a constant list; a resolver is called with a
  * deadline, its answers cached per key for `cacheMs` and concurrent lookups of
@@ -28,11 +34,9 @@ const MAX_CACHE_ENTRIES = 10_000
  * failures carry only a reason and the resolver's own error.
  */
 export function createSecretSource (secret: SecretOption, options: SecretSourceOptions): SecretSource {
-  if (typeof secret !== 'function') {
-    const fixed: SecretOutcome = { ok: true, secrets: Object.freeze(typeof secret === 'string' ? [secret] : [...secret]) }
-    return function staticSecrets () { return fixed }
-  }
-  const resolver = secret
+  const fixed = staticSecretOutcome(secret)
+  if (fixed !== undefined) return function staticSecrets () { return fixed }
+  const resolver = secret as SecretResolver
   const cache = new Map<string, { secrets: readonly string[], expiresAt: number }>()
   const pending = new Map<string, Promise<SecretOutcome>>()
 
