@@ -23,6 +23,9 @@ declare module 'fastify' {
 // above every sender's own deadline (GitHub 10 s, Svix 15 s), far below forever.
 const RECOMMENDED_TIMEOUTS = { connectionTimeout: 30_000, requestTimeout: 15_000 }
 
+// The media types nearly every sender declares, given their own raw-body parser.
+const DECLARED_TYPES = ['application/json', 'application/x-www-form-urlencoded']
+
 async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: WebhookPluginOptions): Promise<void> {
   const options = validatePluginOptions(rawOptions)
   const log = fastify.log.child({ webhookSource: options.source })
@@ -75,9 +78,14 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
   // route prefix of the scope the plugin was registered in.
   fastify.register(async function webhookRoute (scope) {
     scope.removeAllContentTypeParsers()
-    scope.addContentTypeParser('*', { parseAs: 'buffer' }, function keepRawBody (_request, body, done) {
+    function keepRawBody (_request: unknown, body: Buffer | string, done: (err: null, body: Buffer | string) => void): void {
       done(null, body)
-    })
+    }
+    // Fastify caches the parser of a declared type by the header's text; the
+    // catch-all alone would parse every request's Content-Type again. The
+    // catch-all stays for the rest, which checkFraming has already judged.
+    for (const type of DECLARED_TYPES) scope.addContentTypeParser(type, { parseAs: 'buffer' }, keepRawBody)
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, keepRawBody)
     scope.setErrorHandler(handlers.onRouteError)
     scope.route({
       method: 'POST',
