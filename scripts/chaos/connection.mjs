@@ -12,6 +12,11 @@ export function chaosConnection (config) {
   if (!config.clusterNodes) return config.redisUrl
   const cluster = new Cluster(config.clusterNodes, {
     redisOptions: { maxRetriesPerRequest: null },
+    // ioredis gives up on a command whose node is down after maxRedirections
+    // tries retryDelayOnFailover apart (16 x 100 ms by default): too soon for a
+    // node restart. These ride out about 30 s, as a worker should.
+    retryDelayOnFailover: 500,
+    maxRedirections: 60,
     // A restarted node comes back on the same address; look again soon.
     clusterRetryStrategy: (times) => Math.min(100 * times, 1000)
   })

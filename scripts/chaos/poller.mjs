@@ -28,19 +28,22 @@ const poller = createPoller({
   lockDuration: config.lockDuration,
   stalledInterval: config.stalledInterval,
   leaseMs: config.leaseMs,
+  lagThresholdMs: config.lagThresholdMs,
   fetchBackoffMs: 200,
   logger
 })
 let runs = 0
 let enqueued = 0
+let lastRunAt = 0
 poller.on('run', (r) => {
   runs++
   enqueued += r.events ?? 0
+  lastRunAt = Date.now()
 })
 await poller.ready()
 
 process.on('message', function onCommand (msg) {
-  if (msg?.cmd === 'stats') process.send({ reply: 'stats', runs, enqueued })
+  if (msg?.cmd === 'stats') process.send({ reply: 'stats', runs, enqueued, lastRunAt })
 })
 
 async function shutdown () {

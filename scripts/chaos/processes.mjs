@@ -149,8 +149,18 @@ export function nodeChild (name, script, config, logFile) {
           c.off('message', onMessage)
           resolve(msg)
         }
+        if (!c?.connected) {
+          clearTimeout(timer)
+          reject(new Error(`${name} is not running (asked '${cmd}')`))
+          return
+        }
         c.on('message', onMessage)
-        c.send({ cmd })
+        c.send({ cmd }, (err) => {
+          if (!err) return
+          clearTimeout(timer)
+          c.off('message', onMessage)
+          reject(err)
+        })
       })
     },
     /** Sends a signal without waiting (SIGSTOP, SIGCONT). */

@@ -6,7 +6,7 @@ import { createServer } from 'node:http'
 
 export async function startProviderApi () {
   const log = []
-  const stats = { pages: 0, listed: 0, caughtUpAt: 0 }
+  const stats = { pages: 0, listed: 0, caughtUpAt: 0, lastPageAt: 0 }
   const server = createServer(function onRequest (req, res) {
     const url = new URL(req.url, 'http://localhost')
     if (req.method !== 'GET' || url.pathname !== '/changes') {
@@ -18,6 +18,7 @@ export async function startProviderApi () {
     const to = Math.min(log.length, from + limit)
     const events = log.slice(from, to)
     stats.pages++
+    stats.lastPageAt = Date.now()
     stats.listed += events.length
     if (to === log.length) stats.caughtUpAt = Date.now()
     res.writeHead(200, { 'content-type': 'application/json' })

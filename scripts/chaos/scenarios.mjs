@@ -13,6 +13,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { killPlan, outagePlan, runPlan } from './faults.mjs'
 import { chaosProvider } from './provider.mjs'
+import { clusterScenario } from './scenarios/cluster.mjs'
 import { droppedScenario } from './scenarios/dropped.mjs'
 import { poisonScenario } from './scenarios/poison.mjs'
 import { scaleOutScenario } from './scenarios/scale-out.mjs'
@@ -32,6 +33,7 @@ export const SCENARIOS = {
   'slow-clients': slowClientsScenario,
   dropped: droppedScenario,
   'scale-out': scaleOutScenario,
+  cluster: clusterScenario,
   'control-broken-worker': { plan: () => killPlan(), full: 10000, short: 2000, ci: true, checks: killChecks, workerMode: 'broken', expectFail: true },
   'control-no-aof': { plan: () => killPlan(), full: 10000, short: 2000, ci: true, checks: killChecks, appendonly: false, expectFail: true }
 }
@@ -97,7 +99,13 @@ async function load (def, ctx) {
   const sendMs = Date.now() - started
   let lastSendAt = sender.stats.lastAckAt || Date.now()
   say(`  sent: ${sender.stats.acked.size} acknowledged${sender.stats.dropped.size ? `, ${sender.stats.dropped.size} dropped on purpose` : ''} in ${sender.stats.attempts} attempts, ${(sendMs / 1000).toFixed(1)} s; waiting for the queue to drain`)
-  if (stack.poller) lastSendAt = await waitForPoller(stack, s)
+  let pollerFigures = {}
+  if (stack.poller) {
+    const waitedFrom = Date.now()
+    lastSendAt = await waitForPoller(stack, s)
+    const p = await stack.poller.ask('stats').catch(() => ({}))
+    pollerFigures = { poller: { runs: p.runs, enqueued: p.enqueued, lastRunAgoMs: p.lastRunAt ? Date.now() - p.lastRunAt : null, pages: stack.api.stats.pages, caughtUp: stack.api.caughtUpSince(waitedFrom), waitedMs: lastSendAt - waitedFrom } }
+  }
   const drainMs = await waitForDrain(stack, lastSendAt, s.drainDeadlineMs)
   const counts = await stack.counts()
   const deadLetterIds = new Set(await stack.deadLetterEventIds())
@@ -121,6 +129,7 @@ async function load (def, ctx) {
     drainMs,
     sendMs,
     ...sideFigures,
+    ...pollerFigures,
     faultRecords: faults,
     faults: faults.map(({ kind, at, pid, target, landed, openCalls, waitingAtKill, recoveredMs, ackedAt }) => ({ kind, target, landed, pid, openCalls, waitingAtKill, recoveredMs, ackedAt, at })),
     unexpectedExits: [...stack.apps, ...stack.workers, ...(stack.poller ? [stack.poller] : [])].flatMap((p) => p.unexpectedExits.map((e) => ({ process: p.name, ...e })))

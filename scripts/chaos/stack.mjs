@@ -24,7 +24,8 @@ export const CLUSTER_HASH_TAG = 'webhooks'
  */
 export async function startStack (o) {
   const dir = mkdtempSync(join(tmpdir(), 'fhw-chaos-'))
-  reapDir(dir)
+  // Removed by the reaper if the harness dies, unless asked to keep it.
+  if (!o.keep) reapDir(dir)
   const ledgerFile = join(dir, 'ledger.sqlite')
   openLedger(ledgerFile).close()
 
@@ -71,7 +72,9 @@ export async function startStack (o) {
       maxPagesPerRun: 50,
       lockDuration: o.lockDuration,
       stalledInterval: o.stalledInterval,
-      leaseMs: 3000
+      leaseMs: 3000,
+      // A lagging cursor (no run reached the end for this long) is caught up at once.
+      lagThresholdMs: 5000
     }, join(dir, 'poller.log'))
     : undefined
 
@@ -100,9 +103,10 @@ export async function startStack (o) {
     await deadLetters.close().catch(() => {})
     connection.disconnect()
     await redis.stop()
-    // Kept on --keep: the reaper is told to forget it too.
-    if (!o.keep) rmSync(dir, { recursive: true, force: true })
-    reapDir(dir, true)
+    if (!o.keep) {
+      rmSync(dir, { recursive: true, force: true })
+      reapDir(dir, true)
+    }
   }
 
   let turn = 0

@@ -19,7 +19,7 @@ export const poisonScenario = {
   sender: () => ({ data: poisonData }),
   after: replayPhase,
   checks: poisonChecks,
-  notes: (f) => [`${f.poisoned} poisoned of ${f.acked} acknowledged; ${f.deadLetterEvents} dead letters (${JSON.stringify(f.deadLetterStages)}); replayed ${f.replay.replayed}, applied once ${f.replay.appliedOnce}, queue drained ${f.replay.drainMs} ms after the replay; second replay: ${f.replay.secondAlreadyReplayed} already-replayed, ${f.replay.effectsChanged} new effects`]
+  notes: (f) => [`${f.poisoned} poisoned of ${f.acked} acknowledged; ${f.deadLetters} dead letters of ${f.deadLetterEvents} events (${JSON.stringify(f.deadLetterStages)}); replayed ${f.replay.replayed}, applied once ${f.replay.appliedOnce}, queue drained ${f.replay.drainMs} ms after the replay; second replay: ${f.replay.secondAlreadyReplayed} already-replayed, ${f.replay.effectsChanged} new effects`]
 }
 
 /** Event n's extra data: `poison: true` for one event in a hundred. */
@@ -27,13 +27,15 @@ export function poisonData (n) {
   return n % POISON_EVERY === POISON_EVERY - 1 ? { poison: true } : {}
 }
 
-/** How many of a run's acknowledged events were poisoned. */
+/** True for the id of a poisoned event. */
+export function isPoisoned (eventId) {
+  return poisonData(Number(eventId.slice(eventId.lastIndexOf('-') + 1))).poison === true
+}
+
+/** How many of a run's acknowledged events (and dropped ones, which a poller recovers) were poisoned. */
 export function poisonedAcked (sender) {
   let n = 0
-  for (const id of sender.stats.acked) {
-    const k = Number(id.slice(id.lastIndexOf('-') + 1))
-    if (poisonData(k).poison) n++
-  }
+  for (const id of [...sender.stats.acked, ...sender.stats.dropped]) if (isPoisoned(id)) n++
   return n
 }
 
@@ -44,14 +46,21 @@ export function poisonedAcked (sender) {
  */
 export async function replayPhase (ctx, f) {
   const { stack, s, sender, runId } = ctx
-  const dlIds = await stack.deadLetterEventIds()
+  // A poisoned event can be dead-lettered more than once: each redelivery after
+  // its job was dead-lettered (a sender's retry, the poller) is a new failure.
+  const letters = await stack.deadLetterEventIds()
+  const dlIds = [...new Set(letters)]
   const stages = {}
+  const unexpected = []
   const poisoned = poisonedAcked(sender)
-  const notPoisoned = dlIds.filter((id) => !poisonData(Number(id.slice(id.lastIndexOf('-') + 1))).poison).length
+  const notPoisoned = dlIds.filter((id) => !isPoisoned(id)).length
   await Promise.all(stack.workers.map((w) => w.ask('fix')))
   const dl = createDeadLetters({ connection: stack.connection, queueName: stack.common.queueName, prefix: stack.common.prefix })
   try {
-    for (const letter of await dl.list({}, { limit: 1000 })) stages[letter.stage] = (stages[letter.stage] ?? 0) + 1
+    for (const letter of await dl.list({}, { limit: 1000 })) {
+      stages[letter.stage] = (stages[letter.stage] ?? 0) + 1
+      if (!isPoisoned(letter.event.id) && unexpected.length < 10) unexpected.push({ eventId: letter.event.id, stage: letter.stage, error: letter.error, attemptsMade: letter.attemptsMade })
+    }
     const first = await dl.replay({})
     const firstAt = Date.now()
     const drainMs = await waitForDrain(stack, firstAt, s.drainDeadlineMs)
@@ -65,8 +74,10 @@ export async function replayPhase (ctx, f) {
     return {
       poisoned,
       deadLetterEvents: dlIds.length,
+      deadLetters: letters.length,
       deadLettersNotPoisoned: notPoisoned,
       deadLetterStages: stages,
+      deadLettersNotPoisonedSample: unexpected,
       replay: {
         replayed: first.filter((r) => r.status === 'replayed').length,
         drainMs,
@@ -96,12 +107,12 @@ export function replayChecks (f) {
   const r = f.replay
   return [
     check('acknowledged events both applied and dead-lettered', f.appliedAndDeadLettered, f.appliedAndDeadLettered === 0, 0),
-    check('dead letters = poisoned events acknowledged', `${f.deadLetterEvents} / ${f.poisoned}`, f.deadLetterEvents === f.poisoned && f.deadLettersNotPoisoned === 0 && f.poisoned > 0, 'equal, > 0'),
-    check('dead letters at stage hydrate', f.deadLetterStages.hydrate ?? 0, f.deadLetterStages.hydrate === f.deadLetterEvents, f.deadLetterEvents),
-    check('replayed after the fix, applied once each (origin replay)', `${r.replayed} replayed, ${r.appliedOnce} applied once (${r.effectsFromReplays})`,
-      r.replayed === f.deadLetterEvents && r.appliedOnce === f.deadLetterEvents && r.effectsFromReplays === f.deadLetterEvents && r.doubledAfterReplay === 0, `${f.deadLetterEvents}, ${f.deadLetterEvents} (${f.deadLetterEvents})`),
+    check('events dead-lettered = poisoned events acknowledged', `${f.deadLetterEvents} / ${f.poisoned}`, f.deadLetterEvents === f.poisoned && f.deadLettersNotPoisoned === 0 && f.poisoned > 0, 'equal, > 0'),
+    check('dead letters at stage hydrate', f.deadLetterStages.hydrate ?? 0, f.deadLetterStages.hydrate === f.deadLetters, f.deadLetters),
+    check('letters replayed after the fix; their events applied once each (by a replay)', `${r.replayed}; ${r.appliedOnce} (${r.effectsFromReplays})`,
+      r.replayed === f.deadLetters && r.appliedOnce === f.deadLetterEvents && r.effectsFromReplays === f.deadLetterEvents && r.doubledAfterReplay === 0, `${f.deadLetters}; ${f.deadLetterEvents} (${f.deadLetterEvents})`),
     check('second replay: letters replayed again', r.secondReplayed, r.secondReplayed === 0, 0),
-    check('second replay: reported already-replayed', r.secondAlreadyReplayed, r.secondAlreadyReplayed === f.deadLetterEvents, f.deadLetterEvents),
+    check('second replay: reported already-replayed', r.secondAlreadyReplayed, r.secondAlreadyReplayed === f.deadLetters, f.deadLetters),
     check('second replay: effects and apply calls changed', `${r.effectsChanged} / ${r.callsChanged}`, r.effectsChanged === 0 && r.callsChanged === 0, '0 / 0'),
     check('dead letters still pending', r.pendingDeadLetters, r.pendingDeadLetters === 0, 0)
   ]
