@@ -8,7 +8,7 @@ import { parseJsonObject } from '../body.js'
 import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret } from './checks.js'
 import {
-  contentTypeFor, decodeHex, digestsEqual, fail, hmacDigest, keyCache, optionalHeader, replayKey, signingSecret, singleHeader, utf8Key
+  contentTypeFor, decodeHex, matchingSecret, fail, hmacDigest, keyCache, optionalHeader, replayKey, signingSecret, singleHeader, utf8Key
 } from './util.js'
 
 /** Options of `providers.github()`. */
@@ -76,11 +76,7 @@ export function github (options: GitHubOptions): GitHubProvider {
     const received = decodeHex(m[2], SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte hex')
     const signed = [rawBody]
-    let matched = -1
-    for (let i = 0; i < secrets.length; i++) {
-      const key = keyFor(secrets[i])
-      if (key !== undefined && digestsEqual(hmacDigest('sha256', key, signed), received) && matched === -1) matched = i
-    }
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [received])
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched }
   }
 

@@ -10,7 +10,7 @@ import {
   invalidOption
 } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeBase64, decodeHex, digestsEqual, fail, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader,
+  checkWindow, contentTypeFor, decodeBase64, decodeHex, matchingSecret, fail, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader,
   parseTimestampSec, replayKey, signingSecret, singleHeader, typeFromValue, utf8Key
 } from './util.js'
 
@@ -168,12 +168,7 @@ export function hmac (options: HmacOptions): HmacProvider {
     const received = decode(sig.value.slice(o.signaturePrefix.length), digestBytes)
     if (received === undefined) return fail('no_match', `signature is not ${digestBytes}-byte ${o.encoding}`)
     const parts = signsTimestamp ? [`${timestamp as string}.`, rawBody] : [rawBody]
-    let matched = -1
-    // Every secret is tried, without early exit, so timing does not reveal which one matched.
-    for (let i = 0; i < secrets.length; i++) {
-      const key = keyFor(secrets[i])
-      if (key !== undefined && digestsEqual(hmacDigest(o.algorithm, key, parts), received) && matched === -1) matched = i
-    }
+    const matched = matchingSecret(secrets, keyFor, o.algorithm, parts, [received])
     if (matched === -1) return fail('no_match')
     return timestampSec === undefined ? { ok: true, secretIndex: matched } : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
   }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { checkOneOf } from '../../worker/validate.js'
 import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, invalidOption } from './checks.js'
-import { contentTypeFor, decodeBase64, digestsEqual, eitherHeader, fail, hmacDigest, keyCache, replayKey, signingSecret, utf8Key } from './util.js'
+import { contentTypeFor, decodeBase64, matchingSecret, eitherHeader, fail, hmacDigest, keyCache, replayKey, signingSecret, utf8Key } from './util.js'
 
 /** Options of `providers.shopify()`. */
 export interface ShopifyOptions {
@@ -72,11 +72,7 @@ export function shopify (options: ShopifyOptions): ShopifyProvider {
     const received = decodeBase64(header.value, SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte base64')
     const signed = [rawBody]
-    let matched = -1
-    for (let i = 0; i < secrets.length; i++) {
-      const key = keyFor(secrets[i])
-      if (key !== undefined && digestsEqual(hmacDigest('sha256', key, signed), received) && matched === -1) matched = i
-    }
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [received])
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched }
   }
 

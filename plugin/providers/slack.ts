@@ -10,7 +10,7 @@ import type {
 } from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeHex, digestsEqual, fail, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader, parseTimestampSec,
+  checkWindow, contentTypeFor, decodeHex, matchingSecret, fail, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader, parseTimestampSec,
   signingSecret, singleHeader, typeFromValue, utf8Key
 } from './util.js'
 
@@ -66,11 +66,7 @@ export function slack (options: SlackOptions): Provider {
     const received = decodeHex(m[2], SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte hex')
     const signed = [`v0:${ts.value}:`, rawBody]
-    let matched = -1
-    for (let i = 0; i < secrets.length; i++) {
-      const key = keyFor(secrets[i])
-      if (key !== undefined && digestsEqual(hmacDigest('sha256', key, signed), received) && matched === -1) matched = i
-    }
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [received])
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
   }
 

@@ -8,7 +8,7 @@ import { checkString } from '../../worker/validate.js'
 import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance, invalidOption } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeBase64, digestsEqual, fail, hmacDigest, keyCache, nowSec, optionalHeader, parseTimestampSec,
+  checkWindow, contentTypeFor, decodeBase64, matchingSecret, fail, hmacDigest, keyCache, nowSec, optionalHeader, parseTimestampSec,
   signingSecret, singleHeader, typeFromValue
 } from './util.js'
 
@@ -103,16 +103,7 @@ export function standardWebhooks (options: StandardWebhooksOptions): StandardWeb
     }
     if (candidates.length === 0) return fail('unsupported_version', `no v1 signature in ${names.signature}`)
     const signed = [`${id.value}.${ts.value}.`, rawBody]
-    let matched = -1
-    // Every secret against every candidate, without early exit.
-    for (let i = 0; i < secrets.length; i++) {
-      const key = keyFor(secrets[i])
-      if (key === undefined) continue
-      const expected = hmacDigest('sha256', key, signed)
-      for (const candidate of candidates) {
-        if (candidate !== undefined && digestsEqual(expected, candidate) && matched === -1) matched = i
-      }
-    }
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, candidates)
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
   }
 

@@ -6,7 +6,7 @@
 import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeHex, digestsEqual, fail, hmacDigest, idFromValue, keyCache, nowSec, parseTimestampSec, signingSecret,
+  checkWindow, contentTypeFor, decodeHex, matchingSecret, fail, hmacDigest, idFromValue, keyCache, nowSec, parseTimestampSec, signingSecret,
   singleHeader, typeFromValue, utf8Key
 } from './util.js'
 
@@ -72,16 +72,7 @@ export function stripe (options: StripeOptions): Provider {
     const outside = checkWindow(timestampSec, nowMs, toleranceMs)
     if (outside !== undefined) return outside
     const signed = [`${t}.`, rawBody]
-    let matched = -1
-    // Every secret against every v1, without early exit.
-    for (let i = 0; i < secrets.length; i++) {
-      const key = keyFor(secrets[i])
-      if (key === undefined) continue
-      const expected = hmacDigest('sha256', key, signed)
-      for (const candidate of candidates) {
-        if (candidate !== undefined && digestsEqual(expected, candidate) && matched === -1) matched = i
-      }
-    }
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, candidates)
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
   }
 

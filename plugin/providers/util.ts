@@ -185,3 +185,28 @@ export function hmacDigest (algorithm: string, key: KeyObject, parts: ReadonlyAr
   for (const part of parts) mac.update(part)
   return mac.digest()
 }
+
+/**
+ * The index of the first secret whose HMAC of `signed` equals one of the
+ * received candidates, or -1. Every secret is tried against every candidate,
+ * without early exit, so timing does not reveal which one matched; candidates
+ * that failed to decode are `undefined` and never match.
+ */
+export function matchingSecret (
+  secrets: readonly string[],
+  keyFor: (secret: string) => KeyObject | undefined,
+  algorithm: string,
+  signed: ReadonlyArray<string | Buffer>,
+  candidates: ReadonlyArray<Buffer | undefined>
+): number {
+  let matched = -1
+  for (let i = 0; i < secrets.length; i++) {
+    const key = keyFor(secrets[i])
+    if (key === undefined) continue
+    const expected = hmacDigest(algorithm, key, signed)
+    for (const candidate of candidates) {
+      if (candidate !== undefined && digestsEqual(expected, candidate) && matched === -1) matched = i
+    }
+  }
+  return matched
+}
