@@ -65,6 +65,8 @@ t.test('a small hostile run converges: every order equals the provider, no dead 
   t.equal(c.duplicatesSkipped, c.dupAtIngress + c.dupInWorker + c.dupInDatabase)
   t.ok(c.duplicatesSkipped >= c.duplicatesSent - c.senderGaveUp, 'no duplicate delivery led to a second effect')
   t.ok(c.pollRuns > 0, 'the poller ran')
+  t.equal(summary.hostile.enqueued, 0, 'no hostile request reached the queue')
+  t.same(summary.hostile.results.map((r: { status: number }) => r.status), [401, 401, 401, 401, 415, 415, 400, 400, 400, 400, 413], 'each hostile request refused with its own 4xx')
   t.match(run.stderr, /changes .* \| sent /, 'a progress line')
   t.equal(await client.keys(`bull:${summary.queueName as string}*`).then((k) => k.length), 0, 'no keys left behind on a shared Redis')
 })

@@ -41,6 +41,7 @@ export function formatSummary (summary) {
     ['applied', c.applied, `${c.appliedFromWebhook} from webhooks, ${c.appliedFromPoll} from the poller`],
     ['dead letters', c.deadLetters, '']
   ]
+  if (summary.hostile !== undefined) rows.push(hostileRow(summary.hostile))
   const check = summary.check
   rows.push(['final check', check.ok ? 'PASS' : 'FAIL', `${check.matching}/${check.orders} orders equal the provider's state`])
   const w0 = Math.max(...rows.map((r) => r[0].length))
@@ -51,6 +52,17 @@ export function formatSummary (summary) {
   }
   if (check.mismatches.length > 5) lines.push(`  ... and ${check.mismatches.length - 5} more`)
   return lines.join('\n')
+}
+
+function hostileRow (hostile) {
+  const wrong = hostile.results.filter((r) => r.status !== r.expected)
+  const byStatus = new Map()
+  for (const r of hostile.results) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1)
+  const statuses = [...byStatus].map(([status, n]) => n > 1 ? `${n} x ${status}` : String(status)).join(', ')
+  const note = wrong.length === 0 && hostile.enqueued === 0
+    ? `forged, malformed or oversized: each refused (${statuses}), nothing enqueued`
+    : `UNEXPECTED: ${[...wrong.map((r) => `${r.name} got ${r.status}, want ${r.expected}`), ...(hostile.enqueued > 0 ? [`${hostile.enqueued} enqueued`] : [])].join('; ')}`
+  return ['hostile requests', hostile.results.length, note]
 }
 
 function dupNote (c) {

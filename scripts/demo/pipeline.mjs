@@ -5,7 +5,7 @@ import Fastify from 'fastify'
 import { Queue } from 'bullmq'
 import { pino } from 'pino'
 import webhookPlugin, { providers } from 'fastify-hybrid-webhooks'
-import { createWebhookWorker, createPoller, RateLimitedError } from 'fastify-hybrid-webhooks/worker'
+import { createWebhookWorker, createPoller, RateLimitedError, safeJobId } from 'fastify-hybrid-webhooks/worker'
 import { createWarningLog } from './warnings.mjs'
 
 export const SOURCE = 'shop'
@@ -138,6 +138,10 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
     async backlog () {
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children')
       return Object.values(c).reduce((a, b) => a + b, 0)
+    },
+    /** Whether the queue holds a job for this event id of the demo's source. */
+    async hasJob (eventId) {
+      return (await queue.getJob(safeJobId(SOURCE, eventId))) !== undefined
     },
     async deadLetters () {
       return await handles[0].deadLetters.count()

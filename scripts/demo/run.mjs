@@ -14,6 +14,7 @@ import { startProgress } from './progress.mjs'
 import { createFakeProvider } from './provider.mjs'
 import { createRandom } from './random.mjs'
 import { createScenario } from './scenario.mjs'
+import { sendHostileRequests } from './hostile.mjs'
 import { createSender } from './sender.mjs'
 import { catchUp, removeQueueKeys } from './settle.mjs'
 
@@ -139,6 +140,7 @@ async function main () {
   await scenario.run()
   await sender.idle()
   if (interrupted) throw new Error('interrupted')
+  const hostile = await sendHostileRequests(pipeline.url, signer, (id) => pipeline.hasJob(id))
 
   phase = 'catching up'
   await catchUp({
@@ -153,7 +155,7 @@ async function main () {
 
   const check = compareOrders(provider.snapshot(), db.orders())
   collectCounts(counts, { sender, scenario, provider, intakeStats: pipeline.intakeStats(), deadLetters: await pipeline.deadLetters() })
-  const ok = check.ok && counts.deadLetters === 0
+  const ok = check.ok && counts.deadLetters === 0 && hostile.ok
   return {
     ok,
     seed: options.seed,
@@ -162,6 +164,7 @@ async function main () {
     durationMs: Date.now() - startedAt,
     counts,
     check: { ok: check.ok, orders: check.orders, matching: check.matching, mismatches: check.mismatches.slice(0, 20) },
+    hostile,
     // What the package logged at warn and above, for a run that failed.
     ...(ok ? {} : { warnings: pipeline.warnings.slice(-10) })
   }
