@@ -25,7 +25,7 @@ export interface RouteContext {
 
 /** The route's hooks and handler, in pipeline order. */
 export interface RouteHandlers {
-  checkFraming: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>
+  checkFraming: (request: FastifyRequest, reply: FastifyReply, done: () => void) => void
   receiveWebhook: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>
   onRouteError: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply
 }
@@ -39,14 +39,18 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
   const fixedSecrets = staticSecretOutcome(provider.secret)
   return { checkFraming, receiveWebhook, onRouteError }
 
-  // Runs before the body is read: a refused request costs no body bytes.
-  async function checkFraming (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  // Runs before the body is read: a refused request costs no body bytes. A
+  // callback hook, not an async one: no promise per request. A refusal sends
+  // the reply and does not call `done`, as Fastify asks of callback hooks.
+  function checkFraming (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     const { media } = frame(request)
-    if (!media.ok) return refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNSUPPORTED_MEDIA_TYPE(), media.reason)
-    if (Number(request.headers['content-length']) > bodyLimit) {
-      return refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_BODY_TOO_LARGE(), 'body_too_large')
+    if (!media.ok) {
+      refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNSUPPORTED_MEDIA_TYPE(), media.reason)
+    } else if (Number(request.headers['content-length']) > bodyLimit) {
+      refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_BODY_TOO_LARGE(), 'body_too_large')
+    } else {
+      done()
     }
-    return undefined
   }
 
   // The handler reads the headers and media type again: kept on the request, not recomputed.
