@@ -15,6 +15,7 @@ import { killPlan, outagePlan, runPlan } from './faults.mjs'
 import { chaosProvider } from './provider.mjs'
 import { clusterScenario } from './scenarios/cluster.mjs'
 import { droppedScenario } from './scenarios/dropped.mjs'
+import { backlogSheddingScenario, fullRedisScenario } from './scenarios/full-redis.mjs'
 import { poisonScenario } from './scenarios/poison.mjs'
 import { scaleOutScenario } from './scenarios/scale-out.mjs'
 import { slowClientsScenario } from './scenarios/slow-clients.mjs'
@@ -34,6 +35,8 @@ export const SCENARIOS = {
   dropped: droppedScenario,
   'scale-out': scaleOutScenario,
   cluster: clusterScenario,
+  'full-redis': fullRedisScenario,
+  'backlog-shedding': backlogSheddingScenario,
   'control-broken-worker': { plan: () => killPlan(), full: 10000, short: 2000, ci: true, checks: killChecks, workerMode: 'broken', expectFail: true },
   'control-no-aof': { plan: () => killPlan(), full: 10000, short: 2000, ci: true, checks: killChecks, appendonly: false, expectFail: true }
 }

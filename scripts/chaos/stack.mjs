@@ -89,7 +89,8 @@ export async function startStack (o) {
 
   try {
     await Promise.all(apps.map((a) => a.start()))
-    await Promise.all(workers.map((w) => w.start()))
+    // A scenario may start its workers later (a worker outage from the start).
+    if (o.startWorkers !== false) await Promise.all(workers.map((w) => w.start()))
     await poller?.start()
   } catch (err) {
     await stop()
@@ -126,6 +127,11 @@ export async function startStack (o) {
     /** Where the sender posts: the apps in turn, as a round-robin balancer would. */
     target: () => ({ host: '127.0.0.1', port: ports[turn++ % ports.length] }),
     ports,
+    /** `INFO` of the Redis (its first node on a cluster), parsed into fields. */
+    async redisInfo (section) {
+      const text = await (o.cluster ? connection.nodes('master')[0] : connection).info(section)
+      return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]))
+    },
     /** Jobs not yet finished, and jobs failed for good. */
     async counts () {
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed')
