@@ -9,7 +9,9 @@ import { PluginErrors } from './errors.js'
 import type { ResolvedPluginOptions } from './options.js'
 
 /** Why an event could not be enqueued. Each gives 503 with `Retry-After`. */
-export type EnqueueFailureReason = 'redis_not_ready' | 'persistence_refused' | 'enqueue_timeout' | 'enqueue_failed'
+export type EnqueueFailureReason = 'redis_not_ready' | 'persistence_refused' | 'enqueue_timeout' | 'enqueue_failed' | 'not_replicated'
+
+const WAIT_SLACK_MS = 100
 
 export type EnqueueOutcome =
   | { ok: true, jobId: string, duplicate: boolean }
@@ -31,7 +33,7 @@ export interface EventProducer {
 }
 
 type ProducerOptions = Pick<ResolvedPluginOptions,
-  'connection' | 'queueName' | 'prefix' | 'ackTimeoutMs' | 'requireRedisAtBoot' | 'readyTimeoutMs' | 'persistenceCheck' | 'name'>
+  'connection' | 'queueName' | 'prefix' | 'ackTimeoutMs' | 'requireRedisAtBoot' | 'readyTimeoutMs' | 'persistenceCheck' | 'name' | 'waitReplicas'>
 
 /** Builds the producer: a fail-fast connection and a BullMQ `Queue` on it. Connecting starts at once. */
 export function createEventProducer (options: ProducerOptions, log: FastifyBaseLogger): EventProducer {
@@ -130,6 +132,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     if (!queueReady || client.status !== 'ready') return { ok: false, reason: 'redis_not_ready' }
     if (!verified) return { ok: false, reason: 'persistence_refused' }
     const jobId = safeJobId(event.source, event.id)
+    const startedAt = Date.now()
     // BullMQ's add resolves the same for a duplicate job id. An EXISTS written
     // on the same connection just before the add script runs first, so it says
     // whether the job was already there (two concurrent first deliveries may
@@ -145,6 +148,10 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
         added.catch(() => {})
         return { ok: false, reason: 'enqueue_timeout' }
       }
+      if (options.waitReplicas > 0) {
+        const replicated = await waitForReplicas(startedAt, deadline)
+        if (replicated !== undefined) return replicated
+      }
       return { ok: true, jobId, duplicate: result[0] === 1 }
     } catch (err) {
       existed.catch(() => {})
@@ -153,6 +160,28 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  /**
+   * WAIT on the connection that wrote the job, for what is left of the
+   * deadline. A duplicate's add writes too (BullMQ logs a `duplicated` event),
+   * so WAIT also covers the first delivery's job. `undefined` when enough
+   * replicas confirmed, else the failure.
+   */
+  async function waitForReplicas (startedAt: number, deadline: Promise<'timeout'>): Promise<EnqueueOutcome | undefined> {
+    const remainingMs = options.ackTimeoutMs - (Date.now() - startedAt)
+    if (remainingMs < 1) return { ok: false, reason: 'enqueue_timeout' }
+    // Redis looks at blocked clients' timeouts on its cron (every 100 ms at the
+    // default hz): asked for less, WAIT answers before our own deadline.
+    const waitMs = Math.max(1, remainingMs - WAIT_SLACK_MS)
+    const waiting = client.wait(options.waitReplicas, waitMs)
+    const confirmed = await Promise.race([waiting, deadline])
+    if (confirmed === 'timeout') {
+      waiting.catch(() => {})
+      return { ok: false, reason: 'enqueue_timeout' }
+    }
+    if (confirmed >= options.waitReplicas) return undefined
+    return { ok: false, reason: 'not_replicated', cause: new Error(`${confirmed} of ${options.waitReplicas} replicas confirmed the job within ${waitMs} ms`) }
   }
 
   async function close (): Promise<void> {

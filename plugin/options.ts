@@ -1,6 +1,6 @@
 import type { LogLevel } from 'fastify'
 import type { RedisConnection } from '../worker/connection.js'
-import { connectionProblem } from '../worker/connection.js'
+import { connectionProblem, isCluster, isRedisClient } from '../worker/connection.js'
 import { SOURCE_PATTERN, type WebhookEvent } from '../worker/event.js'
 import { metricsProblem, type MetricsOption } from '../worker/prom.js'
 import {
@@ -143,6 +143,15 @@ export interface WebhookPluginOptions {
    */
   maxBacklog?: number | false
   /**
+   * Replicated acknowledgements: after each enqueue, Redis `WAIT`s until this
+   * many replicas have the job, for what is left of `ackTimeoutMs`, and fewer
+   * confirmations give 503 with `Retry-After` (the sender retries), so a 2xx
+   * survives a failover to a replica. `0` answers once the primary has the
+   * job. Not available on a Redis Cluster connection.
+   * @defaultValue `0`
+   */
+  waitReplicas?: number
+  /**
    * The event types to enqueue: a list, or a predicate `(type, event) => boolean`.
    * Verified events of other types get 202 (or the provider's inline answer),
    * are logged and counted as `ignored`, and are not enqueued.
@@ -195,6 +204,7 @@ export const PLUGIN_DEFAULTS = Object.freeze({
   metrics: false as MetricsOption,
   queueMetrics: true,
   maxBacklog: false as number | false,
+  waitReplicas: 0,
   healthRoute: false as string | false,
   healthMaxBacklog: 10_000,
   healthMaxAgeMs: 300_000
@@ -203,7 +213,7 @@ export const PLUGIN_DEFAULTS = Object.freeze({
 const KNOWN = [
   'provider', 'connection', 'path', 'source', 'name', 'queueName', 'prefix', 'bodyLimit', 'ackTimeoutMs',
   'retryAfterMs', 'requireRedisAtBoot', 'readyTimeoutMs', 'persistenceCheck', 'secretCacheMs',
-  'secretTimeoutMs', 'secretCacheKey', 'logLevel', 'metrics', 'queueMetrics', 'maxBacklog', 'acceptTypes', 'healthRoute',
+  'secretTimeoutMs', 'secretCacheKey', 'logLevel', 'metrics', 'queueMetrics', 'maxBacklog', 'waitReplicas', 'acceptTypes', 'healthRoute',
   'healthMaxBacklog', 'healthMaxAgeMs'
 ] as const
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -252,6 +262,7 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
     metrics: pick(o.metrics, PLUGIN_DEFAULTS.metrics),
     queueMetrics: pick(o.queueMetrics, PLUGIN_DEFAULTS.queueMetrics),
     maxBacklog: pick(o.maxBacklog, PLUGIN_DEFAULTS.maxBacklog),
+    waitReplicas: pick(o.waitReplicas, PLUGIN_DEFAULTS.waitReplicas),
     acceptTypes: o.acceptTypes as AcceptTypes | undefined,
     healthRoute: pick(o.healthRoute, PLUGIN_DEFAULTS.healthRoute),
     healthMaxBacklog: pick(o.healthMaxBacklog, PLUGIN_DEFAULTS.healthMaxBacklog),
@@ -284,6 +295,12 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
   failIf(checkBoolean('queueMetrics', resolved.queueMetrics))
   if (resolved.maxBacklog !== false && checkInteger('maxBacklog', resolved.maxBacklog, 1) !== undefined) {
     fail(expected('maxBacklog', 'an integer from 1 and up, or false', resolved.maxBacklog))
+  }
+  failIf(checkInteger('waitReplicas', resolved.waitReplicas, 0, 100))
+  // WAIT counts the replicas of the node the connection wrote to; a Cluster
+  // client sends a keyless command to any node.
+  if (resolved.waitReplicas > 0 && isRedisClient(resolved.connection) && isCluster(resolved.connection)) {
+    fail(expected('waitReplicas', '0 on a Redis Cluster connection', resolved.waitReplicas, 'WAIT is not routed to the node that holds the queue'))
   }
   failIf(acceptTypesProblem(resolved.acceptTypes))
   if (resolved.healthRoute !== false) failIf(checkString('healthRoute', resolved.healthRoute, PATH_PATTERN, 'a route path starting with `/`, or false'))
