@@ -87,6 +87,9 @@ export async function runPlan (plan, stack, sender, total, say) {
       await stack.redis.kill()
       await sleep(f.holdMs)
       await stack.redis.start()
+    } else if (f.kind === 'failover') {
+      record.at = Date.now()
+      record.replicationGap = await stack.redis.failover(f.holdMs)
     } else if (f.kind === 'redis-freeze') {
       record.at = Date.now()
       stack.redis.signal('SIGSTOP')
@@ -138,18 +141,17 @@ async function backlog (stack) {
   return c.waiting
 }
 
+const DESCRIBE = {
+  worker: (f) => `SIGKILL ${f.target} (pid ${f.pid}), restarted`,
+  'worker-freeze': (f) => `${f.target} (pid ${f.pid}) frozen (SIGSTOP) for ${f.holdMs / 1000} s holding ${f.heldRuns.length} runs`,
+  app: (f) => `SIGKILL ${f.target} (pid ${f.pid}), restarted`,
+  redis: (f) => `SIGKILL redis-server (pid ${f.pid}, ${f.waitingAtKill} jobs waiting), restarted`,
+  'redis-down': (f) => `redis-server down for ${f.holdMs / 1000} s`,
+  'redis-freeze': (f) => `redis-server frozen (SIGSTOP) for ${f.holdMs / 1000} s`,
+  failover: (f) => `replica frozen ${f.holdMs / 1000} s, primary SIGKILLed with the replica ${f.replicationGap ?? '?'} bytes behind, replica promoted, a new replica joined`
+}
+
 export function describe (f) {
   if (!f.landed) return `${f.kind} at ${Math.round(f.at * 100)}%: did not land (sending had ended)`
-  const what = f.kind === 'worker'
-    ? `SIGKILL ${f.target} (pid ${f.pid}), restarted`
-    : f.kind === 'worker-freeze'
-      ? `${f.target} (pid ${f.pid}) frozen (SIGSTOP) for ${f.holdMs / 1000} s holding ${f.heldRuns.length} runs`
-      : f.kind === 'app'
-        ? `SIGKILL ${f.target} (pid ${f.pid}), restarted`
-        : f.kind === 'redis'
-          ? `SIGKILL redis-server (pid ${f.pid}, ${f.waitingAtKill} jobs waiting), restarted`
-          : f.kind === 'redis-down'
-            ? `redis-server down for ${f.holdMs / 1000} s`
-            : `redis-server frozen (SIGSTOP) for ${f.holdMs / 1000} s`
-  return `${what} after ${f.ackedAt} acks, recovered in ${f.recoveredMs} ms`
+  return `${DESCRIBE[f.kind](f)} after ${f.ackedAt} acks, recovered in ${f.recoveredMs} ms`
 }

@@ -138,8 +138,8 @@ export function nodeChild (name, script, config, logFile) {
       await kill()
       return await start()
     },
-    /** Sends `{ cmd }` over IPC and resolves with the child's reply (`{ reply: cmd, ... }`). */
-    async ask (cmd, timeoutMs = 5000) {
+    /** Sends `{ cmd, ...args }` over IPC and resolves with the child's reply (`{ reply: cmd, ... }`). */
+    async ask (cmd, args = {}, timeoutMs = 5000) {
       const c = child
       return await new Promise((resolve, reject) => {
         const timer = setTimeout(() => { c.off('message', onMessage); reject(new Error(`${name} did not answer '${cmd}' within ${timeoutMs} ms`)) }, timeoutMs)
@@ -155,7 +155,7 @@ export function nodeChild (name, script, config, logFile) {
           return
         }
         c.on('message', onMessage)
-        c.send({ cmd }, (err) => {
+        c.send({ cmd, ...args }, (err) => {
           if (!err) return
           clearTimeout(timer)
           c.off('message', onMessage)

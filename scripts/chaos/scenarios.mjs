@@ -17,6 +17,7 @@ import { clusterScenario } from './scenarios/cluster.mjs'
 import { droppedScenario } from './scenarios/dropped.mjs'
 import { backlogSheddingScenario, fullRedisScenario } from './scenarios/full-redis.mjs'
 import { poisonScenario } from './scenarios/poison.mjs'
+import { controlNoWaitScenario, replicasScenario } from './scenarios/replicas.mjs'
 import { scaleOutScenario } from './scenarios/scale-out.mjs'
 import { slowClientsScenario } from './scenarios/slow-clients.mjs'
 import { stallsScenario } from './scenarios/stalls.mjs'
@@ -37,7 +38,9 @@ export const SCENARIOS = {
   cluster: clusterScenario,
   'full-redis': fullRedisScenario,
   'backlog-shedding': backlogSheddingScenario,
+  replicas: replicasScenario,
   'control-broken-worker': { plan: () => killPlan(), full: 10000, short: 2000, ci: true, checks: killChecks, workerMode: 'broken', expectFail: true },
+  'control-no-wait': controlNoWaitScenario,
   'control-no-aof': { plan: () => killPlan(), full: 10000, short: 2000, ci: true, checks: killChecks, appendonly: false, expectFail: true }
 }
 

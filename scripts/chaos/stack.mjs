@@ -1,5 +1,5 @@
 // One scenario's stack: a private redis-server (or a local three-node Redis
-// Cluster), one or more apps, N workers, optionally a poller reading a fake
+// Cluster, or a primary and a replica behind a proxy), one or more apps, N workers, optionally a poller reading a fake
 // provider API, and the harness's own view of the queue, all in a temporary
 // run directory.
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -13,6 +13,7 @@ import { openLedger } from './ledger.mjs'
 import { nodeChild, reapDir, startRedis } from './processes.mjs'
 import { startProviderApi } from './provider-api.mjs'
 import { startCluster } from './redis-cluster.mjs'
+import { startReplicated } from './redis-replicated.mjs'
 
 /** The hash tag every key of the cluster scenario's queue shares. */
 export const CLUSTER_HASH_TAG = 'webhooks'
@@ -31,7 +32,9 @@ export async function startStack (o) {
 
   const redis = o.cluster
     ? await startCluster({ appendonly: o.appendonly, hashTag: CLUSTER_HASH_TAG })
-    : await startRedis({ appendonly: o.appendonly, ...o.redis })
+    : o.replicated
+      ? await startReplicated({ dir })
+      : await startRedis({ appendonly: o.appendonly, ...o.redis })
   const queueName = `chaos-${o.name}`
   const prefix = o.cluster ? `{${CLUSTER_HASH_TAG}}` : 'chaos'
   const common = { redisUrl: redis.url, clusterNodes: o.cluster ? redis.clusterNodes : undefined, queueName, prefix, logLevel: process.env.CHAOS_LOG_LEVEL ?? 'warn', source: 'chaos' }
