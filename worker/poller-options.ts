@@ -46,7 +46,8 @@ export interface PollerOptions<P = unknown> {
   maxPagesPerRun?: number
   /**
    * When the last run that reached `hasMore: false` is older than this, warn
-   * and run a catch-up at once instead of waiting for the schedule.
+   * and run a catch-up at once instead of waiting for the schedule. Looked at
+   * after every run, and every `lagThresholdMs` in case the schedule stalls.
    * @defaultValue `300_000`
    */
   lagThresholdMs?: number

@@ -65,6 +65,10 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
   const emitter = new EventEmitter()
   let closed: Promise<void> | undefined
   let detachMetrics = async (): Promise<void> => {}
+  // BullMQ's scheduler can stop firing (seen on a Redis Cluster after a master
+  // restart), and a poller that only looked at its lag after a run would never
+  // notice: the lag is also checked on a timer of its own.
+  let lagTimer: NodeJS.Timeout | undefined
 
   const worker = new Worker(o.pollQueueName, processPollJob, {
     connection: consumer.client,
@@ -91,6 +95,9 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
     await worker.waitUntilReady()
     if (o.runOnStart) inBackground(() => runScheduled('start'))
     else inBackground(catchUpIfLagging)
+    if (closing.signal.aborted) return
+    lagTimer = setInterval(() => { inBackground(catchUpIfLagging) }, o.lagThresholdMs)
+    lagTimer.unref()
   }
 
   async function processPollJob (job: Job<{ source?: string }>): Promise<void> {
@@ -170,6 +177,7 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
   async function close (): Promise<void> {
     closed ??= (async () => {
       closing.abort(new Error('The poller is closing'))
+      clearInterval(lagTimer)
       await worker.close()
       await Promise.allSettled([...local])
       await detachMetrics()
