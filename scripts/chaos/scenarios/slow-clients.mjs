@@ -54,8 +54,13 @@ async function slowLoad ({ stack, s }) {
     }
   })()
   const slow = startSlowSockets({ target: stack.target, path: '/v1/events', sockets: s.slowSockets, dribbleMs: 1000 })
+  const slowStarted = Date.now()
   return {
     async stop () {
+      // On a fast machine the valid load can be done before requestTimeout has
+      // run out once: keep the slow sockets until their first generation is due.
+      const due = slowStarted + s.requestTimeout + 1500 - Date.now()
+      if (due > 0) await sleep(due)
       sampling.on = false
       await sampler
       const figures = slow.stop()
