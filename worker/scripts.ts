@@ -27,8 +27,16 @@ export async function runScript (client: RedisClient, script: LuaScript, keys: s
   }
 }
 
-/** Loads scripts into Redis's cache (on every master of a cluster). */
+/**
+ * Loads scripts into Redis's cache (on every master of a cluster). On a
+ * cluster this is a warm-up only: a master that is down or restarting must not
+ * stop a worker from starting, and {@link runScript} sends EVAL once to a node
+ * that lacks a script.
+ */
 export async function loadScripts (client: RedisClient, scripts: LuaScript[]): Promise<void> {
-  const nodes = isCluster(client) ? client.nodes('master') : [client]
-  await Promise.all(nodes.flatMap((node) => scripts.map((s) => node.script('LOAD', s.lua))))
+  if (!isCluster(client)) {
+    await Promise.all(scripts.map((s) => client.script('LOAD', s.lua)))
+    return
+  }
+  await Promise.all(client.nodes('master').flatMap((node) => scripts.map((s) => node.script('LOAD', s.lua).catch(() => {}))))
 }
