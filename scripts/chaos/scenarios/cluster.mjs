@@ -31,5 +31,7 @@ export const clusterScenario = {
     ...replayChecks(f),
     ...deliveryChecks(f, s, { deadLetters: false })
   ],
-  notes: (f) => [`on 3 masters with prefix {webhooks}: ${f.dropped} webhooks dropped, ${f.droppedApplied} recovered by the poller (${JSON.stringify(f.poller)}); ${f.deadLetterEvents} dead letters, ${f.replay?.replayed} replayed and applied once; effects by origin ${JSON.stringify(f.effectsByOrigin)}`]
+  notes: (f) => [
+    `on 3 masters with prefix {webhooks}: ${f.dropped} webhooks dropped, ${f.droppedApplied} recovered by the poller (${f.poller?.runs} runs, ${f.poller?.pages} pages); ${f.deadLetterEvents} poisoned events in ${f.deadLetters} dead letters, ${f.replay?.replayed} replayed, each event applied once; effects by origin ${JSON.stringify(f.effectsByOrigin)}`
+  ]
 }
