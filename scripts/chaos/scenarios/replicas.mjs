@@ -17,7 +17,7 @@ const settings = { replicated: true, workers: 1, concurrency: 4, hydrateLatencyM
 export const replicasScenario = {
   full: 10000,
   short: 3000,
-  ci: false,
+  ci: true,
   settings: { ...settings, app: { waitReplicas: 1 } },
   plan,
   during: ackTimes,
@@ -33,7 +33,7 @@ export const replicasScenario = {
 
 export const controlNoWaitScenario = {
   ...replicasScenario,
-  ci: false,
+  ci: true,
   expectFail: true,
   settings,
   checks: (f, s, faults) => [
