@@ -305,8 +305,11 @@ t.test('a claim lost during hydrate: apply does not start, and the job waits for
   })
   await q.add(makeEvent())
   await waitFor(() => applies === 1, 10_000, 'applied once the other claim lapsed')
+  // The attempt is counted once its commit returns, a moment after apply.
+  await waitFor(() => handle.stats().applied === 1, 5_000, 'the applied attempt is counted')
   t.match(signals[0].reason, { code: 'WEBHOOK_WORKER_CLAIM_LOST' })
   t.match(handle.stats(), { claimLost: 1, retries: 0, applied: 1 })
+  t.equal(applies, 1, 'apply ran once')
 })
 
 t.test('a commit refused because the claim changed hands is logged, and the event is not marked done by the loser', async (t) => {
