@@ -41,6 +41,10 @@ await app.register(webhookPlugin, {
 })
 
 await app.listen({ host: '127.0.0.1', port: config.port })
+// Ready for the harness once the intake would enqueue (what a readiness probe
+// checks), so no scenario counts the 503s of a connection still being made.
+const until = Date.now() + 10000
+while (![...app.webhooks.values()].every((intake) => intake.ready) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20))
 process.on('message', function onCommand (msg) {
   if (msg?.cmd === 'memory') process.send({ reply: 'memory', rss: process.memoryUsage().rss })
 })
