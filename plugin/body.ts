@@ -47,12 +47,15 @@ export function parseForm (text: string): ParseResult<Record<string, string>> {
   return { ok: true, value: fields }
 }
 
+/** A parsed body, with the text it was parsed from. */
+export type ParsedBodyResult = { ok: true, value: ParsedBody, text: string } | BodyFailure
+
 /** Decodes and parses a verified body of the given kind. */
-export function parseBody (kind: ParsedBody['kind'], rawBody: Buffer): ParseResult<ParsedBody> {
+export function parseBody (kind: ParsedBody['kind'], rawBody: Buffer): ParsedBodyResult {
   if (rawBody.length === 0) return { ok: false, reason: 'empty_body' }
   const text = decodeUtf8(rawBody)
   if (!text.ok) return text
   const parsed = kind === 'json' ? parseJsonObject(text.value) : parseForm(text.value)
   if (!parsed.ok) return parsed
-  return { ok: true, value: { kind, value: parsed.value } }
+  return { ok: true, value: { kind, value: parsed.value }, text: text.value }
 }

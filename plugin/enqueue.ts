@@ -1,10 +1,11 @@
 import { Queue } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import { createProducerClient, within, type ManagedClient, type RedisClient } from '../worker/connection.js'
-import { JOB_NAME, type WebhookEvent } from '../worker/event.js'
+import { JOB_NAME, serializeEvent, type WebhookEvent } from '../worker/event.js'
 import { safeJobId } from '../worker/job-id.js'
 import { eventJobOptions } from '../worker/job-options.js'
 import { checkPersistence, type PersistenceReport } from '../worker/persistence.js'
+import { prepareAddScript, type AddScript } from './add-script.js'
 import { PluginErrors } from './errors.js'
 import type { ResolvedPluginOptions } from './options.js'
 
@@ -27,7 +28,14 @@ export interface EventProducer {
   readonly persistence: PersistenceReport | undefined
   /** Waits for Redis as the options require; throws a coded error when `register` must fail. */
   boot: () => Promise<void>
-  add: (event: WebhookEvent) => Promise<EnqueueOutcome>
+  /**
+   * Adds the event's job. `payloadJson`, when given, is the payload's own JSON
+   * text (the verified body), stored as it is instead of serializing the
+   * parsed payload again.
+   */
+  add: (event: WebhookEvent, payloadJson?: string) => Promise<EnqueueOutcome>
+  /** How jobs are added: `script` (one round trip) or `queue` (BullMQ's `add` and an `EXISTS`). */
+  readonly addMode: 'script' | 'queue' | undefined
   /** Closes the queue and the producer connection (a connection the user passed stays open). */
   close: () => Promise<void>
 }
@@ -35,8 +43,11 @@ export interface EventProducer {
 type ProducerOptions = Pick<ResolvedPluginOptions,
   'connection' | 'queueName' | 'prefix' | 'ackTimeoutMs' | 'requireRedisAtBoot' | 'readyTimeoutMs' | 'persistenceCheck' | 'name' | 'waitReplicas'>
 
+/** For the tests: `addScript: false` forces the `queue.add` path. */
+export interface ProducerInternals { addScript?: boolean }
+
 /** Builds the producer: a fail-fast connection and a BullMQ `Queue` on it. Connecting starts at once. */
-export function createEventProducer (options: ProducerOptions, log: FastifyBaseLogger): EventProducer {
+export function createEventProducer (options: ProducerOptions, log: FastifyBaseLogger, internals: ProducerInternals = {}): EventProducer {
   let everReady = false
   let reportedDown = false
   let queueReady = false
@@ -44,8 +55,16 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
   let verified = options.persistenceCheck !== 'refuse'
   let lastCheck: Promise<PersistenceReport | undefined> = Promise.resolve(undefined)
   let lastReport: PersistenceReport | undefined
+  let addScript: AddScript | undefined
+  let addMode: EventProducer['addMode']
 
-  const managed: ManagedClient = createProducerClient(options.connection, { onError: onRedisError, connectionName: `webhooks:${options.name}` })
+  const managed: ManagedClient = createProducerClient(options.connection, {
+    onError: onRedisError,
+    connectionName: `webhooks:${options.name}`,
+    // The add script already takes a turn's adds in one call; corking would
+    // hold that call back until the next turn.
+    batchWrites: false
+  })
   const client = managed.client
   client.on('ready', onRedisReady)
   client.on('close', onRedisClose)
@@ -53,13 +72,21 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
   // version check keeps a Redis that refuses INFO usable.
   const queue = new Queue(options.queueName, { connection: client, prefix: options.prefix, skipVersionCheck: true })
   queue.on('error', () => {}) // connection errors are logged by onRedisError
-  const initialized = queue.waitUntilReady().then(() => { queueReady = true }, () => {})
+  const initialized = queue.waitUntilReady().then(async () => {
+    addScript = internals.addScript === false ? undefined : await prepareAddScript(queue, client)
+    addMode = addScript === undefined ? 'queue' : 'script'
+    if (addScript === undefined && internals.addScript !== false) {
+      log.info({ queueName: options.queueName }, 'webhook intake: BullMQ\'s add script could not be matched; adding through queue.add with a separate duplicate check')
+    }
+    queueReady = true
+  }, () => {})
 
   return {
     queue,
     client,
     get ready () { return queueReady && verified && client.status === 'ready' },
     get persistence () { return lastReport },
+    get addMode () { return addMode },
     boot,
     add,
     close
@@ -128,38 +155,37 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     }
   }
 
-  async function add (event: WebhookEvent): Promise<EnqueueOutcome> {
+  async function add (event: WebhookEvent, payloadJson?: string): Promise<EnqueueOutcome> {
     if (!queueReady || client.status !== 'ready') return { ok: false, reason: 'redis_not_ready' }
     if (!verified) return { ok: false, reason: 'persistence_refused' }
     const jobId = safeJobId(event.source, event.id)
     const startedAt = Date.now()
-    // BullMQ's add resolves the same for a duplicate job id. An EXISTS written
-    // on the same connection just before the add script runs first, so it says
-    // whether the job was already there (two concurrent first deliveries may
-    // both count as new; neither is lost).
-    const existed = client.exists(queue.toKey(jobId))
-    const added = queue.add(JOB_NAME, event, eventJobOptions(jobId))
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(resolve, options.ackTimeoutMs, 'timeout') })
+    const adding = addScript !== undefined
+      ? addScript.add(jobId, serializeEvent(event, payloadJson))
+      : addWithExists(jobId, event)
     try {
-      const result = await Promise.race([Promise.all([existed, added]), deadline])
-      if (result === 'timeout') {
-        existed.catch(() => {})
-        added.catch(() => {})
-        return { ok: false, reason: 'enqueue_timeout' }
-      }
+      const duplicate = await withDeadline(adding, options.ackTimeoutMs)
+      if (duplicate === TIMED_OUT) return { ok: false, reason: 'enqueue_timeout' }
       if (options.waitReplicas > 0) {
-        const replicated = await waitForReplicas(startedAt, deadline)
+        const replicated = await waitForReplicas(startedAt)
         if (replicated !== undefined) return replicated
       }
-      return { ok: true, jobId, duplicate: result[0] === 1 }
+      return { ok: true, jobId, duplicate }
     } catch (err) {
-      existed.catch(() => {})
-      added.catch(() => {})
       return { ok: false, reason: 'enqueue_failed', cause: err }
-    } finally {
-      clearTimeout(timer)
     }
+  }
+
+  // BullMQ's add resolves the same for a duplicate job id. An EXISTS written
+  // on the same connection just before the add script runs first, so it says
+  // whether the job was already there (two concurrent first deliveries may
+  // both count as new; neither is lost).
+  async function addWithExists (jobId: string, event: WebhookEvent): Promise<boolean> {
+    const existed = client.exists(queue.toKey(jobId))
+    const added = queue.add(JOB_NAME, event, eventJobOptions(jobId))
+    existed.catch(() => {})
+    const [count] = await Promise.all([existed, added])
+    return count === 1
   }
 
   /**
@@ -168,18 +194,14 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
    * so WAIT also covers the first delivery's job. `undefined` when enough
    * replicas confirmed, else the failure.
    */
-  async function waitForReplicas (startedAt: number, deadline: Promise<'timeout'>): Promise<EnqueueOutcome | undefined> {
+  async function waitForReplicas (startedAt: number): Promise<EnqueueOutcome | undefined> {
     const remainingMs = options.ackTimeoutMs - (Date.now() - startedAt)
     if (remainingMs < 1) return { ok: false, reason: 'enqueue_timeout' }
     // Redis looks at blocked clients' timeouts on its cron (every 100 ms at the
     // default hz): asked for less, WAIT answers before our own deadline.
     const waitMs = Math.max(1, remainingMs - WAIT_SLACK_MS)
-    const waiting = client.wait(options.waitReplicas, waitMs)
-    const confirmed = await Promise.race([waiting, deadline])
-    if (confirmed === 'timeout') {
-      waiting.catch(() => {})
-      return { ok: false, reason: 'enqueue_timeout' }
-    }
+    const confirmed = await withDeadline(client.wait(options.waitReplicas, waitMs), remainingMs)
+    if (confirmed === TIMED_OUT) return { ok: false, reason: 'enqueue_timeout' }
     if (confirmed >= options.waitReplicas) return undefined
     return { ok: false, reason: 'not_replicated', cause: new Error(`${confirmed} of ${options.waitReplicas} replicas confirmed the job within ${waitMs} ms`) }
   }
@@ -192,6 +214,25 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     await managed.close()
     await within(queue.close().catch(() => {}), 2000)
   }
+}
+
+const TIMED_OUT = Symbol('timed out')
+
+/**
+ * The promise's outcome, or {@link TIMED_OUT} after `ms`. One timer and one
+ * promise per call; a late rejection is absorbed.
+ */
+function withDeadline<T> (promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms, TIMED_OUT)
+    promise.then((value) => {
+      clearTimeout(timer)
+      resolve(value)
+    }, (err: unknown) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+  })
 }
 
 async function firstOutcome (client: RedisClient): Promise<void> {

@@ -125,8 +125,10 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     if (backlog?.over() === true) {
       return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: SHED_REASON, ...ids, detail: `backlog ${backlog.last} over maxBacklog` })
     }
+    // A JSON body the preset did not replace is stored as the verified text: not serialized again.
+    const payloadJson = kind === 'json' && fields.payload === undefined ? parsed.text : undefined
     const started = performance.now()
-    const added = await producer.add(event)
+    const added = await producer.add(event, payloadJson)
     const enqueueMs = Math.round((performance.now() - started) * 100) / 100
     if (!added.ok) {
       return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: added.reason, ...ids, enqueueMs, detail: causeOf(added.cause) })

@@ -26,6 +26,11 @@ export interface ClientOptions {
   onError?: (err: Error) => void
   /** A name for the connection, sent with `CLIENT SETNAME` where supported. */
   connectionName?: string
+  /**
+   * Whether the commands of one event-loop turn leave in one write (default
+   * true). Off for a client whose caller batches its own commands per turn.
+   */
+  batchWrites?: boolean
 }
 
 // Producers fail fast: with the offline queue off, a command sent while Redis is
@@ -117,7 +122,7 @@ function create (
   // One write per event-loop turn: a request's commands (and those of the
   // requests or jobs handled in the same turn) share a write. A cluster keeps a
   // socket per node, so it is left as it is.
-  if (!isCluster(client)) batchWrites(client)
+  if (!isCluster(client) && options.batchWrites !== false) batchWrites(client)
   const onError = options.onError ?? (() => {})
   client.on('error', onError)
   return { client, owned: true, close: () => closeClient(client) }

@@ -30,6 +30,27 @@ export interface WebhookEvent<P = unknown> {
   replayKey?: string
 }
 
+/**
+ * The job's JSON text, as `JSON.stringify(event)` writes it. With
+ * `payloadJson`, the payload's own JSON text (a verified body that parsed to
+ * `event.payload`) is placed as it is, so a large payload is not serialized a
+ * second time; parsing the result gives the same event.
+ */
+export function serializeEvent (event: WebhookEvent, payloadJson?: string): string {
+  if (payloadJson === undefined) return JSON.stringify(event)
+  let text = '{"v":' + JSON.stringify(event.v) +
+    ',"id":' + JSON.stringify(event.id) +
+    ',"source":' + JSON.stringify(event.source) +
+    ',"type":' + JSON.stringify(event.type) +
+    ',"payload":' + payloadJson +
+    ',"headers":' + JSON.stringify(event.headers) +
+    ',"receivedAt":' + JSON.stringify(event.receivedAt)
+  if (event.sentAt !== undefined) text += ',"sentAt":' + JSON.stringify(event.sentAt)
+  text += ',"origin":' + JSON.stringify(event.origin)
+  if (event.replayKey !== undefined) text += ',"replayKey":' + JSON.stringify(event.replayKey)
+  return text + '}'
+}
+
 /** The job schema version this package writes and understands. */
 export const EVENT_VERSION = 1 as const
 

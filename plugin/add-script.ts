@@ -1,0 +1,170 @@
+import { Job, type Queue } from 'bullmq'
+import { Packr } from 'msgpackr'
+import type { RedisClient } from '../worker/connection.js'
+import { JOB_NAME } from '../worker/event.js'
+import { eventJobOptions } from '../worker/job-options.js'
+
+/**
+ * Adds event jobs with BullMQ's own `addStandardJob` script, run inside a
+ * script of ours that first asks whether each job already exists (BullMQ's
+ * `add` resolves the same for a duplicate job id) and takes the adds of every
+ * request handled in one event-loop turn in one call. Each caller still gets
+ * its own job's outcome, once Redis has run its add.
+ *
+ * The Lua and the argument layout are BullMQ's, read from the running version:
+ * the Lua from the command BullMQ defined on the connection, the arguments
+ * checked byte for byte against what BullMQ's own code builds for a probe job.
+ * When either cannot be read or does not match (another BullMQ major, another
+ * backend), {@link prepareAddScript} returns `undefined` and the producer adds
+ * through `queue.add` with an `EXISTS` beside it.
+ */
+export interface AddScript {
+  /**
+   * Adds the job unless it exists; resolves `true` when it did (a duplicate).
+   * `data` is the job's JSON text, as BullMQ would have stringified it.
+   */
+  add: (jobId: string, data: string) => Promise<boolean>
+}
+
+/** At most this many adds go in one script call; a larger turn makes several calls. */
+export const MAX_BATCH = 64
+
+const COMMAND = 'webhooksAddEvents'
+// BullMQ's own settings for its packed arguments.
+const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true })
+
+/**
+ * The batched script around BullMQ's `addStandardJob` Lua: ARGV holds three
+ * values per job (BullMQ's packed arguments, data and packed options); the
+ * reply has one entry per job: the job id when added, `{ id }` when the job
+ * already existed, BullMQ's negative code on its own refusal. Exported for the
+ * tests.
+ */
+export function wrapAddStandardJob (lua: string): string {
+  // The chunk becomes a function of the job's own three arguments: its
+  // `return`s return from the function, its locals stay locals of one function.
+  return [
+    'local function bullmqAddStandardJob(JOB_ARGV)',
+    lua.replaceAll('ARGV[', 'JOB_ARGV['),
+    'end',
+    'local results = {}',
+    'for i = 1, #ARGV, 3 do',
+    '  local jobArgv = { ARGV[i], ARGV[i + 1], ARGV[i + 2] }',
+    '  local packed = cmsgpack.unpack(jobArgv[1])',
+    '  local existed = 0',
+    "  if packed[2] ~= '' then existed = redis.call('EXISTS', packed[1] .. packed[2]) end",
+    '  local result = bullmqAddStandardJob(jobArgv)',
+    "  if existed == 1 and type(result) == 'string' then result = { result } end",
+    '  results[#results + 1] = result',
+    'end',
+    'return results'
+  ].join('\n')
+}
+
+interface Backend {
+  addJobToTransaction?: (client: unknown, job: unknown, jobId: string, parentKeyOpts: object) => Promise<unknown>
+}
+
+interface CapturedCall { name: string, args: unknown[] }
+
+interface Pending {
+  args: [Buffer, string, Buffer]
+  resolve: (duplicate: boolean) => void
+  reject: (err: Error) => void
+}
+
+/**
+ * Reads BullMQ's add script and argument layout from a ready queue; `undefined`
+ * when this BullMQ cannot be matched. Never throws.
+ */
+export async function prepareAddScript (queue: Queue, client: RedisClient): Promise<AddScript | undefined> {
+  try {
+    return await prepare(queue, client)
+  } catch {
+    return undefined
+  }
+}
+
+async function prepare (queue: Queue, client: RedisClient): Promise<AddScript | undefined> {
+  const probeId = 'webhooks-probe'
+  const probeData = { probe: true }
+  // The options as Queue.add merges them, so a queue with default job options does not match.
+  const job = new Job(queue, JOB_NAME, probeData, { ...queue.defaultJobOptions, ...eventJobOptions(probeId) }, probeId)
+  const backend = (job as unknown as { backend?: Backend }).backend
+  if (typeof backend?.addJobToTransaction !== 'function') return undefined
+  // BullMQ's own code builds the probe's command; the recorder only keeps it.
+  let captured: CapturedCall | undefined
+  const recorder = { runCommand: async (name: string, args: unknown[]) => { captured = { name, args }; return probeId } }
+  await backend.addJobToTransaction(recorder, job.asJSON(), probeId, {})
+  if (captured === undefined || !captured.name.startsWith('addStandardJob:') || captured.args.length !== 12) return undefined
+
+  const scripts = (client as unknown as { scriptsSet?: Record<string, { lua?: unknown }> }).scriptsSet
+  const lua = scripts?.[captured.name]?.lua
+  if (typeof lua !== 'string') return undefined
+
+  const keys = captured.args.slice(0, 9)
+  if (!keys.every((key) => typeof key === 'string')) return undefined
+  const prefix = queue.toKey('')
+  // The layout of BullMQ's addJobToTransaction: prefix, id, name, timestamp,
+  // then parent, repeat and deduplication fields an event never has.
+  const packArgs = (jobId: string, timestamp: number): Buffer =>
+    packer.pack([prefix, jobId, JOB_NAME, timestamp, null, null, undefined, undefined, null, null])
+  // BullMQ's Job puts `attempts` first; the probe comparison checks the rest.
+  const packOpts = (jobId: string): Buffer => {
+    const opts = eventJobOptions(jobId)
+    return packer.pack({ attempts: opts.attempts, ...opts })
+  }
+  const ours = [...keys, packArgs(probeId, job.timestamp), JSON.stringify(probeData), packOpts(probeId)]
+  if (!ours.every((value, i) => sameArg(value, captured?.args[i]))) return undefined
+
+  const name = `${COMMAND}:${captured.name}`
+  const commands = client as unknown as Record<string, ((args: unknown[]) => Promise<unknown>) | undefined>
+  if (commands[name] === undefined) client.defineCommand(name, { numberOfKeys: 9, lua: wrapAddStandardJob(lua) })
+  const run = commands[name]
+  if (typeof run !== 'function') return undefined
+
+  let batch: Pending[] = []
+  return {
+    add (jobId: string, data: string): Promise<boolean> {
+      return new Promise((resolve, reject) => {
+        // The first add of a turn schedules the call; the turn's other requests join it.
+        if (batch.length === 0) setImmediate(flush)
+        batch.push({ args: [packArgs(jobId, Date.now()), data, packOpts(jobId)], resolve, reject })
+      })
+    }
+  }
+
+  function flush (): void {
+    const pending = batch
+    batch = []
+    for (let start = 0; start < pending.length; start += MAX_BATCH) send(pending.slice(start, start + MAX_BATCH))
+  }
+
+  function send (entries: Pending[]): void {
+    const args: unknown[] = [...keys]
+    for (const entry of entries) args.push(...entry.args)
+    let sent: Promise<unknown>
+    try {
+      sent = (run as (args: unknown[]) => Promise<unknown>).call(client, args)
+    } catch (err) {
+      sent = Promise.reject(err)
+    }
+    sent.then((results) => {
+      entries.forEach((entry, i) => settle(entry, Array.isArray(results) ? results[i] : undefined))
+    }, (err: unknown) => {
+      const error = err instanceof Error ? err : new Error(String(err))
+      for (const entry of entries) entry.reject(error)
+    })
+  }
+}
+
+function settle (entry: Pending, result: unknown): void {
+  if (Array.isArray(result)) entry.resolve(true)
+  else if (typeof result === 'string') entry.resolve(false)
+  else entry.reject(new Error(`BullMQ's add script answered ${JSON.stringify(result)}`))
+}
+
+function sameArg (a: unknown, b: unknown): boolean {
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b)
+  return a === b
+}
