@@ -7,6 +7,7 @@
 //   node bench/ab.mjs --b plugin:autopipeline [--a plugin] [--size 1024] [--rounds 3] [--duration 10]
 //   node bench/ab.mjs --a ablation:http --b ablation:fastify --b ablation:fastify,exists   (any number of --b)
 //   node bench/ab.mjs --target worker --b package:autopipeline [--jobs 20000] [--concurrency 10]
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { fill, templateJob } from './lib/jobs.mjs'
 import { cpuSeconds } from './lib/proc.mjs'
@@ -62,7 +63,10 @@ async function abIngest () {
         await reset(redis.client)
         const cpu0 = cpuSeconds(arm.child.pid)
         const redis0 = cpuSeconds(redis.pid)
+        const load0 = cpuSeconds(load.pid)
+        const machine0 = machineBusy()
         const r = await load.call('run', { port: arm.port, bodySize, connections: 50, duration })
+        const machine1 = machineBusy()
         if (arm.queue !== undefined) {
           const enqueued = await redis.client.llen(`bull:${arm.queue}:wait`)
           if (enqueued < r.ok) throw new Error(`${arm.spec}: ${r.ok} acknowledged, ${enqueued} enqueued`)
@@ -72,7 +76,10 @@ async function abIngest () {
           rate: r.rps,
           p99: r.p99,
           cpu: ((cpuSeconds(arm.child.pid) - cpu0) / r.requests) * 1e6,
-          redisCpu: ((cpuSeconds(redis.pid) - redis0) / r.requests) * 1e6
+          redisCpu: ((cpuSeconds(redis.pid) - redis0) / r.requests) * 1e6,
+          loadCpu: ((cpuSeconds(load.pid) - load0) / r.requests) * 1e6,
+          busy: (machine1.busy - machine0.busy) / (machine1.total - machine0.total),
+          iowait: (machine1.iowait - machine0.iowait) / (machine1.total - machine0.total)
         })
         console.error(`ab: ${arm.spec}: ${fmt(r.rps)} req/s`)
       }
@@ -84,8 +91,8 @@ async function abIngest () {
   const m = arms.map(medians)
   return {
     caption: `${bodySize} B bodies, ${rounds} rounds of ${duration} s; medians, ratios as medians of per-round ratios to A:`,
-    header: ['arm', 'req/s', 'p99 ms', 'server CPU µs/req', 'Redis CPU µs/req', 'req/s ÷ A', 'CPU/req ÷ A'],
-    body: m.map((x, i) => [label(i, x.spec), fmt(x.rate), fmt(x.p99, 1), fmt(x.cpu), fmt(x.redisCpu),
+    header: ['arm', 'req/s', 'p99 ms', 'server CPU µs/req', 'Redis CPU µs/req', 'load CPU µs/req', 'machine busy', 'iowait', 'req/s ÷ A', 'CPU/req ÷ A'],
+    body: m.map((x, i) => [label(i, x.spec), fmt(x.rate), fmt(x.p99, 1), fmt(x.cpu), fmt(x.redisCpu), fmt(x.loadCpu), `${fmt(x.busy * 100)}%`, `${fmt(x.iowait * 100, 1)}%`,
       times(paired(arms, i, 'rate')), times(paired(arms, i, 'cpu'))])
   }
 }
@@ -124,7 +131,15 @@ function label (i, spec) {
 
 function medians (arm) {
   const of = (name) => median(arm.trials.map((t) => t[name]))
-  return { spec: arm.spec, rate: of('rate'), p99: of('p99'), cpu: of('cpu'), redisCpu: of('redisCpu') }
+  return { spec: arm.spec, rate: of('rate'), p99: of('p99'), cpu: of('cpu'), redisCpu: of('redisCpu'), loadCpu: of('loadCpu'), busy: of('busy'), iowait: of('iowait') }
+}
+
+// Jiffies the whole machine spent busy and in all, from /proc/stat.
+function machineBusy () {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)
+  const n = fields.map(Number)
+  const total = n.reduce((a, b) => a + b, 0)
+  return { busy: total - n[3] - n[4], iowait: n[4], total }
 }
 
 function paired (arms, i, field) {
