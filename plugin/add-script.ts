@@ -5,11 +5,10 @@ import { JOB_NAME } from '../worker/event.js'
 import { eventJobOptions } from '../worker/job-options.js'
 
 /**
- * Adds event jobs with BullMQ's own `addStandardJob` script, run inside a
- * script of ours that first asks whether each job already exists (BullMQ's
- * `add` resolves the same for a duplicate job id) and takes the adds of every
- * request handled in one event-loop turn in one call. Each caller still gets
- * its own job's outcome, once Redis has run its add.
+ * Adds an event job in one Redis call: BullMQ's own `addStandardJob` script,
+ * run inside a script of ours that first asks whether the job already exists
+ * (BullMQ's `add` resolves the same for a duplicate job id, so it would
+ * otherwise take a second command).
  *
  * The Lua and the argument layout are BullMQ's, read from the running version:
  * the Lua from the command BullMQ defined on the connection, the arguments
@@ -26,38 +25,28 @@ export interface AddScript {
   add: (jobId: string, data: string) => Promise<boolean>
 }
 
-/** At most this many adds go in one script call; a larger turn makes several calls. */
-export const MAX_BATCH = 64
-
-const COMMAND = 'webhooksAddEvents'
+const COMMAND = 'webhooksAddEvent'
 // BullMQ's own settings for its packed arguments.
 const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true })
 
 /**
- * The batched script around BullMQ's `addStandardJob` Lua: ARGV holds three
- * values per job (BullMQ's packed arguments, data and packed options); the
- * reply has one entry per job: the job id when added, `{ id }` when the job
- * already existed, BullMQ's negative code on its own refusal. Exported for the
- * tests.
+ * Our script around BullMQ's `addStandardJob` Lua: the job's id when added,
+ * `{ id }` when the job already existed, BullMQ's negative code on its own
+ * refusal. Exported for the tests.
  */
 export function wrapAddStandardJob (lua: string): string {
-  // The chunk becomes a function of the job's own three arguments: its
-  // `return`s return from the function, its locals stay locals of one function.
+  // The chunk becomes a function body: its `return`s return from the function,
+  // and its locals stay locals of one function, as in the chunk.
   return [
-    'local function bullmqAddStandardJob(JOB_ARGV)',
-    lua.replaceAll('ARGV[', 'JOB_ARGV['),
+    'local function bullmqAddStandardJob()',
+    lua,
     'end',
-    'local results = {}',
-    'for i = 1, #ARGV, 3 do',
-    '  local jobArgv = { ARGV[i], ARGV[i + 1], ARGV[i + 2] }',
-    '  local packed = cmsgpack.unpack(jobArgv[1])',
-    '  local existed = 0',
-    "  if packed[2] ~= '' then existed = redis.call('EXISTS', packed[1] .. packed[2]) end",
-    '  local result = bullmqAddStandardJob(jobArgv)',
-    "  if existed == 1 and type(result) == 'string' then result = { result } end",
-    '  results[#results + 1] = result',
-    'end',
-    'return results'
+    'local packed = cmsgpack.unpack(ARGV[1])',
+    'local existed = 0',
+    "if packed[2] ~= '' then existed = redis.call('EXISTS', packed[1] .. packed[2]) end",
+    'local result = bullmqAddStandardJob()',
+    "if existed == 1 and type(result) == 'string' then return { result } end",
+    'return result'
   ].join('\n')
 }
 
@@ -66,12 +55,6 @@ interface Backend {
 }
 
 interface CapturedCall { name: string, args: unknown[] }
-
-interface Pending {
-  args: [Buffer, string, Buffer]
-  resolve: (duplicate: boolean) => void
-  reject: (err: Error) => void
-}
 
 /**
  * Reads BullMQ's add script and argument layout from a ready queue; `undefined`
@@ -123,45 +106,14 @@ async function prepare (queue: Queue, client: RedisClient): Promise<AddScript | 
   const run = commands[name]
   if (typeof run !== 'function') return undefined
 
-  let batch: Pending[] = []
   return {
-    add (jobId: string, data: string): Promise<boolean> {
-      return new Promise((resolve, reject) => {
-        // The first add of a turn schedules the call; the turn's other requests join it.
-        if (batch.length === 0) setImmediate(flush)
-        batch.push({ args: [packArgs(jobId, Date.now()), data, packOpts(jobId)], resolve, reject })
-      })
+    async add (jobId: string, data: string): Promise<boolean> {
+      const result = await run.call(client, [...keys, packArgs(jobId, Date.now()), data, packOpts(jobId)])
+      if (Array.isArray(result)) return true
+      if (typeof result === 'string') return false
+      throw new Error(`BullMQ's add script answered ${JSON.stringify(result)}`)
     }
   }
-
-  function flush (): void {
-    const pending = batch
-    batch = []
-    for (let start = 0; start < pending.length; start += MAX_BATCH) send(pending.slice(start, start + MAX_BATCH))
-  }
-
-  function send (entries: Pending[]): void {
-    const args: unknown[] = [...keys]
-    for (const entry of entries) args.push(...entry.args)
-    let sent: Promise<unknown>
-    try {
-      sent = (run as (args: unknown[]) => Promise<unknown>).call(client, args)
-    } catch (err) {
-      sent = Promise.reject(err)
-    }
-    sent.then((results) => {
-      entries.forEach((entry, i) => settle(entry, Array.isArray(results) ? results[i] : undefined))
-    }, (err: unknown) => {
-      const error = err instanceof Error ? err : new Error(String(err))
-      for (const entry of entries) entry.reject(error)
-    })
-  }
-}
-
-function settle (entry: Pending, result: unknown): void {
-  if (Array.isArray(result)) entry.resolve(true)
-  else if (typeof result === 'string') entry.resolve(false)
-  else entry.reject(new Error(`BullMQ's add script answered ${JSON.stringify(result)}`))
 }
 
 function sameArg (a: unknown, b: unknown): boolean {
