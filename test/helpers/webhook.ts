@@ -7,6 +7,9 @@ import { webhookPlugin } from '../../plugin/plugin.js'
 import type { WebhookPluginOptions } from '../../plugin/options.js'
 import type { ContentKind, InlineResponse, ParsedBody, Provider, SecretOption, SignOptions, VerifyResult } from '../../plugin/provider.js'
 import { cleanQueue, redisUrl, testClient, uniqueName } from './redis.js'
+import { waitFor } from './wait.js'
+
+export { waitFor }
 
 /** Options of the pipeline tests' own provider. */
 export interface TestProviderOptions {
@@ -133,15 +136,6 @@ export async function buildApp (
 export function signed (provider: Provider, body: unknown, options: SignOptions & { type?: string } = {}): { payload: string, headers: Record<string, string> } {
   const payload = typeof body === 'string' ? body : JSON.stringify(body)
   return { payload, headers: provider.sign(payload, options) }
-}
-
-/** Polls `check` every 20 ms until it is truthy, failing after `timeoutMs`. */
-export async function waitFor (check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 /** Waits until the registration `name` (`source:path` by default) would enqueue (Redis ready, and verified under 'refuse'). */

@@ -7,6 +7,9 @@ import { eventJobOptions } from '../../worker/job-options.js'
 import { createWebhookWorker, type WebhookWorkerHandle } from '../../worker/worker.js'
 import type { WebhookWorkerOptions } from '../../worker/options.js'
 import { cleanQueue, redisUrl, testClient, uniqueName } from './redis.js'
+import { sleep, waitFor } from './wait.js'
+
+export { sleep, waitFor }
 
 /** Short locks, as every worker test uses: stalls are detected within about 1.5 s. */
 export const SHORT_LOCKS = { lockDuration: 1000, stalledInterval: 500 } as const
@@ -70,19 +73,6 @@ export async function startWorker<S = unknown> (t: Test, q: QueueFixture, option
 }
 
 /** Polls until `check` returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor<T> (check: () => T | Promise<T>, timeoutMs = 10_000, label = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${label}`)
-    await sleep(25)
-  }
-}
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms))
-}
 
 /**
  * An apply whose effect and idempotency key are written in one Redis
