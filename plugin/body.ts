@@ -1,20 +1,27 @@
+import { isUtf8 } from 'node:buffer'
 import sjson from 'secure-json-parse'
 import type { BodyFailure, ParsedBody } from './provider.js'
-
-// `fatal: true`: invalid UTF-8 is refused instead of silently replaced, so the
-// event we enqueue is exactly what was signed.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 
 /** A parse result: the value, or why the bytes are not usable. */
 export type ParseResult<T> = { ok: true, value: T } | BodyFailure
 
-/** Decodes bytes as strict UTF-8. */
+const BOM = 0xfeff
+
+/**
+ * Decodes bytes as strict UTF-8: invalid UTF-8 is refused instead of silently
+ * replaced, so the event we enqueue is exactly what was signed. A leading BOM
+ * is dropped, as a UTF-8 decoder does.
+ */
 export function decodeUtf8 (bytes: Buffer): ParseResult<string> {
-  try {
-    return { ok: true, value: utf8.decode(bytes) }
-  } catch {
-    return { ok: false, reason: 'invalid_utf8' }
-  }
+  if (!isUtf8(bytes)) return { ok: false, reason: 'invalid_utf8' }
+  const text = bytes.toString('utf8')
+  return { ok: true, value: text.charCodeAt(0) === BOM ? text.slice(1) : text }
+}
+
+// Text in which no key can spell `__proto__` or `constructor`: neither word
+// appears, and no `\u` escape could spell one.
+function plainly (text: string): boolean {
+  return !text.includes('proto') && !text.includes('constructor') && !text.includes('\\u')
 }
 
 /**
@@ -26,7 +33,9 @@ export function parseJsonObject (text: string): ParseResult<Record<string, unkno
   if (text.trim() === '') return { ok: false, reason: 'empty_body' }
   let value: unknown
   try {
-    value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+    // secure-json-parse scans the text with two patterns after parsing; text
+    // that cannot hold a forbidden key needs only the parse.
+    value = plainly(text) ? JSON.parse(text.charCodeAt(0) === BOM ? text.slice(1) : text) : sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
   } catch (err) {
     return /forbidden prototype property/.test((err as Error).message)
       ? { ok: false, reason: 'forbidden_key' }

@@ -119,9 +119,9 @@ function create (
   } else {
     client = new Redis({ ...(connection as RedisOptions), ...named })
   }
-  // One write per event-loop turn: a request's commands (and those of the
-  // requests or jobs handled in the same turn) share a write. A cluster keeps a
-  // socket per node, so it is left as it is.
+  // One write per event-loop turn: a job's commands (and those of the jobs
+  // handled in the same turn) share a write. A cluster keeps a socket per
+  // node, so it is left as it is.
   if (!isCluster(client) && options.batchWrites !== false) batchWrites(client)
   const onError = options.onError ?? (() => {})
   client.on('error', onError)

@@ -1,0 +1,32 @@
+import t from 'tap'
+import { decodeUtf8, parseBody, parseJsonObject } from '../plugin/body.js'
+
+// The body decoding and parsing every JSON preset goes through: strict UTF-8,
+// and no key that could poison a prototype, however it is spelled.
+
+t.test('strict UTF-8, with a leading BOM dropped', async (t) => {
+  t.same(decodeUtf8(Buffer.from('{"a":"é"}')), { ok: true, value: '{"a":"é"}' })
+  t.same(decodeUtf8(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{}')])), { ok: true, value: '{}' })
+  for (const bytes of [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+    t.same(decodeUtf8(Buffer.from(bytes)), { ok: false, reason: 'invalid_utf8' }, `refuses ${Buffer.from(bytes).toString('hex')}`)
+  }
+  t.same(parseBody('json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"id":"x"}')])), { ok: true, value: { kind: 'json', value: { id: 'x' } }, text: '{"id":"x"}' })
+})
+
+t.test('forbidden keys are refused in every spelling; words that merely contain them are not', async (t) => {
+  for (const text of [
+    '{"__proto__":{"a":1}}',
+    '{"a":{"__proto__":{}}}',
+    '{"\\u005f\\u005fproto__":{}}',
+    '{"__pr\\u006fto__":{}}',
+    '{"constructor":{"prototype":{}}}',
+    '{"c\\u006fnstructor":{"prototype":{}}}'
+  ]) {
+    t.same(parseJsonObject(text), { ok: false, reason: 'forbidden_key' }, text)
+  }
+  t.same(parseJsonObject('{"protocol":"https","note":"constructor of things","u":"\\u00e9"}'), { ok: true, value: { protocol: 'https', note: 'constructor of things', u: 'é' } })
+  t.same(parseJsonObject('\ufeff{"a":1}'), { ok: true, value: { a: 1 } }, 'a BOM before the JSON text')
+  t.same(parseJsonObject('{"a":'), { ok: false, reason: 'invalid_json' })
+  t.same(parseJsonObject('[1]'), { ok: false, reason: 'not_an_object' })
+  t.same(parseJsonObject('  '), { ok: false, reason: 'empty_body' })
+})
