@@ -1,14 +1,12 @@
-import { spawnSync } from 'node:child_process'
 import t from 'tap'
 import type { FastifyBaseLogger } from 'fastify'
-import { Cluster, Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
 import pino from 'pino'
 import { createEventProducer } from '../plugin/enqueue.js'
 import { validatePluginOptions } from '../plugin/options.js'
 import { providers } from '../plugin/providers/index.js'
 import { safeJobId } from '../worker/job-id.js'
-import { privateRedis } from './helpers/redis.js'
-import { waitFor } from './helpers/wait.js'
+import { privateCluster } from './helpers/cluster.js'
 
 // The plugin's producer on a real three-master Redis Cluster: BullMQ's add
 // script runs inside ours on the node of the queue's hash tag, and a
@@ -18,18 +16,7 @@ t.setTimeout(60_000)
 const PREFIX = '{webhooks}'
 
 t.test('on a Redis Cluster the add script is used and tells a duplicate from a new job', async (t) => {
-  const args = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-require-full-coverage', 'no']
-  const nodes = [await privateRedis(t, { args }), await privateRedis(t, { args }), await privateRedis(t, { args })]
-  const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' })
-  t.equal(created.status, 0, 'the cluster is created')
-  await waitFor(async () => {
-    const probe = new Redis(nodes[0].url, { maxRetriesPerRequest: 1 })
-    try {
-      return /cluster_state:ok/.test(await probe.call('CLUSTER', 'INFO') as string)
-    } finally {
-      probe.disconnect()
-    }
-  }, 20_000, 'cluster_state:ok')
+  const nodes = await privateCluster(t)
 
   const cluster = new Cluster([{ host: '127.0.0.1', port: nodes[0].port }])
   cluster.on('error', () => {})

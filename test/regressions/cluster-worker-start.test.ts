@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process'
 import t from 'tap'
 import { Queue } from 'bullmq'
 import { Cluster, Redis } from 'ioredis'
 import { createWebhookWorker } from '../../worker/index.js'
 import { eventJobOptions } from '../../worker/job-options.js'
 import { safeJobId } from '../../worker/job-id.js'
-import { privateRedis } from '../helpers/redis.js'
+import { clusterOk, privateCluster } from '../helpers/cluster.js'
 import { waitFor } from '../helpers/webhook.js'
 
 // Regression: on a Redis Cluster, a worker that started while one master was
@@ -23,13 +22,9 @@ t.setTimeout(60_000)
 const PREFIX = '{webhooks}'
 
 t.test('a worker starts and applies events while another master of the cluster is down', async (t) => {
-  const args = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-require-full-coverage', 'no']
-  const nodes = [await privateRedis(t, { args }), await privateRedis(t, { args }), await privateRedis(t, { args })]
-  const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' })
-  t.equal(created.status, 0, 'the cluster is created')
+  const nodes = await privateCluster(t)
   const probe = new Redis(nodes[0].url, { maxRetriesPerRequest: 1 })
   t.teardown(() => { probe.disconnect() })
-  await waitFor(async () => await clusterOk(nodes), 20_000, 'cluster_state:ok on every node')
   const slot = await probe.call('CLUSTER', 'KEYSLOT', PREFIX) as number
   const ranges = await probe.call('CLUSTER', 'SLOTS') as Array<[number, number, [string, number]]>
   const ownerPort = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1]
@@ -65,18 +60,3 @@ t.test('a worker starts and applies events while another master of the cluster i
   await other?.restart()
   await waitFor(async () => await clusterOk(nodes), 20_000, 'the cluster to be whole again')
 })
-
-async function clusterOk (nodes: Array<{ url: string }>): Promise<boolean> {
-  const states = await Promise.all(nodes.map(async (n) => {
-    const c = new Redis(n.url, { maxRetriesPerRequest: 1, retryStrategy: () => null })
-    c.on('error', () => {})
-    try {
-      return /cluster_state:ok/.test(await c.call('CLUSTER', 'INFO') as string)
-    } catch {
-      return false
-    } finally {
-      c.disconnect()
-    }
-  }))
-  return states.every(Boolean)
-}
