@@ -1,5 +1,4 @@
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import Fastify from 'fastify'
 import { Registry, register as defaultRegistry } from 'prom-client'
 import { providers } from '../plugin/providers/index.js'
@@ -7,6 +6,7 @@ import { webhookPlugin } from '../plugin/plugin.js'
 import { PermanentError } from '../worker/errors.js'
 import { createPoller } from '../worker/poller.js'
 import { createWebhookWorker } from '../worker/worker.js'
+import { runWithoutPromClient, sample } from './helpers/metrics.js'
 import { cleanQueue, redisUrl, testClient, uniqueName } from './helpers/redis.js'
 import { buildApp, signed, untilReady, waitFor } from './helpers/webhook.js'
 import { SHORT_LOCKS } from './helpers/worker.js'
@@ -16,17 +16,6 @@ import { SHORT_LOCKS } from './helpers/worker.js'
 t.setTimeout(90_000)
 
 const provider = providers.hmac({ secret: 'metrics-secret', typeHeader: 'x-event-type' })
-
-/** The value of one sample line of a scrape, matched by name and labels (in any order). */
-function sample (text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line)
-    if (m === null || m[1] !== name) continue
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]))
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3])
-  }
-  return undefined
-}
 
 t.test('ingress metrics after real traffic: requests by outcome and reason, ack and enqueue latencies', async (t) => {
   const registry = new Registry()
@@ -134,21 +123,13 @@ t.test('metrics: true uses prom-client\'s default registry', async (t) => {
 })
 
 t.test('metrics without prom-client installed: register fails with FST_WEBHOOK_MISSING_DEPENDENCY before connecting', async (t) => {
-  const dir = t.testdir({
-    'hooks.mjs': `export async function resolve (specifier, context, next) {
-      if (specifier === 'prom-client' || specifier.startsWith('prom-client/')) throw new Error('Cannot find package prom-client')
-      return next(specifier, context)
-    }`,
-    'register.mjs': "import { register } from 'node:module'; register('./hooks.mjs', import.meta.url)",
-    'main.mjs': `
+  const r = runWithoutPromClient(t, `
       import Fastify from 'fastify'
       import { webhookPlugin, providers } from 'fastify-hybrid-webhooks'
       const app = Fastify({ logger: false })
       app.register(webhookPlugin, { provider: providers.hmac({ secret: 's' }), connection: 'redis://127.0.0.1:1', metrics: true })
       try { await app.ready(); console.log('no error') } catch (err) { console.log(JSON.stringify({ code: err.code, typeError: err instanceof TypeError, message: err.message, cause: String(err.cause) })) }
-      await app.close()`
-  })
-  const r = spawnSync(process.execPath, ['--import', './register.mjs', 'main.mjs'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, timeout: 20_000 })
+      await app.close()`)
   t.equal(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout)
   t.equal(out.code, 'FST_WEBHOOK_MISSING_DEPENDENCY')

@@ -1,23 +1,13 @@
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { Registry } from 'prom-client'
 import { validatePollerOptions } from '../worker/poller-options.js'
+import { runWithoutPromClient, sample } from './helpers/metrics.js'
 import { cleanQueue, redisUrl, testClient, uniqueName } from './helpers/redis.js'
 import { makeEvents, pollSetup } from './fixtures/poller-setup.js'
 
 // The poller's metrics: runs and enqueued changes counted from real runs, and
 // with queueMetrics the queue gauges with its own poll queue's cursor lag.
-
-function sample (text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line)
-    if (m === null || m[1] !== name) continue
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]))
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3])
-  }
-  return undefined
-}
 
 t.test('poller metrics: runs by result, enqueued changes, and its cursor lag on a custom poll queue', async (t) => {
   const registry = new Registry()
@@ -62,21 +52,13 @@ t.test('poller metrics without prom-client: ready() rejects with a coded WEBHOOK
   const queueName = uniqueName('nometrics')
   const redis = testClient(t)
   t.teardown(() => cleanQueue(redis, 'bull', queueName))
-  const dir = t.testdir({
-    'hooks.mjs': `export async function resolve (specifier, context, next) {
-      if (specifier === 'prom-client' || specifier.startsWith('prom-client/')) throw new Error('Cannot find package prom-client')
-      return next(specifier, context)
-    }`,
-    'register.mjs': "import { register } from 'node:module'; register('./hooks.mjs', import.meta.url)",
-    'main.mjs': `
+  const r = runWithoutPromClient(t, `
       import { createPoller } from 'fastify-hybrid-webhooks/worker'
       const poller = createPoller({ connection: process.env.REDIS_URL, source: 'nometrics', queueName: process.env.QUEUE_NAME, initialCursor: '0', runOnStart: false,
         fetchChanges: async () => ({ events: [], cursor: '0', hasMore: false }), metrics: true })
       const err = await poller.ready().then(() => undefined, (e) => e)
       console.log(JSON.stringify({ code: err?.code, message: err?.message, cause: String(err?.cause) }))
-      await poller.close()`
-  })
-  const r = spawnSync(process.execPath, ['--import', './register.mjs', 'main.mjs'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', REDIS_URL: redisUrl(), QUEUE_NAME: queueName }, timeout: 20_000 })
+      await poller.close()`, { REDIS_URL: redisUrl(), QUEUE_NAME: queueName })
   t.equal(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout)
   t.equal(out.code, 'WEBHOOK_WORKER_MISSING_DEPENDENCY')

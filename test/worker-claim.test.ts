@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { ClaimStore, type HeldClaim } from '../worker/claim.js'
 import { CLAIM_SCRIPTS } from '../worker/claim-scripts.js'
@@ -104,16 +104,7 @@ t.test('claim and commit each cost one Redis round trip beyond BullMQ\'s own, wi
   // A user hydrate without a rate limit: the hydration gate costs no round trip either.
   const handle = await startWorker(t, q, { lockDuration: 30_000, stalledInterval: 30_000, hydrate: async (e) => e.payload, apply: async () => { applied++ } })
   await sleep(300) // let the start-up sweep finish
-  const monitorClient = new Redis(server.url)
-  const monitor = await monitorClient.monitor()
-  t.teardown(() => {
-    monitor.disconnect()
-    monitorClient.disconnect()
-  })
-  const seen: string[][] = []
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source !== 'lua') seen.push(args.map(String))
-  })
+  const { seen, stop } = await monitorCommands(t, server.url)
   await sleep(100)
 
   const event = makeEvent()
@@ -123,7 +114,7 @@ t.test('claim and commit each cost one Redis round trip beyond BullMQ\'s own, wi
   await q.add(event, 'acme.duplicate-job')
   await waitFor(() => handle.stats().duplicates === 1, 5000, 'duplicate')
   await sleep(200)
-  monitor.disconnect()
+  stop()
   await handle.close()
 
   const base = queueKeyBase(q.prefix, q.queueName)
@@ -219,21 +210,12 @@ t.test('with ordering and a rate limit: claim, take, hold-object and commit, one
     apply: async () => { applied++ }
   })
   await sleep(300)
-  const monitorClient = new Redis(server.url)
-  const monitor = await monitorClient.monitor()
-  t.teardown(() => {
-    monitor.disconnect()
-    monitorClient.disconnect()
-  })
-  const seen: string[][] = []
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source !== 'lua') seen.push(args.map(String))
-  })
+  const { seen, stop } = await monitorCommands(t, server.url)
   await sleep(100)
   await q.add(makeEvent())
   await waitFor(async () => applied === 1 && await q.queue.getCompletedCount() === 1, 5000, 'applied')
   await sleep(200)
-  monitor.disconnect()
+  stop()
   await handle.close()
   const ours = new Map([...CLAIM_SCRIPTS, ...HYDRATION_SCRIPTS].map((s) => [s.sha, s.name]))
   const scriptCalls = seen.filter((args) => args[0].toLowerCase() === 'evalsha' && ours.has(args[1])).map((args) => ours.get(args[1]))
@@ -252,3 +234,21 @@ t.test('after Redis forgets its scripts, a call falls back to EVAL once', async 
   const r = await s.claim(s.keysFor('acme.x'), 'acme.x', 'acme.x', () => {})
   t.equal(r.decision, 'claimed')
 })
+
+/**
+ * Every command clients send to the server from now on until `stop()` (not
+ * those scripts run), as MONITOR reports them.
+ */
+async function monitorCommands (t: Test, url: string): Promise<{ seen: string[][], stop: () => void }> {
+  const monitorClient = new Redis(url)
+  const monitor = await monitorClient.monitor()
+  t.teardown(() => {
+    monitor.disconnect()
+    monitorClient.disconnect()
+  })
+  const seen: string[][] = []
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') seen.push(args.map(String))
+  })
+  return { seen, stop: () => { monitor.disconnect() } }
+}

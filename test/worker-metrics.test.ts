@@ -1,26 +1,16 @@
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { Registry } from 'prom-client'
 import { PermanentError } from '../worker/errors.js'
 import { validateWorkerOptions } from '../worker/options.js'
 import type { AttemptReport } from '../worker/reporter.js'
 import { createWebhookWorker } from '../worker/worker.js'
+import { runWithoutPromClient, sample } from './helpers/metrics.js'
 import { cleanQueue, privateRedis, redisUrl, testClient, uniqueName } from './helpers/redis.js'
 import { makeEvent, queueFixture, SHORT_LOCKS, startWorker, waitFor } from './helpers/worker.js'
 
 // The worker's metrics, from real attempts on a real queue, and its liveness check.
 t.setTimeout(90_000)
-
-function sample (text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line)
-    if (m === null || m[1] !== name) continue
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]))
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3])
-  }
-  return undefined
-}
 
 interface State { id: string, v: number }
 
@@ -155,20 +145,12 @@ t.test('worker metrics without prom-client: waitUntilReady rejects with WEBHOOK_
   const queueName = uniqueName('nometrics-worker')
   const redis = testClient(t)
   t.teardown(() => cleanQueue(redis, 'bull', queueName))
-  const dir = t.testdir({
-    'hooks.mjs': `export async function resolve (specifier, context, next) {
-      if (specifier === 'prom-client' || specifier.startsWith('prom-client/')) throw new Error('Cannot find package prom-client')
-      return next(specifier, context)
-    }`,
-    'register.mjs': "import { register } from 'node:module'; register('./hooks.mjs', import.meta.url)",
-    'main.mjs': `
+  const r = runWithoutPromClient(t, `
       import { createWebhookWorker } from 'fastify-hybrid-webhooks/worker'
       const handle = createWebhookWorker({ connection: process.env.REDIS_URL, queueName: process.env.QUEUE_NAME, apply: () => {}, metrics: true, persistenceCheck: 'off' })
       const err = await handle.waitUntilReady().then(() => undefined, (e) => e)
       console.log(JSON.stringify({ code: err?.code, message: err?.message, cause: String(err?.cause) }))
-      await handle.close({ timeoutMs: 1000 })`
-  })
-  const r = spawnSync(process.execPath, ['--import', './register.mjs', 'main.mjs'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', REDIS_URL: redisUrl(), QUEUE_NAME: queueName }, timeout: 20_000 })
+      await handle.close({ timeoutMs: 1000 })`, { REDIS_URL: redisUrl(), QUEUE_NAME: queueName })
   t.equal(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout)
   t.equal(out.code, 'WEBHOOK_WORKER_MISSING_DEPENDENCY')
