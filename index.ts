@@ -20,7 +20,7 @@ export type { WebhookEvent, PersistenceReport, RedisConnection, RedisClient } fr
 export type {
   WebhookWorkerHandle, CloseOptions, WorkerHealth, WorkerHealthStatus, MetricsOption, WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
   AttemptReport, AttemptOutcome, DeadLetterAlert, WorkerStats, WebhookWorkerEvents, DeadLetters, DeadLettersOptions, ReplayOptions,
-  DeadLetter, DeadLetterStage, DeadLetterError, DeadLetterFilter, DeadLetterPage, ReplayResult, ClaimDecision,
+  DeadLetter, DeadLetterStage, DeadLetterError, DeadLetterFilter, DeadLetterPage, DeadLetterCursor, DeadLetterCursorPage, DeadLetterFailure, ReplayResult, ClaimDecision,
   RateLimitOptions, ObjectKeyOf, VersionOf, ObjectVersion, StaleInfo
 } from './worker/index.js'
 export type { Poller, PollerOptions, PollerStatus, PollRunEvent, PollLagEvent, PollResult, PollRunResult, PollChange, PollPage, PollContext, FetchChanges, CursorStore } from './worker/index.js'

@@ -5,7 +5,7 @@
 import type { DeadLetter, DeadLetterFilter, DeadLetters, ReplayResult } from '../worker/index.js'
 import { EXIT, say, type CliIo } from './command.js'
 
-const COLUMNS = [['ID', 34], ['STAGE', 8], ['TRIES', 5], ['DEAD AT', 20], ['SOURCE', 12], ['TYPE', 20], ['EVENT ID', 24]] as const
+const COLUMNS = [['ID', 34], ['STAGE', 8], ['TRIES', 5], ['FAILS', 5], ['DEAD AT', 20], ['SOURCE', 12], ['TYPE', 20], ['EVENT ID', 24]] as const
 
 /** The header of `dlq list`. */
 export const LIST_HEADER = [...COLUMNS.map(([title, width]) => title.padEnd(width)), 'ERROR'].join(' ')
@@ -13,7 +13,7 @@ export const LIST_HEADER = [...COLUMNS.map(([title, width]) => title.padEnd(widt
 /** One line of `dlq list`. */
 export function letterRow (letter: DeadLetter): string {
   const event = eventOf(letter)
-  const cells = [letter.id, letter.stage, String(letter.attemptsMade), isoSeconds(letter.deadAt), event.source, event.type, event.id]
+  const cells = [letter.id, letter.stage, String(letter.attemptsMade), String(letter.failures), isoSeconds(letter.deadAt), event.source, event.type, event.id]
   const error = `${letter.error.name}: ${letter.error.message}`.replace(/\s+/g, ' ')
   const replayed = letter.replayedAt === undefined ? '' : ` (replayed ${isoSeconds(letter.replayedAt)})`
   // The id is never cut: it is what `show` and `replay` take.
@@ -34,6 +34,8 @@ export function describeLetter (letter: DeadLetter): string {
     `attempts:      ${letter.attemptsMade}`,
     `first attempt: ${isoSeconds(letter.firstAttemptAt)}`,
     `dead at:       ${isoSeconds(letter.deadAt)}`,
+    `failures:      ${letter.failures}, first ${isoSeconds(letter.firstDeadAt)}`,
+    ...letter.history.map((f) => `  ${isoSeconds(f.deadAt)} ${f.stage} after ${f.attemptsMade} attempt${f.attemptsMade === 1 ? '' : 's'}: ${f.error.name}: ${f.error.message}`),
     `replayed:      ${letter.replayedAt === undefined ? 'no' : isoSeconds(letter.replayedAt)}`
   ]
   if (letter.error.stack !== undefined) lines.push('stack:', letter.error.stack)
@@ -55,38 +57,41 @@ export function parseTime (value: string, now: number, UsageError: new (message:
 
 /**
  * Replays the letters matching `filter` one by one, printing a line per
- * letter and a summary. The ids are read first: a replayed letter leaves the
- * pending set, which would shift the pages of a listing under our feet.
+ * letter and a summary. The ids are read first, page by page with a cursor,
+ * which neither skips nor repeats a letter however the letters change.
  */
 export async function replayLetters (dead: DeadLetters, filter: DeadLetterFilter, force: boolean, io: CliIo): Promise<number> {
   const ids: string[] = []
-  for (let offset = 0; ; offset += 1000) {
-    const page = await dead.list(filter, { offset, limit: 1000 })
-    ids.push(...page.map((letter) => letter.id))
-    if (page.length < 1000) break
-  }
+  let after: string | undefined
+  do {
+    const page = await dead.page(filter, { after, limit: 1000 })
+    ids.push(...page.letters.map((letter) => letter.id))
+    after = page.next
+  } while (after !== undefined)
   if (ids.length === 0) {
     say(io.stdout, 'No pending dead letters to replay.')
     return EXIT.ok
   }
   say(io.stdout, `Replaying ${ids.length} dead letter${ids.length === 1 ? '' : 's'}${force ? ' (forced: events applied since are applied again)' : ''}`)
-  const counts: Record<ReplayResult['status'], number> = { replayed: 0, 'already-replayed': 0, 'not-found': 0 }
+  const counts: Record<ReplayResult['status'], number> = { replayed: 0, 'not-queued': 0, 'already-replayed': 0, 'not-found': 0 }
   let failed = 0
   for (const [i, id] of ids.entries()) {
     const step = `[${i + 1}/${ids.length}]`
     try {
       const result = await dead.replay(id, { force })
       counts[result.status]++
-      say(io.stdout, `${step} ${id}: ${result.status}${result.jobId === undefined ? '' : ` as job ${result.jobId}`}`)
+      const detail = result.status === 'not-queued' ? ` (job ${String(result.jobId)} is ${String(result.jobState)})` : result.jobId === undefined ? '' : ` as job ${result.jobId}`
+      say(io.stdout, `${step} ${id}: ${result.status}${detail}`)
     } catch (err) {
       failed++
       say(io.stderr, `${step} ${id}: failed: ${(err as Error).message}`)
     }
   }
   const parts = [`${counts.replayed} replayed`, `${counts['already-replayed']} already replayed`, `${counts['not-found']} gone`]
+  if (counts['not-queued'] > 0) parts.push(`${counts['not-queued']} not queued (their job is still in the queue: replay them again later)`)
   if (failed > 0) parts.push(`${failed} failed`)
   say(io.stdout, `Done: ${parts.join(', ')}.`)
-  return failed > 0 ? EXIT.refused : EXIT.ok
+  return failed > 0 || counts['not-queued'] > 0 ? EXIT.refused : EXIT.ok
 }
 
 function eventOf (letter: DeadLetter): { source: string, type: string, id: string } {

@@ -11,9 +11,9 @@ import { connectRedis, disconnect, REDIS_OPTIONS, REDIS_USAGE, redisTarget, Redi
 const USAGE = `Usage: fastify-hybrid-webhooks dlq <action> [options]
 
 Actions:
-  list                   dead letters, pending ones first (--limit, --offset, filters)
+  list                   dead letters, one per event, oldest first (--limit, --after, filters)
   show <id>              one dead letter in full, as JSON
-  replay <id>            queue one dead letter again (once: a second replay says so)
+  replay <id>            queue one dead letter again (a second replay says so)
   replay --all           queue every pending dead letter again, with progress and a summary
   replay --since <time>  the same, for letters dead since <time>: 2h, 30m, 7d, or an ISO date
   purge --yes            delete dead letters (all, or those matching the filters)
@@ -25,7 +25,9 @@ Options:
   --type <type>          only events of this type
   --pending | --replayed only letters not replayed yet, or only replayed ones
   --since <time>         only letters dead since then
-  --limit <n>            list at most n (default 50, up to 1000); --offset <n> skips n
+  --limit <n>            list at most n (default 50, up to 1000)
+  --after <cursor>       list the page after the cursor that the previous page printed
+  --offset <n>           skip n (deprecated: pages shift while letters change; use --after)
   --json                 machine-readable output
   --yes                  confirm a purge
 
@@ -44,7 +46,8 @@ const OPTIONS = {
   replayed: { type: B, default: false },
   since: { type: S },
   limit: { type: S, default: '50' },
-  offset: { type: S, default: '0' },
+  offset: { type: S },
+  after: { type: S },
   json: { type: B, default: false },
   yes: { type: B, default: false },
   help: { type: B, short: 'h', default: false }
@@ -101,19 +104,31 @@ const ACTIONS: Record<string, (ctx: ActionContext) => Promise<number>> = { list,
 async function list ({ args, rest, filter, dead, io, queueName }: ActionContext): Promise<number> {
   noPositionals(rest, 'list')
   const limit = integer(args.limit, '--limit', 1, 1000)
-  const offset = integer(args.offset, '--offset', 0)
-  const [letters, total, pending] = await Promise.all([dead.list(filter, { limit, offset }), dead.count(filter), dead.count({ ...filter, replayed: false })])
+  if (args.offset !== undefined && args.after !== undefined) throw new UsageError('--offset and --after exclude each other')
+  const offset = args.offset === undefined ? undefined : integer(args.offset, '--offset', 0)
+  const after = args.after
+  if (after !== undefined && !/^\d{15}:./.test(after)) throw new UsageError(`--after takes the cursor a previous page printed, got '${after}'`)
+  const [page, total, pending] = await Promise.all([
+    offset === undefined ? dead.page(filter, { limit, after }) : dead.list(filter, { limit, offset }).then((letters) => ({ letters, next: undefined })),
+    dead.count(filter),
+    dead.count({ ...filter, replayed: false })
+  ])
+  const { letters, next } = page
   if (args.json) {
-    say(io.stdout, JSON.stringify({ total, pending, letters }, null, 2))
+    say(io.stdout, JSON.stringify({ total, pending, letters, ...(next === undefined ? {} : { next }) }, null, 2))
     return EXIT.ok
   }
+  const where = `${queueName}-dlq${isFiltered(filter) ? ' matching the filters' : ''}`
   if (letters.length === 0) {
-    say(io.stdout, `No dead letters${total > 0 ? ` from ${offset}` : ''} in ${queueName}-dlq${isFiltered(filter) ? ' matching the filters' : ''}.`)
+    say(io.stdout, `No dead letters${total > 0 && (after !== undefined || (offset ?? 0) > 0) ? ' on this page' : ''} in ${where}.`)
     return EXIT.ok
   }
   say(io.stdout, LIST_HEADER)
   for (const letter of letters) say(io.stdout, letterRow(letter))
-  say(io.stdout, `${offset + 1}-${offset + letters.length} of ${total} dead letters (${pending} pending) in ${queueName}-dlq`)
+  const first = after === undefined ? (offset ?? 0) + 1 : undefined
+  const range = first === undefined ? `${letters.length} more` : `${first}-${first + letters.length - 1}`
+  say(io.stdout, `${range} of ${total} dead letters (${pending} pending) in ${queueName}-dlq`)
+  if (next !== undefined) say(io.stdout, `next page: --after ${next}`)
   return EXIT.ok
 }
 
@@ -136,10 +151,14 @@ async function replay ({ args, rest, filter, dead, io, queueName }: ActionContex
       say(io.stdout, `${id} was already replayed; nothing queued`)
       return EXIT.refused
     }
+    if (result.status === 'not-queued') {
+      say(io.stdout, `${id}: job ${String(result.jobId)} of the event is still in the queue (${String(result.jobState)}); nothing queued, the letter stays pending. Replay it again once that job is done`)
+      return EXIT.refused
+    }
     say(io.stdout, `replayed ${id} as job ${String(result.jobId)}${args.force ? ' (forced)' : ''}`)
     return EXIT.ok
   }
-  if (args.replayed) throw new UsageError('--replayed cannot be replayed again: a dead letter is replayed at most once')
+  if (args.replayed) throw new UsageError('--replayed cannot be replayed again: a letter is replayed again only once its event fails again')
   return await replayLetters(dead, { ...filter, replayed: false }, args.force, io)
 }
 

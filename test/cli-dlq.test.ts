@@ -59,19 +59,28 @@ t.test('dlq list, show, replay one, bulk replay with progress, purge', async (t)
 
   const list = await cli(['dlq', 'list', ...q])
   t.equal(list.code, 0, list.err)
-  t.match(list.out, /^ID +STAGE +TRIES +DEAD AT +SOURCE +TYPE +EVENT ID +ERROR\n/)
+  t.match(list.out, /^ID +STAGE +TRIES +FAILS +DEAD AT +SOURCE +TYPE +EVENT ID +ERROR\n/)
   for (const id of ids) t.match(list.out, id)
-  t.match(list.out, /apply +1 +\d{4}-\d\d-\d\dT[\d:]+Z acme +order\.paid +evt_cli_0 +PermanentError: the order is archived/)
+  t.match(list.out, /apply +1 +1 +\d{4}-\d\d-\d\dT[\d:]+Z acme +order\.paid +evt_cli_0 +PermanentError: the order is archived/)
   t.match(list.out, new RegExp(`1-4 of 4 dead letters \\(4 pending\\) in ${fx.queueName}-dlq\\n$`))
   const filtered = await cli(['dlq', 'list', ...q, '--type', 'order.refunded', '--limit', '1', '--offset', '1'])
   t.match(filtered.out, /evt_cli_3/)
   t.notMatch(filtered.out, /evt_cli_[012]/)
   t.match(filtered.out, /2-2 of 2 dead letters/)
+  const firstPage = await cli(['dlq', 'list', ...q, '--limit', '3'])
+  t.match(firstPage.out, new RegExp(`1-3 of 4 dead letters \\(4 pending\\) in .*\\nnext page: --after \\d{15}:${ids[2].replaceAll('.', '\\.')}\\n$`))
+  const cursor = /--after (\S+)/.exec(firstPage.out)?.[1] ?? ''
+  const secondPage = await cli(['dlq', 'list', ...q, '--limit', '3', '--after', cursor])
+  t.match(secondPage.out, ids[3])
+  for (const id of ids.slice(0, 3)) t.notMatch(secondPage.out, id)
+  t.match(secondPage.out, /1 more of 4 dead letters \(4 pending\) in .*-dlq\n$/)
+  t.match(JSON.parse((await cli(['dlq', 'list', ...q, '--limit', '3', '--json'])).out), { total: 4, next: cursor })
   t.match((await cli(['dlq', 'list', ...q, '--stage', 'hydrate'])).out, /No dead letters in .*-dlq matching the filters\./)
 
   const show = await cli(['dlq', 'show', ...q, ids[0]])
   t.equal(show.code, 0)
   t.match(show.out, /stage: +apply\nerror: +PermanentError: the order is archived/)
+  t.match(show.out, /failures: +1, first \S+Z\n {2}\S+Z apply after 1 attempt: PermanentError: the order is archived\n/)
   t.match(show.out, /event data:\n\{\n {2}"v": 1/)
   const shown = JSON.parse((await cli(['dlq', 'show', ...q, '--json', ids[0]])).out)
   t.match(shown, { id: ids[0], stage: 'apply', attemptsMade: 1, event: { source: 'acme' } })
@@ -89,9 +98,22 @@ t.test('dlq list, show, replay one, bulk replay with progress, purge', async (t)
   t.match(again.out, /was already replayed; nothing queued/)
   t.equal((await cli(['dlq', 'replay', ...q, 'acme.nope.1'])).code, 1)
 
+  // A job of the event still in the queue (a worker died before failing it): nothing is queued.
+  const heldLetter = JSON.parse((await cli(['dlq', 'show', ...q, '--json', ids[1]])).out)
+  await fx.queue.add('webhook', heldLetter.event, { ...eventJobOptions(ids[1]), delay: 60_000 })
+  const esc = (id: string): string => id.replaceAll('.', '\\.')
+  const held = await cli(['dlq', 'replay', ...q, ids[1]])
+  t.equal(held.code, 1)
+  t.match(held.out, new RegExp(`^${esc(ids[1])}: job ${esc(ids[1])} of the event is still in the queue \\(delayed\\); nothing queued, the letter stays pending`))
+  const heldBulk = await cli(['dlq', 'replay', ...q, '--all'])
+  t.equal(heldBulk.code, 1)
+  t.match(heldBulk.out, new RegExp(`\\[1/3\\] ${esc(ids[1])}: not-queued \\(job ${esc(ids[1])} is delayed\\)\\n`))
+  t.match(heldBulk.out, /Done: 2 replayed, 0 already replayed, 0 gone, 1 not queued \(their job is still in the queue: replay them again later\)\.\n$/)
+  await fx.queue.remove(ids[1])
+
   const bulk = await cli(['dlq', 'replay', ...q, '--since', '1h'])
   t.equal(bulk.code, 0, bulk.err)
-  t.match(bulk.out, /^Replaying 3 dead letters\n\[1\/3\] \S+: replayed as job acme\.evt_cli_\d\n\[2\/3\] .*\n\[3\/3\] .*\nDone: 3 replayed, 0 already replayed, 0 gone\.\n$/)
+  t.match(bulk.out, new RegExp(`^Replaying 1 dead letter\\n\\[1/1\\] ${esc(ids[1])}: replayed as job ${esc(ids[1])}\\nDone: 1 replayed, 0 already replayed, 0 gone\\.\\n$`))
   t.equal(await fx.queue.count(), 4, 'every event queued again, once')
   t.equal((await cli(['dlq', 'replay', ...q, '--all'])).out, 'No pending dead letters to replay.\n')
   t.match((await cli(['dlq', 'list', ...q, '--pending'])).out, /No dead letters/)
@@ -122,7 +144,7 @@ t.test('dlq with an undecodable job: listed and shown with what is known; --sinc
   await waitFor(() => worker.stats().deadLettered === 1, 15_000, 'the decode dead letter')
   const q = ['--queue', fx.queueName]
   const list = await cli(['dlq', 'list', ...q])
-  t.match(list.out, /decode +1 +\S+ +\? +\? +\? +WEBHOOK_WORKER_BAD_JOB|decode +1 +\S+ +\? +\? +\? +\w*Error/)
+  t.match(list.out, /decode +1 +1 +\S+ +\? +\? +\? +WEBHOOK_WORKER_BAD_JOB|decode +1 +1 +\S+ +\? +\? +\? +\w*Error/)
   const [letter] = JSON.parse((await cli(['dlq', 'list', ...q, '--json'])).out).letters as Array<{ id: string }>
   const show = await cli(['dlq', 'show', ...q, letter.id])
   t.match(show.out, /event: +\? \? \?\nstage: +decode\nerror: +\S+: .*\(code WEBHOOK_WORKER_BAD_JOB\)/)
@@ -170,6 +192,8 @@ t.test('usage errors: exit code 2 and a pointer to --help', async (t) => {
     [['dlq', 'replay'], /replay takes one dead letter id: replay <id>, replay --all or replay --since <time>/],
     [['dlq', 'replay', 'x', '--all'], /replay takes an id, or --all \/ --since, not both/],
     [['dlq', 'replay', '--all', '--replayed'], /--replayed cannot be replayed again/],
+    [['dlq', 'list', '--after', 'acme.1'], /--after takes the cursor a previous page printed, got 'acme.1'/],
+    [['dlq', 'list', '--after', '000000000000001:a', '--offset', '1'], /--offset and --after exclude each other/],
     [['dlq', 'list', 'x'], /list takes no arguments, got 'x'/],
     [['dlq', 'list', '--since', 'yesterday'], /--since must be a duration such as 2h/],
     [['dlq', 'list', '--stage', 'boil'], /--stage must be one of decode, hydrate, apply, stalled, internal/],

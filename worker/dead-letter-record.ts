@@ -3,6 +3,9 @@ import type { WebhookEvent } from './event.js'
 /** Where an event failed for good. */
 export type DeadLetterStage = 'hydrate' | 'apply' | 'stalled' | 'decode' | 'internal'
 
+/** How many failures a dead letter keeps in its `history` (its `failures` counts them all). */
+export const MAX_FAILURE_HISTORY = 20
+
 /** The stages, in the order they run. */
 export const DEAD_LETTER_STAGES: readonly DeadLetterStage[] = ['decode', 'hydrate', 'apply', 'stalled', 'internal']
 
@@ -17,9 +20,25 @@ export interface DeadLetterError {
   stack?: string
 }
 
-/** A dead letter: the event that could not be applied, and why. */
+/** One final failure of an event: the last attempt of one of its jobs. */
+export interface DeadLetterFailure {
+  /** Milliseconds since epoch. */
+  deadAt: number
+  stage: DeadLetterStage
+  /** Attempts used by that job, the last one included. */
+  attemptsMade: number
+  /** Its error, without the stack. */
+  error: DeadLetterError
+}
+
+/**
+ * A dead letter: an event that could not be applied, and why. There is one per
+ * event: a later failure of the event updates it (and makes it pending again
+ * when it was replayed). `stage`, `error`, `attemptsMade`, `firstAttemptAt` and
+ * `deadAt` describe its last failure.
+ */
 export interface DeadLetter<P = unknown> {
-  /** The dead letter's id in the dead-letter queue: the event job id and a failure generation. */
+  /** The dead letter's id in the dead-letter queue: the event's job id (the job id and a failure time for letters written before letters were kept per event). */
   id: string
   /** The event as it was queued. For stage `decode`, the raw job data, which may not have this shape. */
   event: WebhookEvent<P>
@@ -33,8 +52,14 @@ export interface DeadLetter<P = unknown> {
   deadAt: number
   /** The BullMQ job id of the failed job. */
   jobId: string
-  /** When it was replayed; a dead letter is replayed at most once. */
+  /** When it was replayed, if it has not failed again since. */
   replayedAt?: number
+  /** How many times the event failed for good. */
+  failures: number
+  /** Its last failures, oldest first (at most {@link MAX_FAILURE_HISTORY}). */
+  history: DeadLetterFailure[]
+  /** When the event first failed for good (ms since epoch): letters are listed in this order. */
+  firstDeadAt: number
 }
 
 /** Selects dead letters. Every field narrows; none selects all. */
@@ -51,30 +76,47 @@ export interface DeadLetterFilter {
   deadBefore?: number
 }
 
-/** A page of a listing. */
+/** A page of a listing by offset. */
 export interface DeadLetterPage {
-  /** @defaultValue `0` */
+  /**
+   * Letters to skip.
+   * @deprecated Offsets shift while letters are written, replayed and purged: page with `page()` and its `next` cursor instead.
+   * @defaultValue `0`
+   */
   offset?: number
   /** At most 1000. @defaultValue `100` */
   limit?: number
 }
 
+/** Where a page of `page()` starts, and its size. */
+export interface DeadLetterCursor {
+  /** The `next` of the previous page; none for the first page. */
+  after?: string
+  /** At most 1000. @defaultValue `100` */
+  limit?: number
+}
+
+/** A page of `page()`. */
+export interface DeadLetterCursorPage {
+  letters: DeadLetter[]
+  /** The cursor of the next page; absent on the last page. */
+  next?: string
+}
+
 /** What `replay` did with one dead letter. */
 export interface ReplayResult {
   id: string
-  status: 'replayed' | 'already-replayed' | 'not-found'
-  /** The job id the event was queued under, when replayed. */
+  /**
+   * `replayed`: this call queued the event. `not-queued`: a job of the event is
+   * still in the event queue (see `jobState`), so nothing was queued and the
+   * letter stays pending; replay it again once that job is done (if it fails,
+   * its failure updates this letter). `already-replayed`, `not-found`: nothing queued.
+   */
+  status: 'replayed' | 'not-queued' | 'already-replayed' | 'not-found'
+  /** The event's job id, when replayed or not queued. */
   jobId?: string
-}
-
-/**
- * The dead letter id of a failed job: its id plus its creation time, the
- * "failure generation". A worker that dies after writing the dead letter and
- * fails the same job again writes the same id (BullMQ then ignores the add),
- * while a later redelivery of the event is a new job with a new time.
- */
-export function deadLetterId (jobId: string, jobTimestamp: number): string {
-  return `${jobId}.${jobTimestamp}`
+  /** For `not-queued`: the state of the job already in the event queue (`waiting`, `active`, `delayed`, `failed`, …). */
+  jobState?: string
 }
 
 // BullMQ's own reason for a job that stalled more than maxStalledCount times.

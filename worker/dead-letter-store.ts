@@ -1,34 +1,44 @@
-import { Queue, type Job } from 'bullmq'
+import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Queue } from 'bullmq'
 import { eventKeys } from './claim.js'
 import type { RedisClient } from './connection.js'
-import { matchesFilter, type DeadLetter, type DeadLetterFilter, type DeadLetterPage, type ReplayResult } from './dead-letter-record.js'
+import { letterOf, storedOf, withFailure, type FailureInput, type StoredLetter } from './dead-letter-failures.js'
+import {
+  matchesFilter, type DeadLetter, type DeadLetterCursor, type DeadLetterCursorPage, type DeadLetterFilter, type DeadLetterPage, type ReplayResult
+} from './dead-letter-record.js'
+import {
+  CURSOR, DROP_STALE, idOfMember, INDEX_GAP, INDEX_LETTERS, PURGE_LETTER, REPLAY_GATE, WRITE_LETTER
+} from './dead-letter-scripts.js'
 import { decodeEvent } from './decode.js'
 import { WorkerErrors } from './errors.js'
 import { JOB_NAME } from './event.js'
 import { safeJobId } from './job-id.js'
 import { eventJobOptions } from './job-options.js'
 import { deadLetterQueueName, queueKeyBase } from './keys.js'
-import { defineScript, runScript } from './scripts.js'
+import { runScript } from './scripts.js'
 import { checkInteger, expected } from './validate.js'
 
-/** A dead letter as stored: the id is the BullMQ job id. */
-export type StoredLetter = Omit<DeadLetter, 'id'>
+export type { StoredLetter } from './dead-letter-failures.js'
 
-// A replayed dead letter moves from the dead-letter queue's wait list to its
-// completed set, atomically and only once: the move is the "replayed once" gate,
-// and keeps pending letters countable in O(1).
-// KEYS: 1 job hash, 2 wait, 3 completed; ARGV: 1 id, 2 new data, 3 now ms
-const REPLAY_GATE = defineScript('replayGate', `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('LREM', KEYS[2], 0, ARGV[1]) == 0 then return 0 end
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'finishedOn', ARGV[3])
-return 1
-`)
+/** A letter as read, with the SHA1 of its data, on which every write is conditional. */
+interface RawLetter {
+  id: string
+  sha: string
+  /** Its creation time in ms. */
+  timestamp: number
+  /** Its index member, once indexed. */
+  member: string | undefined
+  replayed: boolean
+  stored: StoredLetter
+}
 
 const PENDING = ['wait'] as const
 const REPLAYED = ['completed'] as const
 const BATCH = 200
+// Writes of one letter conflict only while one event fails in several places at
+// once; each retry reads what the others wrote, and one of them always wins a round.
+const MAX_TRIES = 50
 
 /** The dead-letter queue of one event queue, and the event queue for replays. */
 export class DeadLetterStore {
@@ -36,6 +46,8 @@ export class DeadLetterStore {
   readonly #queueName: string
   readonly #prefix: string
   readonly #dlq: Queue
+  readonly #index: string
+  readonly #sequence: string
   #main: Queue | undefined
 
   constructor (client: RedisClient, options: { queueName: string, prefix: string }) {
@@ -44,6 +56,8 @@ export class DeadLetterStore {
     this.#prefix = options.prefix
     this.#dlq = new Queue(deadLetterQueueName(options.queueName), { connection: client, prefix: options.prefix })
     this.#dlq.on('error', () => {})
+    this.#index = `${queueKeyBase(options.prefix, options.queueName)}dlq-index`
+    this.#sequence = `${queueKeyBase(options.prefix, options.queueName)}dlq-sequence`
   }
 
   /** The event queue (created on first use). */
@@ -55,9 +69,27 @@ export class DeadLetterStore {
     return this.#main
   }
 
-  /** Adds a dead letter under `id`; a second write of the same id is ignored by BullMQ. */
-  async write (id: string, letter: StoredLetter): Promise<void> {
-    await this.#dlq.add('dead-letter', letter, { jobId: id, removeOnComplete: false, removeOnFail: false })
+  /**
+   * Records a final failure in the event's dead letter (keyed by its job id):
+   * creates it, or adds the failure to it and makes it pending again. A second
+   * write of one failure updates it without counting it twice.
+   */
+  async record (failure: FailureInput): Promise<DeadLetter> {
+    const id = failure.jobId
+    for (let i = 0; i < MAX_TRIES; i++) {
+      const raw = await this.#read(id)
+      const next = withFailure(raw?.stored, failure)
+      if (raw !== undefined && next === undefined) return letterOf(id, raw.stored)
+      const data = JSON.stringify(next)
+      const options = JSON.stringify({ jobId: id, removeOnComplete: false, removeOnFail: false, attempts: 0 })
+      const firstDeadAt = String((next as StoredLetter).firstDeadAt)
+      if (await runScript(this.#client, WRITE_LETTER, this.#keys(id, 'index'), [id, raw?.sha ?? '', data, firstDeadAt, options]) === 1) {
+        return letterOf(id, next as StoredLetter)
+      }
+      // Spread the writers of one letter apart, so that they stop colliding.
+      await sleep(Math.random() * Math.min(50, 2 ** i))
+    }
+    throw new Error(`The dead letter ${id} kept changing while a failure was written to it`)
   }
 
   /** Dead letters not yet replayed, counted in O(1). */
@@ -67,8 +99,28 @@ export class DeadLetterStore {
 
   async get (id: string): Promise<DeadLetter | undefined> {
     checkId(id)
-    const job = await this.#dlq.getJob(id)
-    return job === undefined ? undefined : toLetter(job)
+    const raw = await this.#read(id)
+    return raw === undefined ? undefined : letterOf(id, raw.stored)
+  }
+
+  /** A page of the letters matching the filter, in the order of their first failure, from a cursor. */
+  async page (filter: DeadLetterFilter = {}, cursor: DeadLetterCursor = {}): Promise<DeadLetterCursorPage> {
+    checkFilter(filter)
+    if (typeof cursor !== 'object' || cursor === null) fail(expected('cursor', 'an object', cursor))
+    const limit = cursor.limit ?? 100
+    failIf(checkInteger('cursor.limit', limit, 1, 1000))
+    if (cursor.after !== undefined && (typeof cursor.after !== 'string' || !CURSOR.test(cursor.after))) {
+      fail(expected('cursor.after', 'the `next` of a previous page', cursor.after))
+    }
+    if (cursor.after === undefined) await this.#ensureIndexed()
+    const letters: DeadLetter[] = []
+    for await (const { member, raw } of this.#walk(cursor.after)) {
+      const letter = letterOf(raw.id, raw.stored)
+      if (!matchesFilter(letter, filter)) continue
+      letters.push(letter)
+      if (letters.length === limit) return { letters, next: member }
+    }
+    return { letters }
   }
 
   async list (filter: DeadLetterFilter = {}, page: DeadLetterPage = {}): Promise<DeadLetter[]> {
@@ -76,12 +128,18 @@ export class DeadLetterStore {
     const limit = page.limit ?? 100
     failIf(checkInteger('page.offset', offset, 0))
     failIf(checkInteger('page.limit', limit, 1, 1000))
+    checkFilter(filter)
+    await this.#ensureIndexed()
     const out: DeadLetter[] = []
     let skipped = 0
-    for await (const letter of this.#scan(filter)) {
-      if (skipped < offset) skipped++
-      else out.push(letter)
-      if (out.length === limit) break
+    for (const replayed of filter.replayed === undefined ? [false, true] : [filter.replayed]) {
+      for await (const { raw } of this.#walk()) {
+        const letter = letterOf(raw.id, raw.stored)
+        if (!matchesFilter(letter, { ...filter, replayed })) continue
+        if (skipped < offset) skipped++
+        else out.push(letter)
+        if (out.length === limit) return out
+      }
     }
     return out
   }
@@ -97,9 +155,8 @@ export class DeadLetterStore {
   }
 
   async purge (filter: DeadLetterFilter = {}): Promise<number> {
-    const ids = await this.#ids(filter)
     let removed = 0
-    for (const id of ids) removed += await this.#dlq.remove(id)
+    for await (const raw of this.#matching(filter)) if (await this.#purgeOne(raw, filter)) removed++
     return removed
   }
 
@@ -120,65 +177,136 @@ export class DeadLetterStore {
 
   async #replayOne (id: string, force: boolean): Promise<ReplayResult> {
     checkId(id)
-    const job = await this.#dlq.getJob(id)
-    if (job === undefined) return { id, status: 'not-found' }
-    if (typeof job.finishedOn === 'number') return { id, status: 'already-replayed' }
-    const letter = job.data as StoredLetter
+    const raw = await this.#read(id)
+    if (raw === undefined) return { id, status: 'not-found' }
+    if (raw.replayed) return { id, status: 'already-replayed' }
+    const letter = raw.stored
     const decoded = decodeEvent(letter.event)
-    let jobId = letter.jobId
-    let data: unknown = letter.event
-    if (decoded.ok) {
-      jobId = safeJobId(decoded.event.source, decoded.event.id)
-      data = { ...decoded.event, origin: 'replay' }
-      if (force) await this.#forget(jobId, decoded.event.replayKey)
-    }
-    // Queued before the gate: a crash in between leaves the letter pending, and
-    // replaying it again is harmless (same job id, and the done marker).
-    const jobOptions = eventJobOptions(jobId)
-    // BullMQ refuses integer-like custom ids; only a job it numbered itself has one.
-    if (/^\d+$/.test(jobId)) delete jobOptions.jobId
-    await this.mainQueue().add(JOB_NAME, data, jobOptions)
+    const jobId = decoded.ok ? safeJobId(decoded.event.source, decoded.event.id) : letter.jobId
+    const data = decoded.ok ? { ...decoded.event, origin: 'replay' } : letter.event
+    const forget = force && decoded.ok ? { replayKey: decoded.event.replayKey } : undefined
+    const queued = await this.#queue(jobId, data, forget)
+    if ('state' in queued) return { id, status: 'not-queued', jobId, jobState: queued.state }
+    // After the add: a crash in between leaves the letter pending, and replaying it
+    // again says the event's job is already queued. The gate refuses when the letter
+    // changed since it was read (the replayed job failed already): it stays pending.
     const replayedAt = Date.now()
-    const stored = JSON.stringify({ ...letter, replayedAt })
-    const keys = [this.#dlq.toKey(id), this.#dlq.keys.wait, this.#dlq.keys.completed]
-    const gate = await runScript(this.#client, REPLAY_GATE, keys, [id, stored, replayedAt])
-    if (gate === 1) return { id, status: 'replayed', jobId }
-    return { id, status: gate === 0 ? 'already-replayed' : 'not-found' }
+    await runScript(this.#client, REPLAY_GATE, this.#keys(id), [id, raw.sha, JSON.stringify({ ...letter, replayedAt }), replayedAt])
+    return { id, status: 'replayed', jobId: queued.jobId }
   }
 
-  // A forced replay forgets that the event was applied: its done and replay
-  // markers, and a completed job that would swallow the add as a duplicate.
+  /**
+   * Queues the event unless a job of its id is still in the event queue: BullMQ's
+   * add would silently keep that one, so the replay says it queued nothing.
+   * A completed job goes first (the done marker still dedupes the replay).
+   */
+  async #queue (jobId: string, data: unknown, forget: { replayKey: string | undefined } | undefined): Promise<{ jobId: string } | { state: string }> {
+    const main = this.mainQueue()
+    const options = eventJobOptions(jobId)
+    // BullMQ refuses integer-like custom ids; only a job it numbered itself has one, and gets a new number.
+    if (/^\d+$/.test(jobId)) {
+      delete options.jobId
+      return { jobId: String((await main.add(JOB_NAME, data, options)).id) }
+    }
+    const state = await main.getJobState(jobId)
+    if (state === 'completed') await main.remove(jobId)
+    else if (state !== 'unknown') return { state }
+    if (forget !== undefined) await this.#forget(jobId, forget.replayKey)
+    const job = await main.add(JOB_NAME, data, options)
+    // A job of this id added meanwhile makes the add a no-op: ours is the one with our timestamp.
+    if (Number(await this.#client.hget(main.toKey(jobId), 'timestamp')) === job.timestamp) return { jobId }
+    return { state: await main.getJobState(jobId) }
+  }
+
+  // A forced replay forgets that the event was applied: its done and replay markers.
   async #forget (jobId: string, replayKey: string | undefined): Promise<void> {
     const keys = eventKeys(queueKeyBase(this.#prefix, this.#queueName), jobId, replayKey)
     await this.#client.del(keys.done, ...(keys.replayMarker === undefined ? [] : [keys.replayMarker]))
-    const existing = await this.mainQueue().getJob(jobId)
-    if (existing !== undefined && await existing.isCompleted()) await existing.remove()
+  }
+
+  async #purgeOne (first: RawLetter, filter: DeadLetterFilter): Promise<boolean> {
+    let raw: RawLetter | undefined = first
+    for (let i = 0; i < MAX_TRIES && raw !== undefined; i++) {
+      // Checked again after a change: a replayed letter that failed again is pending now.
+      if (!matchesFilter(letterOf(raw.id, raw.stored), filter)) return false
+      const result = await runScript(this.#client, PURGE_LETTER, [...this.#keys(raw.id), this.#index, `${this.#dlq.toKey(raw.id)}:logs`], [raw.id, raw.sha])
+      if (result !== 0) return result === 1
+      raw = await this.#read(raw.id)
+    }
+    return false
   }
 
   async #ids (filter: DeadLetterFilter): Promise<string[]> {
     const ids: string[] = []
-    for await (const letter of this.#scan(filter)) ids.push(letter.id)
+    for await (const raw of this.#matching(filter)) ids.push(raw.id)
     return ids
   }
 
-  async * #scan (filter: DeadLetterFilter): AsyncGenerator<DeadLetter> {
+  /** Every letter matching the filter, in index order. */
+  async * #matching (filter: DeadLetterFilter): AsyncGenerator<RawLetter> {
     checkFilter(filter)
-    const groups = filter.replayed === undefined ? [PENDING, REPLAYED] : [filter.replayed ? REPLAYED : PENDING]
-    for (const types of groups) {
-      for (let start = 0; ; start += BATCH) {
-        const jobs = await this.#dlq.getJobs([...types], start, start + BATCH - 1, true)
-        for (const job of jobs) {
-          const letter = toLetter(job)
-          if (matchesFilter(letter, filter)) yield letter
+    await this.#ensureIndexed()
+    for await (const { raw } of this.#walk()) if (matchesFilter(letterOf(raw.id, raw.stored), filter)) yield raw
+  }
+
+  /** The letters after a cursor, in index order; drops index members whose letter is gone. */
+  async * #walk (after?: string): AsyncGenerator<{ member: string, raw: RawLetter }> {
+    let start = after === undefined ? '-' : `(${after}`
+    for (;;) {
+      const members = await this.#client.zrangebylex(this.#index, start, '+', 'LIMIT', 0, BATCH)
+      const raws = await Promise.all(members.map(async (member) => await this.#read(idOfMember(member))))
+      for (const [i, member] of members.entries()) {
+        const raw = raws[i]
+        if (raw !== undefined && raw.member === member) {
+          yield { member, raw }
+          continue
         }
-        if (jobs.length < BATCH) break
+        await runScript(this.#client, DROP_STALE, [this.#dlq.toKey(idOfMember(member)), this.#index], [member])
       }
+      if (members.length < BATCH) return
+      start = `(${members[members.length - 1]}`
     }
+  }
+
+  // Letters written by an older version are in the queue but not in the index: index them.
+  async #ensureIndexed (): Promise<void> {
+    const [letters, indexed] = await runScript(this.#client, INDEX_GAP, [this.#dlq.keys.wait, this.#dlq.keys.completed, this.#index], []) as [number, number]
+    if (indexed >= letters) return
+    const ids = [...await this.#client.lrange(this.#dlq.keys.wait, 0, -1), ...await this.#client.zrange(this.#dlq.keys.completed, 0, -1)]
+    const unindexed = (await Promise.all(ids.map(async (id) => await this.#read(id)))).filter((raw) => raw !== undefined && raw.member === undefined) as RawLetter[]
+    unindexed.sort((a, b) => a.timestamp - b.timestamp)
+    for (let i = 0; i < unindexed.length; i += BATCH) {
+      const chunk = unindexed.slice(i, i + BATCH).map((raw) => raw.id)
+      await runScript(this.#client, INDEX_LETTERS, [this.#index, this.#sequence, ...chunk.map((id) => this.#dlq.toKey(id))], chunk)
+    }
+  }
+
+  async #read (id: string): Promise<RawLetter | undefined> {
+    const [data, finishedOn, timestamp, member] = await this.#client.hmgetBuffer(this.#dlq.toKey(id), 'data', 'finishedOn', 'timestamp', 'whix')
+    if (data === null) return undefined
+    return {
+      id,
+      sha: createHash('sha1').update(data).digest('hex'),
+      timestamp: Number(timestamp?.toString() ?? 0),
+      member: member?.toString() ?? undefined,
+      replayed: finishedOn !== null,
+      stored: storedOf(parseData(data))
+    }
+  }
+
+  #keys (id: string, withIndex?: 'index'): string[] {
+    const keys = [this.#dlq.toKey(id), this.#dlq.keys.wait, this.#dlq.keys.completed]
+    return withIndex === undefined ? keys : [...keys, this.#index, this.#sequence]
   }
 }
 
-function toLetter (job: Job): DeadLetter {
-  return { id: String(job.id), ...(job.data as StoredLetter) }
+// Data that is not JSON (written by something else) is shown as its text.
+function parseData (data: Buffer): unknown {
+  try {
+    return JSON.parse(data.toString())
+  } catch {
+    return { event: data.toString() }
+  }
 }
 
 function checkId (id: unknown): void {

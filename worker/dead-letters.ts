@@ -1,5 +1,5 @@
 import { connectionProblem, createWorkerClient, type RedisConnection } from './connection.js'
-import type { DeadLetter, DeadLetterFilter, DeadLetterPage, ReplayResult } from './dead-letter-record.js'
+import type { DeadLetter, DeadLetterCursor, DeadLetterCursorPage, DeadLetterFilter, DeadLetterPage, ReplayResult } from './dead-letter-record.js'
 import { DeadLetterStore, fail, failIf } from './dead-letter-store.js'
 import { checkRedisName, expected } from './validate.js'
 
@@ -21,14 +21,29 @@ export interface ReplayOptions {
 
 /** The dead-letter API. */
 export interface DeadLetters {
-  /** Dead letters matching the filter: pending ones first, then replayed ones, oldest first in each. */
+  /**
+   * Dead letters matching the filter: pending ones first, then replayed ones,
+   * each in the order of their first failure. To go through many, use `page`:
+   * an offset shifts while letters are written, replayed and purged.
+   */
   list: (filter?: DeadLetterFilter, page?: DeadLetterPage) => Promise<DeadLetter[]>
+  /**
+   * One page of the dead letters matching the filter, in the order of their
+   * first failure (pending and replayed together), and the cursor of the next
+   * page (`after: next`; none on the last page). A walk sees every letter
+   * that exists from its first page to its last exactly once, whatever is
+   * written, replayed or purged meanwhile.
+   */
+  page: (filter?: DeadLetterFilter, cursor?: DeadLetterCursor) => Promise<DeadLetterCursorPage>
   /** One dead letter, or `undefined`. */
   get: (id: string) => Promise<DeadLetter | undefined>
   /**
-   * Queues dead letters again (origin `'replay'`), each at most once: a second
-   * replay reports `'already-replayed'`. The replayed job honours the done
-   * marker unless `force`. A filter replays the matching letters not replayed yet.
+   * Queues dead letters again (origin `'replay'`): a second replay reports
+   * `'already-replayed'`, until the event fails again (its letter is then
+   * pending again). When a job of the event is still in the event queue,
+   * nothing is queued: `'not-queued'`, and the letter stays pending. The
+   * replayed job honours the done marker unless `force`. A filter replays the
+   * matching letters not replayed yet.
    */
   replay: {
     (id: string, options?: ReplayOptions): Promise<ReplayResult>
@@ -36,7 +51,7 @@ export interface DeadLetters {
   }
   /** Deletes the matching dead letters (all without a filter); resolves to how many. */
   purge: (filter?: DeadLetterFilter) => Promise<number>
-  /** How many dead letters match (all without a filter). */
+  /** How many dead letters match (all without a filter): one per event. */
   count: (filter?: DeadLetterFilter) => Promise<number>
   /** Closes what this object opened. On a worker's `deadLetters`, a no-op: the worker's `close` does it. */
   close: () => Promise<void>
@@ -63,6 +78,7 @@ export function createDeadLetters (options: DeadLettersOptions): DeadLetters {
 export function deadLettersApi (store: DeadLetterStore, close: () => Promise<void>): DeadLetters {
   return {
     list: async (filter, page) => await store.list(filter, page),
+    page: async (filter, cursor) => await store.page(filter, cursor),
     get: async (id) => await store.get(id),
     replay: (async (target: string | DeadLetterFilter, options?: ReplayOptions) => await store.replay(target, options)) as DeadLetters['replay'],
     purge: async (filter) => await store.purge(filter),

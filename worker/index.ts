@@ -20,7 +20,7 @@ export type {
 export type { AttemptReport, AttemptOutcome, DeadLetterAlert, WorkerStats, WebhookWorkerEvents, StaleInfo } from './reporter.js'
 export { createDeadLetters } from './dead-letters.js'
 export type { DeadLetters, DeadLettersOptions, ReplayOptions } from './dead-letters.js'
-export type { DeadLetter, DeadLetterStage, DeadLetterError, DeadLetterFilter, DeadLetterPage, ReplayResult } from './dead-letter-record.js'
+export type { DeadLetter, DeadLetterStage, DeadLetterError, DeadLetterFilter, DeadLetterPage, DeadLetterCursor, DeadLetterCursorPage, DeadLetterFailure, ReplayResult } from './dead-letter-record.js'
 export type { ClaimDecision } from './claim.js'
 export { createPoller } from './poller.js'
 export type { Poller, PollerStatus, PollRunEvent, PollLagEvent, PollResult, PollRunResult } from './poller.js'

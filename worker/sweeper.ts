@@ -1,8 +1,7 @@
 import type { Job } from 'bullmq'
 import type { RedisClient } from './connection.js'
-import {
-  deadLetterId, serializeError, stageOfFailedReason, type DeadLetter, type DeadLetterStage
-} from './dead-letter-record.js'
+import type { FailureInput } from './dead-letter-failures.js'
+import { serializeError, stageOfFailedReason, type DeadLetterStage } from './dead-letter-record.js'
 import type { DeadLetterStore } from './dead-letter-store.js'
 import type { Reporter } from './reporter.js'
 
@@ -50,17 +49,18 @@ export class DeadLetterSink {
     this.#queueName = options.queueName
   }
 
-  /** Writes the dead letter of a job the processor gives up on (before BullMQ fails it). */
+  /** Records the final failure of a job the processor gives up on in its event's dead letter (before BullMQ fails it). */
   async fromAttempt (failure: FinalFailure): Promise<void> {
     const { job } = failure
-    await this.#write(deadLetterId(String(job.id), job.timestamp), {
-      event: failure.event as DeadLetter['event'],
+    await this.#record({
+      jobId: String(job.id),
+      jobTimestamp: job.timestamp,
+      event: failure.event,
       stage: failure.stage,
       error: serializeError(failure.err, this.#includeStack),
       attemptsMade: failure.attemptsMade,
       firstAttemptAt: failure.firstAttemptAt,
-      deadAt: Date.now(),
-      jobId: String(job.id)
+      deadAt: Date.now()
     })
   }
 
@@ -73,14 +73,15 @@ export class DeadLetterSink {
     const cause = err?.cause instanceof Error ? err.cause : err
     const error = cause === undefined ? { name: 'Error', message } : { ...serializeError(cause, this.#includeStack), message }
     const firstAttempt = await this.#client.hget(this.#store.mainQueue().toKey(String(job.id)), 'whfa')
-    await this.#write(deadLetterId(String(job.id), job.timestamp), {
+    await this.#record({
+      jobId: String(job.id),
+      jobTimestamp: job.timestamp,
       event: job.data,
       stage,
       error,
       attemptsMade: job.attemptsMade,
       firstAttemptAt: firstAttempt === null ? (job.processedOn ?? job.timestamp) : Number(firstAttempt),
-      deadAt: job.finishedOn ?? Date.now(),
-      jobId: String(job.id)
+      deadAt: job.finishedOn ?? Date.now()
     })
     // Another worker's sweep may have removed it first.
     await job.remove().catch(() => {})
@@ -109,9 +110,8 @@ export class DeadLetterSink {
     }
   }
 
-  async #write (id: string, letter: Omit<DeadLetter, 'id'>): Promise<void> {
-    await this.#store.write(id, letter)
-    this.#reporter.deadLetter({ id, ...letter })
+  async #record (failure: FailureInput): Promise<void> {
+    this.#reporter.deadLetter(await this.#store.record(failure))
     await this.checkAlert().catch((err: unknown) => this.#reporter.problem(err, 'could not count dead letters'))
   }
 }
