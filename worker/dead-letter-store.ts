@@ -114,7 +114,8 @@ export class DeadLetterStore {
     }
     if (cursor.after === undefined) await this.#ensureIndexed()
     const letters: DeadLetter[] = []
-    for await (const { member, raw } of this.#walk(cursor.after)) {
+    // A page without a filter needs `limit` letters: read no more than that, nor fewer than a few dozen.
+    for await (const { member, raw } of this.#walk(cursor.after, Math.min(BATCH, Math.max(limit, 25)))) {
       const letter = letterOf(raw.id, raw.stored)
       if (!matchesFilter(letter, filter)) continue
       letters.push(letter)
@@ -250,10 +251,10 @@ export class DeadLetterStore {
   }
 
   /** The letters after a cursor, in index order; drops index members whose letter is gone. */
-  async * #walk (after?: string): AsyncGenerator<{ member: string, raw: RawLetter }> {
+  async * #walk (after?: string, batch = BATCH): AsyncGenerator<{ member: string, raw: RawLetter }> {
     let start = after === undefined ? '-' : `(${after}`
     for (;;) {
-      const members = await this.#client.zrangebylex(this.#index, start, '+', 'LIMIT', 0, BATCH)
+      const members = await this.#client.zrangebylex(this.#index, start, '+', 'LIMIT', 0, batch)
       const raws = await Promise.all(members.map(async (member) => await this.#read(idOfMember(member))))
       for (const [i, member] of members.entries()) {
         const raw = raws[i]
@@ -263,7 +264,7 @@ export class DeadLetterStore {
         }
         await runScript(this.#client, DROP_STALE, [this.#dlq.toKey(idOfMember(member)), this.#index], [member])
       }
-      if (members.length < BATCH) return
+      if (members.length < batch) return
       start = `(${members[members.length - 1]}`
     }
   }
