@@ -13,16 +13,17 @@ import { eventJobOptions } from '../worker/job-options.js'
 import { Reporter } from '../worker/reporter.js'
 import { DeadLetterSink } from '../worker/sweeper.js'
 import { sample } from './helpers/metrics.js'
+import { testClient } from './helpers/redis.js'
 import { makeEvent, queueFixture, startWorker, waitFor, type QueueFixture } from './helpers/worker.js'
 
 // One dead letter per event: later failures update it, a replay says whether
 // it really queued the event, and no failure of an event is ever dropped.
 t.setTimeout(60_000)
 
-function sinkOf (q: QueueFixture): { store: DeadLetterStore, sink: DeadLetterSink } {
-  const store = new DeadLetterStore(q.redis, { queueName: q.queueName, prefix: q.prefix })
+function sinkOf (q: QueueFixture, client = q.redis): { store: DeadLetterStore, sink: DeadLetterSink } {
+  const store = new DeadLetterStore(client, { queueName: q.queueName, prefix: q.prefix })
   const sink = new DeadLetterSink({
-    store, client: q.redis, reporter: new Reporter(pino({ level: 'silent' }), new EventEmitter()), includeStack: false, alertThreshold: 100, queueName: q.queueName
+    store, client, reporter: new Reporter(pino({ level: 'silent' }), new EventEmitter()), includeStack: false, alertThreshold: 100, queueName: q.queueName
   })
   return { store, sink }
 }
@@ -130,7 +131,7 @@ t.test('a poison event delivered three times has one dead letter with three fail
 t.test('concurrent writes of one event\'s failures: one letter, no failure lost; a repeat of one failure is not counted twice', async (t) => {
   const q = queueFixture(t)
   const { store, sink } = sinkOf(q)
-  const other = sinkOf(q)
+  const other = sinkOf(q, testClient(t, q.url)) // another worker: its own connection
   t.teardown(async () => { await store.close(); await other.store.close() })
   const event = makeEvent()
   const job = await q.queue.add('webhook', event, eventJobOptions(safeJobId(event.source, event.id)))
@@ -169,4 +170,25 @@ t.test('a dead letter written in the old form (one per failure) still lists, rep
   t.equal(await dl.purge({ replayed: false }), 1)
   t.equal(await dl.purge(), 1)
   t.equal(await dl.count(), 0)
+})
+
+t.test('purging replayed letters while their events fail again never deletes a letter that is pending again', async (t) => {
+  const q = queueFixture(t)
+  const { store } = sinkOf(q)
+  const other = sinkOf(q, testClient(t, q.url))
+  t.teardown(async () => { await store.close(); await other.store.close() })
+  const failure = (i: number, jobTimestamp: number): Parameters<DeadLetterStore['record']>[0] => ({
+    jobId: `acme.again-${i}`, jobTimestamp, event: makeEvent({ id: `again-${i}` }), stage: 'apply', error: { name: 'Error', message: 'no' }, attemptsMade: 1, firstAttemptAt: 1, deadAt: Date.now()
+  })
+  for (let i = 0; i < 100; i++) await store.record(failure(i, 1))
+  const replayed = await store.replay({})
+  t.equal(replayed.length, 100)
+  // The replayed jobs fail again (from the newest letter down) while the replayed letters are purged.
+  const [purged] = await Promise.all([
+    store.purge({ replayed: true }),
+    (async () => { for (let i = 99; i >= 0; i--) await other.store.record(failure(i, 2)) })()
+  ])
+  t.comment(`${purged} purged before their event failed again`)
+  t.equal(await store.count({ replayed: false }), 100, 'every event that failed again has a pending letter')
+  t.equal(await store.count(), 100)
 })
