@@ -181,7 +181,7 @@ t.test('purging replayed letters while their events fail again never deletes a l
     jobId: `acme.again-${i}`, jobTimestamp, event: makeEvent({ id: `again-${i}` }), stage: 'apply', error: { name: 'Error', message: 'no' }, attemptsMade: 1, firstAttemptAt: 1, deadAt: Date.now()
   })
   for (let i = 0; i < 100; i++) await store.record(failure(i, 1))
-  const replayed = await store.replay({})
+  const replayed = await store.replay({}) as unknown[]
   t.equal(replayed.length, 100)
   // The replayed jobs fail again (from the newest letter down) while the replayed letters are purged.
   const [purged] = await Promise.all([

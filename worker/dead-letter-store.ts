@@ -1,14 +1,14 @@
-import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Queue } from 'bullmq'
 import { eventKeys } from './claim.js'
 import type { RedisClient } from './connection.js'
-import { letterOf, storedOf, withFailure, type FailureInput, type StoredLetter } from './dead-letter-failures.js'
+import { letterOf, withFailure, type FailureInput } from './dead-letter-failures.js'
+import { LetterIndex, type RawLetter } from './dead-letter-index.js'
 import {
   matchesFilter, type DeadLetter, type DeadLetterCursor, type DeadLetterCursorPage, type DeadLetterFilter, type DeadLetterPage, type ReplayResult
 } from './dead-letter-record.js'
 import {
-  CURSOR, DROP_STALE, idOfMember, INDEX_GAP, INDEX_LETTERS, PURGE_LETTER, REPLAY_GATE, WRITE_LETTER
+  CURSOR, PURGE_LETTER, REPLAY_GATE, WRITE_LETTER
 } from './dead-letter-scripts.js'
 import { decodeEvent } from './decode.js'
 import { WorkerErrors } from './errors.js'
@@ -19,23 +19,8 @@ import { deadLetterQueueName, queueKeyBase } from './keys.js'
 import { runScript } from './scripts.js'
 import { checkInteger, expected } from './validate.js'
 
-export type { StoredLetter } from './dead-letter-failures.js'
-
-/** A letter as read, with the SHA1 of its data, on which every write is conditional. */
-interface RawLetter {
-  id: string
-  sha: string
-  /** Its creation time in ms. */
-  timestamp: number
-  /** Its index member, once indexed. */
-  member: string | undefined
-  replayed: boolean
-  stored: StoredLetter
-}
-
 const PENDING = ['wait'] as const
 const REPLAYED = ['completed'] as const
-const BATCH = 200
 // Writes of one letter conflict only while one event fails in several places at
 // once; each retry reads what the others wrote, and one of them always wins a round.
 const MAX_TRIES = 50
@@ -46,8 +31,7 @@ export class DeadLetterStore {
   readonly #queueName: string
   readonly #prefix: string
   readonly #dlq: Queue
-  readonly #index: string
-  readonly #sequence: string
+  readonly #letters: LetterIndex
   #main: Queue | undefined
 
   constructor (client: RedisClient, options: { queueName: string, prefix: string }) {
@@ -56,8 +40,7 @@ export class DeadLetterStore {
     this.#prefix = options.prefix
     this.#dlq = new Queue(deadLetterQueueName(options.queueName), { connection: client, prefix: options.prefix })
     this.#dlq.on('error', () => {})
-    this.#index = `${queueKeyBase(options.prefix, options.queueName)}dlq-index`
-    this.#sequence = `${queueKeyBase(options.prefix, options.queueName)}dlq-sequence`
+    this.#letters = new LetterIndex(client, this.#dlq, queueKeyBase(options.prefix, options.queueName))
   }
 
   /** The event queue (created on first use). */
@@ -77,15 +60,12 @@ export class DeadLetterStore {
   async record (failure: FailureInput): Promise<DeadLetter> {
     const id = failure.jobId
     for (let i = 0; i < MAX_TRIES; i++) {
-      const raw = await this.#read(id)
+      const raw = await this.#letters.read(id)
       const next = withFailure(raw?.stored, failure)
-      if (raw !== undefined && next === undefined) return letterOf(id, raw.stored)
-      const data = JSON.stringify(next)
+      if (next === undefined) return letterOf(id, (raw as RawLetter).stored)
       const options = JSON.stringify({ jobId: id, removeOnComplete: false, removeOnFail: false, attempts: 0 })
-      const firstDeadAt = String((next as StoredLetter).firstDeadAt)
-      if (await runScript(this.#client, WRITE_LETTER, this.#keys(id, 'index'), [id, raw?.sha ?? '', data, firstDeadAt, options]) === 1) {
-        return letterOf(id, next as StoredLetter)
-      }
+      const args = [id, raw?.sha ?? '', JSON.stringify(next), String(next.firstDeadAt), options]
+      if (await runScript(this.#client, WRITE_LETTER, this.#letters.writeKeys(id), args) === 1) return letterOf(id, next)
       // Spread the writers of one letter apart, so that they stop colliding.
       await sleep(Math.random() * Math.min(50, 2 ** i))
     }
@@ -99,7 +79,7 @@ export class DeadLetterStore {
 
   async get (id: string): Promise<DeadLetter | undefined> {
     checkId(id)
-    const raw = await this.#read(id)
+    const raw = await this.#letters.read(id)
     return raw === undefined ? undefined : letterOf(id, raw.stored)
   }
 
@@ -112,10 +92,10 @@ export class DeadLetterStore {
     if (cursor.after !== undefined && (typeof cursor.after !== 'string' || !CURSOR.test(cursor.after))) {
       fail(expected('cursor.after', 'the `next` of a previous page', cursor.after))
     }
-    if (cursor.after === undefined) await this.#ensureIndexed()
+    if (cursor.after === undefined) await this.#letters.ensureIndexed()
     const letters: DeadLetter[] = []
     // A page without a filter needs `limit` letters: read no more than that, nor fewer than a few dozen.
-    for await (const { member, raw } of this.#walk(cursor.after, Math.min(BATCH, Math.max(limit, 25)))) {
+    for await (const { member, raw } of this.#letters.walk(cursor.after, Math.min(200, Math.max(limit, 25)))) {
       const letter = letterOf(raw.id, raw.stored)
       if (!matchesFilter(letter, filter)) continue
       letters.push(letter)
@@ -130,11 +110,11 @@ export class DeadLetterStore {
     failIf(checkInteger('page.offset', offset, 0))
     failIf(checkInteger('page.limit', limit, 1, 1000))
     checkFilter(filter)
-    await this.#ensureIndexed()
+    await this.#letters.ensureIndexed()
     const out: DeadLetter[] = []
     let skipped = 0
     for (const replayed of filter.replayed === undefined ? [false, true] : [filter.replayed]) {
-      for await (const { raw } of this.#walk()) {
+      for await (const { raw } of this.#letters.walk()) {
         const letter = letterOf(raw.id, raw.stored)
         if (!matchesFilter(letter, { ...filter, replayed })) continue
         if (skipped < offset) skipped++
@@ -178,7 +158,7 @@ export class DeadLetterStore {
 
   async #replayOne (id: string, force: boolean): Promise<ReplayResult> {
     checkId(id)
-    const raw = await this.#read(id)
+    const raw = await this.#letters.read(id)
     if (raw === undefined) return { id, status: 'not-found' }
     if (raw.replayed) return { id, status: 'already-replayed' }
     const letter = raw.stored
@@ -192,7 +172,7 @@ export class DeadLetterStore {
     // again says the event's job is already queued. The gate refuses when the letter
     // changed since it was read (the replayed job failed already): it stays pending.
     const replayedAt = Date.now()
-    await runScript(this.#client, REPLAY_GATE, this.#keys(id), [id, raw.sha, JSON.stringify({ ...letter, replayedAt }), replayedAt])
+    await runScript(this.#client, REPLAY_GATE, this.#letters.keys(id), [id, raw.sha, JSON.stringify({ ...letter, replayedAt }), replayedAt])
     return { id, status: 'replayed', jobId: queued.jobId }
   }
 
@@ -230,9 +210,9 @@ export class DeadLetterStore {
     for (let i = 0; i < MAX_TRIES && raw !== undefined; i++) {
       // Checked again after a change: a replayed letter that failed again is pending now.
       if (!matchesFilter(letterOf(raw.id, raw.stored), filter)) return false
-      const result = await runScript(this.#client, PURGE_LETTER, [...this.#keys(raw.id), this.#index, `${this.#dlq.toKey(raw.id)}:logs`], [raw.id, raw.sha])
+      const result = await runScript(this.#client, PURGE_LETTER, [...this.#letters.keys(raw.id), this.#letters.index, `${this.#dlq.toKey(raw.id)}:logs`], [raw.id, raw.sha])
       if (result !== 0) return result === 1
-      raw = await this.#read(raw.id)
+      raw = await this.#letters.read(raw.id)
     }
     return false
   }
@@ -246,67 +226,8 @@ export class DeadLetterStore {
   /** Every letter matching the filter, in index order. */
   async * #matching (filter: DeadLetterFilter): AsyncGenerator<RawLetter> {
     checkFilter(filter)
-    await this.#ensureIndexed()
-    for await (const { raw } of this.#walk()) if (matchesFilter(letterOf(raw.id, raw.stored), filter)) yield raw
-  }
-
-  /** The letters after a cursor, in index order; drops index members whose letter is gone. */
-  async * #walk (after?: string, batch = BATCH): AsyncGenerator<{ member: string, raw: RawLetter }> {
-    let start = after === undefined ? '-' : `(${after}`
-    for (;;) {
-      const members = await this.#client.zrangebylex(this.#index, start, '+', 'LIMIT', 0, batch)
-      const raws = await Promise.all(members.map(async (member) => await this.#read(idOfMember(member))))
-      for (const [i, member] of members.entries()) {
-        const raw = raws[i]
-        if (raw !== undefined && raw.member === member) {
-          yield { member, raw }
-          continue
-        }
-        await runScript(this.#client, DROP_STALE, [this.#dlq.toKey(idOfMember(member)), this.#index], [member])
-      }
-      if (members.length < batch) return
-      start = `(${members[members.length - 1]}`
-    }
-  }
-
-  // Letters written by an older version are in the queue but not in the index: index them.
-  async #ensureIndexed (): Promise<void> {
-    const [letters, indexed] = await runScript(this.#client, INDEX_GAP, [this.#dlq.keys.wait, this.#dlq.keys.completed, this.#index], []) as [number, number]
-    if (indexed >= letters) return
-    const ids = [...await this.#client.lrange(this.#dlq.keys.wait, 0, -1), ...await this.#client.zrange(this.#dlq.keys.completed, 0, -1)]
-    const unindexed = (await Promise.all(ids.map(async (id) => await this.#read(id)))).filter((raw) => raw !== undefined && raw.member === undefined) as RawLetter[]
-    unindexed.sort((a, b) => a.timestamp - b.timestamp)
-    for (let i = 0; i < unindexed.length; i += BATCH) {
-      const chunk = unindexed.slice(i, i + BATCH).map((raw) => raw.id)
-      await runScript(this.#client, INDEX_LETTERS, [this.#index, this.#sequence, ...chunk.map((id) => this.#dlq.toKey(id))], chunk)
-    }
-  }
-
-  async #read (id: string): Promise<RawLetter | undefined> {
-    const [data, finishedOn, timestamp, member] = await this.#client.hmgetBuffer(this.#dlq.toKey(id), 'data', 'finishedOn', 'timestamp', 'whix')
-    if (data === null) return undefined
-    return {
-      id,
-      sha: createHash('sha1').update(data).digest('hex'),
-      timestamp: Number(timestamp?.toString() ?? 0),
-      member: member?.toString() ?? undefined,
-      replayed: finishedOn !== null,
-      stored: storedOf(parseData(data))
-    }
-  }
-
-  #keys (id: string, withIndex?: 'index'): string[] {
-    const keys = [this.#dlq.toKey(id), this.#dlq.keys.wait, this.#dlq.keys.completed]
-    return withIndex === undefined ? keys : [...keys, this.#index, this.#sequence]
-  }
-}
-
-// Data that is not JSON (written by something else) is shown as its text.
-function parseData (data: Buffer): unknown {
-  try {
-    return JSON.parse(data.toString())
-  } catch {
-    return { event: data.toString() }
+    await this.#letters.ensureIndexed()
+    for await (const { raw } of this.#letters.walk()) if (matchesFilter(letterOf(raw.id, raw.stored), filter)) yield raw
   }
 }
 
