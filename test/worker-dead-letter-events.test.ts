@@ -143,6 +143,12 @@ t.test('concurrent writes of one event\'s failures: one letter, no failure lost;
   // The same failure written again (two sweeps of one failed job): updated, not counted.
   await Promise.all([sink.fromAttempt(failure(12)), other.sink.fromAttempt(failure(12))])
   t.equal((await store.get(letter.id))?.failures, 12)
+  // After a replay, a late repeat of a failure recorded before it changes nothing: the letter stays replayed.
+  await job.remove()
+  t.match(await store.replay(letter.id), { status: 'replayed' })
+  await sink.fromAttempt(failure(12))
+  t.match(await store.get(letter.id), { failures: 12, replayedAt: Number })
+  t.equal(await store.count({ replayed: false }), 0)
 })
 
 t.test('a dead letter written in the old form (one per failure) still lists, replays and purges', async (t) => {
