@@ -198,3 +198,26 @@ t.test('purging replayed letters while their events fail again never deletes a l
   t.equal(await store.count({ replayed: false }), 100, 'every event that failed again has a pending letter')
   t.equal(await store.count(), 100)
 })
+
+t.test('replaying a letter whose event was applied since under its job id: the completed job makes way, and the done marker skips the replay', async (t) => {
+  const q = queueFixture(t)
+  let broken = true
+  let applied = 0
+  const handle = await startWorker(t, q, {
+    apply: async () => {
+      if (broken) throw new PermanentError('no')
+      applied++
+    }
+  })
+  const event = makeEvent()
+  const jobId = safeJobId(event.source, event.id)
+  await q.add(event)
+  await waitFor(async () => handle.stats().deadLettered === 1 && await q.queue.getJob(jobId) === undefined, 10_000, 'dead-lettered')
+  broken = false
+  await q.add(event) // a redelivery under the same job id, applied
+  await waitFor(async () => applied === 1 && await q.queue.getJobState(jobId) === 'completed', 10_000, 'the redelivery applied')
+  t.same(await handle.deadLetters.replay(jobId), { id: jobId, status: 'replayed', jobId })
+  await waitFor(() => handle.stats().duplicates === 1, 10_000, 'the replayed job ran and was skipped as done')
+  t.equal(applied, 1)
+  t.match(await handle.deadLetters.get(jobId), { failures: 1, replayedAt: Number })
+})
