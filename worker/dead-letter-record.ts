@@ -58,7 +58,7 @@ export interface DeadLetter<P = unknown> {
   failures: number
   /** Its last failures, oldest first (at most {@link MAX_FAILURE_HISTORY}). */
   history: DeadLetterFailure[]
-  /** When the event first failed for good (ms since epoch): letters are listed in this order. */
+  /** When the event first failed for good (ms since epoch). */
   firstDeadAt: number
 }
 
@@ -99,7 +99,7 @@ export interface DeadLetterCursor {
 /** A page of `page()`. */
 export interface DeadLetterCursorPage {
   letters: DeadLetter[]
-  /** The cursor of the next page; absent on the last page. */
+  /** The cursor of the next page, when this one is full (the next may then be empty); absent otherwise. */
   next?: string
 }
 

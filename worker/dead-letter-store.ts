@@ -83,7 +83,7 @@ export class DeadLetterStore {
     return raw === undefined ? undefined : letterOf(id, raw.stored)
   }
 
-  /** A page of the letters matching the filter, in the order of their first failure, from a cursor. */
+  /** A page of the letters matching the filter, in the order they were created, from a cursor. */
   async page (filter: DeadLetterFilter = {}, cursor: DeadLetterCursor = {}): Promise<DeadLetterCursorPage> {
     checkFilter(filter)
     if (typeof cursor !== 'object' || cursor === null) fail(expected('cursor', 'an object', cursor))

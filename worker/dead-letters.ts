@@ -23,14 +23,14 @@ export interface ReplayOptions {
 export interface DeadLetters {
   /**
    * Dead letters matching the filter: pending ones first, then replayed ones,
-   * each in the order of their first failure. To go through many, use `page`:
+   * each in the order they were created. To go through many, use `page`:
    * an offset shifts while letters are written, replayed and purged.
    */
   list: (filter?: DeadLetterFilter, page?: DeadLetterPage) => Promise<DeadLetter[]>
   /**
    * One page of the dead letters matching the filter, in the order of their
-   * first failure (pending and replayed together), and the cursor of the next
-   * page (`after: next`; none on the last page). A walk sees every letter
+   * creation (pending and replayed together), and, when the page is full, the
+   * cursor of the next page (`after: next`). A walk sees every letter
    * that exists from its first page to its last exactly once, whatever is
    * written, replayed or purged meanwhile.
    */
