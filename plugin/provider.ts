@@ -93,9 +93,11 @@ export interface EventFields {
   /** The event payload; defaults to the parsed body's value. */
   payload?: unknown
   /**
-   * For schemes whose id comes from an unsigned header: a digest of the
-   * signature (the signed bytes) and the type. The worker also dedupes on it,
-   * so a captured delivery resent with a fresh id header is not applied twice.
+   * For schemes whose id comes from an unsigned header: a digest of signed
+   * material only (the presets digest the signed bytes, namespaced by their
+   * name), never of an unsigned header. The worker also dedupes on it, for the
+   * dedupe TTL, so a captured delivery resent with a fresh id header (or any
+   * unsigned header changed) is not applied twice.
    */
   replayKey?: string
 }

@@ -144,10 +144,9 @@ export function hmac (options: HmacOptions): HmacProvider {
   const keyFor = keyCache(utf8Key)
   const signsTimestamp = o.signedContent === '{timestamp}.{body}'
 
-  function receivedSignature (headers: VerifyInput['headers']): Buffer | undefined {
-    const h = singleHeader(headers, o.header)
-    if (!h.ok || !h.value.startsWith(o.signaturePrefix)) return undefined
-    return decode(h.value.slice(o.signaturePrefix.length), digestBytes)
+  // What the HMAC covers, in order: `verify` checks it and the replay key digests it.
+  function signedParts (timestamp: string | undefined, rawBody: Buffer): Array<string | Buffer> {
+    return signsTimestamp ? [`${timestamp ?? ''}.`, rawBody] : [rawBody]
   }
 
   function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
@@ -167,8 +166,7 @@ export function hmac (options: HmacOptions): HmacProvider {
     }
     const received = decode(sig.value.slice(o.signaturePrefix.length), digestBytes)
     if (received === undefined) return fail('no_match', `signature is not ${digestBytes}-byte ${o.encoding}`)
-    const parts = signsTimestamp ? [`${timestamp as string}.`, rawBody] : [rawBody]
-    const matched = matchingSecret(secrets, keyFor, o.algorithm, parts, [received])
+    const matched = matchingSecret(secrets, keyFor, o.algorithm, signedParts(timestamp, rawBody), [received])
     if (matched === -1) return fail('no_match')
     return timestampSec === undefined ? { ok: true, secretIndex: matched } : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
   }
@@ -178,8 +176,9 @@ export function hmac (options: HmacOptions): HmacProvider {
     if (id === undefined) return { ok: false, reason: 'missing_id', detail: o.idHeader ?? o.idField }
     const type = o.typeHeader === undefined ? typeFromValue(parsed.value[o.typeField]) : (optionalHeader(req.headers, o.typeHeader) ?? '')
     if (o.idHeader === undefined) return { ok: true, id, type }
-    const signature = receivedSignature(req.headers)
-    return signature === undefined ? { ok: true, id, type } : { ok: true, id, type, replayKey: replayKey(type, signature) }
+    // A header id is not signed: the replay key, from the signed bytes alone, catches a capture resent with it changed.
+    const timestamp = o.timestampHeader === undefined ? undefined : optionalHeader(req.headers, o.timestampHeader)
+    return { ok: true, id, type, replayKey: replayKey(o.name, signedParts(timestamp, req.rawBody)) }
   }
 
   function sign (body: string | Buffer, options: HmacSignOptions = {}): Record<string, string> {

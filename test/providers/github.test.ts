@@ -82,6 +82,25 @@ t.test('toEvent: JSON and form bodies, namespaced id, type from X-GitHub-Event, 
   t.match(p.toEvent({ kind: 'json', value: event }, { headers: { 'x-github-delivery': 'g' }, rawBody: json }, ok), { ok: true, id: 'g', type: '' })
 })
 
+t.test('replay key: the signed body alone, whatever the unsigned headers say', async (t) => {
+  const json = Buffer.from('{"action":"opened"}')
+  const headers = p.sign(json, { event: 'issues', id: 'guid-1', hookId: '42' })
+  const key = (h: Record<string, string>, body = json): unknown => (p.toEvent({ kind: 'json', value: {} }, { headers: h, rawBody: body }, ok) as { replayKey?: string }).replayKey
+  const original = key(headers)
+  t.match(original, /^[0-9a-f]{64}$/)
+  const { 'x-github-event': _event, ...noEvent } = headers
+  const { 'x-hub-signature-256': _sig, ...noSignature } = headers
+  for (const [label, h] of Object.entries({
+    'another event': { ...headers, 'x-github-event': 'Pull_Request' },
+    'no event': noEvent,
+    'another hook and delivery': { ...headers, 'x-github-hook-id': '1:2', 'x-github-delivery': 'x' },
+    'no signature header': noSignature
+  })) t.equal(key(h), original, label)
+  t.not(key(headers, Buffer.from('{"action":"closed"}')), original, 'another body is another key')
+  const shopifyKey = providers.shopify({ secret: 's' }).toEvent({ kind: 'json', value: {} }, { headers: { 'x-shopify-webhook-id': 'w' }, rawBody: json }, ok)
+  t.not((shopifyKey as { replayKey: string }).replayKey, original, 'the same bytes from another preset are another key')
+})
+
 t.test('sign(): the headers GitHub sends', async (t) => {
   const headers = p.sign('{}')
   t.same(Object.keys(headers).sort(), ['content-type', 'user-agent', 'x-github-delivery', 'x-github-event', 'x-github-hook-id',
