@@ -4,6 +4,7 @@
  * https://docs.github.com/webhooks/using-webhooks/validating-webhook-deliveries
  */
 import { randomUUID } from 'node:crypto'
+import { escapeId } from '../../worker/job-id.js'
 import { parseJsonObject } from '../body.js'
 import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret } from './checks.js'
@@ -54,6 +55,18 @@ const HEADER = 'x-hub-signature-256'
 const SIGNATURE_BYTES = 32
 const VERSIONED = /^([A-Za-z0-9]+)=(.*)$/s
 
+/**
+ * The event id: a delivery GUID is unique per event, not per hook, so the hook
+ * id namespaces it as `hook:delivery`. The hook part is escaped (`%` and `:`,
+ * see `escapeId`) so the first `:` always ends it, and a delivery without a
+ * hook id is escaped whole so it never contains `:`: no two different
+ * (hook, delivery) pairs give one id. GitHub's numeric hook ids and GUIDs
+ * contain neither character, so their ids read `42:72d3162e-…` unchanged.
+ */
+export function eventId (hookId: string | undefined, delivery: string): string {
+  return hookId === undefined ? escapeId(delivery) : `${escapeId(hookId)}:${delivery}`
+}
+
 /** Creates the GitHub provider. */
 export function github (options: GitHubOptions): GitHubProvider {
   const o = checkOptionsObject<GitHubOptions>('github', options, KNOWN)
@@ -84,11 +97,9 @@ export function github (options: GitHubOptions): GitHubProvider {
       if (!inner.ok) return inner
       payload = inner.value
     }
-    // A delivery GUID is unique per event, not per hook: the hook id namespaces it.
     const delivery = optionalHeader(req.headers, 'x-github-delivery')
     if (delivery === undefined) return { ok: false, reason: 'missing_id', detail: 'x-github-delivery' }
-    const hookId = optionalHeader(req.headers, 'x-github-hook-id')
-    const id = hookId === undefined ? delivery : `${hookId}:${delivery}`
+    const id = eventId(optionalHeader(req.headers, 'x-github-hook-id'), delivery)
     const type = optionalHeader(req.headers, 'x-github-event') ?? ''
     // No header is signed: a captured delivery resent with a fresh GUID (or any
     // other header changed) still verifies, and only the signed body keys it.

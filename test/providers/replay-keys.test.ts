@@ -158,3 +158,25 @@ t.test('generic HMAC signing the timestamp: a capture resent with unsigned heade
     'no type': (h, fresh) => ({ ...without(h, 'x-event-type'), [id]: fresh })
   })
 })
+
+t.test('GitHub: (hook, delivery) pairs that read alike joined by a colon are different events, all applied', async (t) => {
+  const github = providers.github({ secret: 'gh-secret' })
+  const p = await pipeline(t, github)
+  const pairs: Array<[string | undefined, string]> = [
+    ['1', '2:3-guid'],
+    ['1:2', '3-guid'],
+    [undefined, '1:2:3-guid'],
+    ['1%3A2', '3-guid'],
+    [undefined, '1%3A2:3-guid']
+  ]
+  for (const [i, [hookId, delivery]] of pairs.entries()) {
+    const body = JSON.stringify({ id: 8000 + i, action: 'created' })
+    const headers = github.sign(body, { event: 'issues', id: delivery, hookId: hookId ?? 'unused' })
+    await post(t, p, body, hookId === undefined ? without(headers, 'x-github-hook-id') : headers, `hook ${String(hookId)}, delivery ${delivery}`)
+  }
+  // A pair whose id collides with another's is a duplicate job that never runs: wait for the applies, then count them.
+  await waitFor(() => p.applied.length === pairs.length, 5_000, `${pairs.length} applies`).catch(() => {})
+  t.equal(p.applied.length, pairs.length, `every pair is applied: ${JSON.stringify(p.applied)}`)
+  t.equal(new Set(p.applied.map((a) => a.id)).size, pairs.length, 'under distinct ids')
+  t.match(p.applied.find((a) => a.id.endsWith('2:3-guid') && a.id.startsWith('1:')), { id: '1:2:3-guid' }, 'an ordinary numeric hook id keeps the plain form')
+})
