@@ -67,7 +67,8 @@ class SharedHydration<S, P> {
       }
       const call = this.#inFlight.get(objectKey)
       if (call === undefined) return await this.#start(objectKey, event, ctx)
-      await call.settled
+      // A waiter is bounded by its own deadline, not by the call it joined.
+      await untilAborted(call.settled, ctx.signal)
       const result = call.result
       if (call.startedAt > notBefore && result !== undefined && (result.ok || result.shareable)) {
         if (!result.ok) throw result.error
@@ -82,7 +83,10 @@ class SharedHydration<S, P> {
     const call: Call<S> = { startedAt: 0, settled: new Promise<void>((resolve) => { settle = resolve }) }
     this.#inFlight.set(objectKey, call)
     try {
-      const value = await this.#call(event, ctx, (at) => { call.startedAt = at })
+      // A call that outlives its starter's deadline (a hydrate that ignores the
+      // signal) is dropped then: its late answer serves nobody and is not cached,
+      // so the object's next event calls hydrate again instead of waiting forever.
+      const value = await untilAborted(this.#call(event, ctx, (at) => { call.startedAt = at }), ctx.signal)
       call.result = { ok: true, value }
       this.#remember(objectKey, call.startedAt, value)
       return value
@@ -134,5 +138,20 @@ class SharedHydration<S, P> {
     if (old !== undefined && old.startedAt >= startedAt) return
     this.#cache.delete(objectKey)
     this.#cache.set(objectKey, { startedAt, value, expiresAt: startedAt + this.#cacheMs })
+  }
+}
+
+/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
+async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  let aborted = (): void => {}
+  const abort = new Promise<never>((resolve, reject) => {
+    aborted = () => { reject(signal.reason) }
+    if (signal.aborted) aborted()
+    else signal.addEventListener('abort', aborted, { once: true })
+  })
+  try {
+    return await Promise.race([promise, abort])
+  } finally {
+    signal.removeEventListener('abort', aborted)
   }
 }
