@@ -219,7 +219,7 @@ t.test('a hung call leaves the coalescing map (and never reaches the cache) at i
     const timer = setTimeout(() => controller.abort(new Error(`deadline ${deadlineMs}`)), deadlineMs)
     const ctx = { idempotencyKey: 'k', attempt: 1, origin: 'webhook', signal: controller.signal, log: pino({ level: 'silent' }), job: {} as Job } as const
     const started = Date.now()
-    const settled = step(received(makeEvent({ payload: { object_id: 'o9' } }), old), ctx, 'o9')
+    const settled = step(received(makeEvent({ payload: { object_id: 'o9' } }), old), ctx, 'o9', 0)
       .then((value) => ({ value, ms: Date.now() - started }), (err: Error) => ({ error: err.message, ms: Date.now() - started }))
     return { settled, done: settled.finally(() => clearTimeout(timer)) }
   }
@@ -234,7 +234,7 @@ t.test('a hung call leaves the coalescing map (and never reaches the cache) at i
   finishLate({ call: 'late' })
   await sleep(50)
   const next = attempt(2000)
-  t.match(await within(1500, next.settled), { value: { call: 2 } }, 'the next attempt calls hydrate again; the late answer was not cached')
+  t.match(await within(1500, next.settled), { value: { state: { call: 2 } } }, 'the next attempt calls hydrate again; the late answer was not cached')
   t.equal(calls, 2)
   await Promise.all([starter.done, waiter.done, next.done])
 })
