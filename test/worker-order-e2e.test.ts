@@ -274,7 +274,8 @@ t.test('a deletion confirmed first, then an older state fetched before it: skipp
 
   t.same(f.applied.map((a) => a.version), [5, null], 'v6, fetched before the deletion, was never applied')
   t.notOk(f.db.has('acme:ord_del_a'), 'the object stays deleted')
-  t.match(stale, [{ eventId: update.id, objectKey: 'acme:ord_del_a', decision: 'stale', version: 6, lastAppliedVersion: 5 }])
+  t.match(stale, [{ eventId: update.id, objectKey: 'acme:ord_del_a', decision: 'stale', version: 6, lastAppliedVersion: 5, deletedAt: Number }])
+  t.ok(Math.abs((stale[0].deletedAt as number) - Date.now()) < 60_000, 'deletedAt is in ms')
   t.match(await q.redis.get(`${base}version:acme:ord_del_a`), /^d:\d{16}:n:5$/, 'the tombstone keeps the version committed before the deletion')
 
   // Re-created, with a version counter that started again: fetched after the tombstone, so applied.

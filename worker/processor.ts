@@ -190,9 +190,9 @@ class AttemptRun<S, P> {
       return true
     }
     this.#skipped = decision
-    const deletedAt = stored.deletedAt === undefined ? undefined : Math.floor(stored.deletedAt / 1000)
+    const deletion = stored.deletedAt === undefined ? {} : { deletedAt: Math.floor(stored.deletedAt / 1000) }
     // Only non-null states are ever skipped.
-    reporter.skipped({ jobId: String(this.#job.id), eventId: this.#event.id, objectKey: this.#objectKey as string, decision, version: next as ObjectVersion, lastAppliedVersion: last, deletedAt })
+    reporter.skipped({ jobId: String(this.#job.id), eventId: this.#event.id, objectKey: this.#objectKey as string, decision, version: next as ObjectVersion, lastAppliedVersion: last, ...deletion })
     return false
   }
 
