@@ -30,6 +30,8 @@ export interface HeldClaim {
   onLost: () => void
   /** True once this claim's token holds the object's lease too (renewed, released and committed with it). */
   objectHeld: boolean
+  /** When the claim was taken, in µs on Redis's clock: hydrate calls of its attempt start after it. */
+  claimedAt: number
 }
 
 /** The keys of an event under a queue's key base (see `queueKeyBase`). */
@@ -48,9 +50,9 @@ export type ClaimResult =
   | { decision: 'done' | 'replay' }
   | { decision: 'busy', heldForMs: number }
 
-/** What taking an object's lease found: held, with the committed version (stored form), or busy. */
+/** What taking an object's lease found: held, with the committed version (stored form) and Redis's time (µs), or busy. */
 export type HoldResult =
-  | { decision: 'held', version: string | undefined }
+  | { decision: 'held', version: string | undefined, heldAt: number }
   | { decision: 'busy', heldForMs: number }
 
 /** A version to commit with the done marker, and the stored one it replaces (`''` for none). */
@@ -91,7 +93,8 @@ export class ClaimStore {
 
   /**
    * One round trip: done, replayed, busy, or claimed with a fresh fencing
-   * token (and the object's last committed version, in its stored form).
+   * token (and the object's last committed version, in its stored form, and
+   * the claim's time on Redis's clock, in µs).
    */
   async claim (keys: EventKeys, idempotencyKey: string, jobId: string, onLost: () => void): Promise<ClaimResult> {
     const sentAt = Date.now()
@@ -101,11 +104,11 @@ export class ClaimStore {
       keys.object?.version ?? keys.done, this.#pauseKey
     ]
     const args = [this.#leaseMs, idempotencyKey, sentAt, replay ? '1' : '0', keys.object === undefined ? '0' : '1']
-    const reply = await runScript(this.#client, CLAIM, scriptKeys, args) as [string, (string | number)?, string?, string?, number?]
+    const reply = await runScript(this.#client, CLAIM, scriptKeys, args) as [string, (string | number)?, string?, string?, number?, string?]
     const decision = reply[0] as ClaimDecision
     if (decision === 'busy') return { decision, heldForMs: Number(reply[1]) }
     if (decision !== 'claimed') return { decision }
-    const claim: HeldClaim = { keys, token: String(reply[1]), until: sentAt + this.#leaseMs, lost: false, onLost, objectHeld: false }
+    const claim: HeldClaim = { keys, token: String(reply[1]), until: sentAt + this.#leaseMs, lost: false, onLost, objectHeld: false, claimedAt: Number(reply[5]) }
     this.#held.add(claim)
     const pausedForMs = Number(reply[4])
     if (pausedForMs > 0) this.#onPause(pausedForMs)
@@ -119,10 +122,10 @@ export class ClaimStore {
   async holdObject (claim: HeldClaim): Promise<HoldResult> {
     const object = claim.keys.object
     if (object === undefined) throw new Error('holdObject: the claim has no object keys')
-    const reply = await runScript(this.#client, HOLD_OBJECT, [object.lease, object.version], [claim.token, this.#leaseMs]) as [string, string | number]
+    const reply = await runScript(this.#client, HOLD_OBJECT, [object.lease, object.version], [claim.token, this.#leaseMs]) as [string, string | number, string?]
     if (reply[0] === 'busy') return { decision: 'busy', heldForMs: Number(reply[1]) }
     claim.objectHeld = true
-    return { decision: 'held', version: reply[1] === '' ? undefined : String(reply[1]) }
+    return { decision: 'held', version: reply[1] === '' ? undefined : String(reply[1]), heldAt: Number(reply[2]) }
   }
 
   /** True while the lease is surely ours: not reported lost and not past its local deadline, less a margin. */

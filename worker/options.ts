@@ -27,7 +27,8 @@ export interface WorkerContext {
    * The version last committed for the event's object (see the `version`
    * option), read when the claim was taken and again, under the object's
    * lease, just before `apply`; `undefined` when none was committed (or no
-   * `version` option). A transactional apply can guard with it
+   * `version` option). After a deletion (a committed `null` state), the
+   * version committed before it. A transactional apply can guard with it
    * (`… WHERE version < $new`).
    */
   lastAppliedVersion?: ObjectVersion
@@ -225,8 +226,10 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
   /**
    * The version of a hydrated state. With `objectKey`, applies for one object
    * never overlap, and a state older than the last committed version of its
-   * object is skipped (counted as `stale`), never applied. Committed versions
-   * are kept as long as the done marker (`dedupe.ttlMs`).
+   * object is skipped (counted as `stale`), never applied. A `null` state
+   * (deleted) commits a tombstone: after it, only a state fetched after the
+   * deletion was confirmed is applied. Committed versions and tombstones are
+   * kept as long as the done marker (`dedupe.ttlMs`).
    * @defaultValue none
    */
   version?: VersionOf<S>

@@ -6,7 +6,7 @@ import { isPermanentError, WorkerErrors } from './errors.js'
 import type { WebhookEvent } from './event.js'
 import { safeJobId } from './job-id.js'
 import { WORKER_DEFAULTS, type ObjectVersion, type ResolvedWorkerOptions, type WorkerContext } from './options.js'
-import { decodeVersion, encodeVersion, objectKeyOf, orderDecision, versionOf } from './ordering.js'
+import { decodeStored, decodeVersion, encodeTombstone, encodeVersion, objectKeyOf, storedDecision, versionOf } from './ordering.js'
 import { Postponed, postponedDelayMs } from './postponed.js'
 import type { AttemptReport, Reporter } from './reporter.js'
 import { attemptBudget, rememberRetryDelay, retryDelayMs } from './retry.js'
@@ -15,10 +15,21 @@ import type { DeadLetterSink } from './sweeper.js'
 import type { VersionWrite } from './claim.js'
 
 /**
- * The hydrate step as the processor calls it (the user's `hydrate`, or the
- * payload), with the event's object key when `objectKey` named one.
+ * A hydrated state, and a time (µs, Redis's clock) before which its fetch
+ * surely had not started: the claim time of the attempt that made the call.
+ * `undefined` when unknown (the event's payload is the state).
  */
-export type HydrateStep<S, P> = (event: WebhookEvent<P>, ctx: WorkerContext, objectKey: string | undefined) => Promise<S | null>
+export interface Hydrated<S> {
+  state: S | null
+  fetchedAfter: number | undefined
+}
+
+/**
+ * The hydrate step as the processor calls it (the user's `hydrate`, or the
+ * payload), with the event's object key when `objectKey` named one, and the
+ * attempt's claim time (µs, Redis's clock).
+ */
+export type HydrateStep<S, P> = (event: WebhookEvent<P>, ctx: WorkerContext, objectKey: string | undefined, claimedAt: number) => Promise<Hydrated<S>>
 
 /** What the processor works with; built once per worker. */
 export interface ProcessorDeps<S, P> {
@@ -66,6 +77,7 @@ class AttemptRun<S, P> {
   #firstAttemptAt = Date.now()
   #objectKey: string | undefined
   #version: VersionWrite | undefined
+  #fetchedAfter: number | undefined
   #skipped: 'stale' | 'unchanged' | undefined
 
   constructor (deps: ProcessorDeps<S, P>, job: Job, token: string | undefined, event: WebhookEvent<P>, bullSignal?: AbortSignal) {
@@ -138,7 +150,10 @@ class AttemptRun<S, P> {
     const { hydrate, options } = this.#deps
     const started = Date.now()
     try {
-      return await withTimeout('hydrate', options.hydrateTimeoutMs, this.#controller, async () => await hydrate(this.#event, this.#ctx, this.#objectKey))
+      const claimedAt = (this.#claim as HeldClaim).claimedAt
+      const hydrated = await withTimeout('hydrate', options.hydrateTimeoutMs, this.#controller, async () => await hydrate(this.#event, this.#ctx, this.#objectKey, claimedAt))
+      this.#fetchedAfter = hydrated.fetchedAfter
+      return hydrated.state
     } finally {
       this.#report.hydrateMs = Date.now() - started
     }
@@ -150,8 +165,11 @@ class AttemptRun<S, P> {
 
   /**
    * With `objectKey` and `version`: takes the object's lease (postponed while
-   * another job applies it) and compares the state's version with the last
-   * committed one, read under the lease. False when the state must be skipped.
+   * another job applies it) and compares the state with what is committed,
+   * read under the lease: a version, or a tombstone. A `null` state commits a
+   * tombstone, dated by the lease script (which runs after hydrate returned
+   * `null`) and carrying the last version, so that a state fetched before the
+   * deletion is never applied after it. False when the state must be skipped.
    */
   async #orderStep (state: S | null): Promise<boolean> {
     const { options, claims, reporter } = this.#deps
@@ -161,18 +179,20 @@ class AttemptRun<S, P> {
     const held = await claims.holdObject(this.#claim as HeldClaim)
     // The holder's lease says little about when its apply ends (applies are usually short): look again soon.
     if (held.decision === 'busy') throw new Postponed('object-busy', busyDelayMs(Math.min(held.heldForMs, OBJECT_BUSY_RECHECK_MS)))
-    const last = decodeVersion(held.version)
+    const stored = decodeStored(held.version)
+    const last = stored.version
     this.#ctx.lastAppliedVersion = last
-    const decision = orderDecision(last, next, options.skipEqualVersion)
+    const decision = storedDecision(stored, next, this.#fetchedAfter, options.skipEqualVersion)
     if (decision === 'incomparable') this.#ctx.log.warn({ version: String(next), lastAppliedVersion: String(last) }, 'versions of different types cannot be compared; the state is applied')
     if (decision === 'apply' || decision === 'incomparable') {
-      if (next !== undefined) this.#version = { value: encodeVersion(next), expected: held.version ?? '' }
+      const value = next === undefined ? encodeTombstone(held.heldAt, last) : encodeVersion(next)
+      this.#version = { value, expected: held.version ?? '' }
       return true
     }
     this.#skipped = decision
-    // Only a state and a committed version that compare are ever skipped.
-    const versions = { version: next as ObjectVersion, lastAppliedVersion: last as ObjectVersion }
-    reporter.skipped({ jobId: String(this.#job.id), eventId: this.#event.id, objectKey: this.#objectKey as string, decision, ...versions })
+    const deletion = stored.deletedAt === undefined ? {} : { deletedAt: Math.floor(stored.deletedAt / 1000) }
+    // Only non-null states are ever skipped.
+    reporter.skipped({ jobId: String(this.#job.id), eventId: this.#event.id, objectKey: this.#objectKey as string, decision, version: next as ObjectVersion, lastAppliedVersion: last, ...deletion })
     return false
   }
 
@@ -276,8 +296,8 @@ class AttemptRun<S, P> {
 /** The user's `hydrate`, or the event's payload when there is none. */
 export function hydrateStep<S, P> (options: ResolvedWorkerOptions<S, P>): HydrateStep<S, P> {
   const { hydrate } = options
-  if (hydrate === undefined) return async (event) => event.payload as unknown as S
-  return async (event, ctx) => await hydrate(event, ctx)
+  if (hydrate === undefined) return async (event) => ({ state: event.payload as unknown as S, fetchedAfter: undefined })
+  return async (event, ctx, _objectKey, claimedAt) => ({ state: await hydrate(event, ctx), fetchedAfter: claimedAt })
 }
 
 /** Job data the worker cannot read: dead-lettered at once (stage `decode`), since no retry can help. */
