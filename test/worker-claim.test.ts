@@ -258,3 +258,29 @@ async function monitorCommands (t: Test, url: string): Promise<{ seen: string[][
   })
   return { seen, stop: () => { monitor.disconnect() } }
 }
+
+t.test('a claim not renewed is reported lost at its local deadline; a renewed one is not, and a released one never', async (t) => {
+  const q = queueFixture(t)
+  const s = store(q.redis, q.queueName, 1000)
+  const lostAt: Record<string, number> = {}
+  const claimAt = Date.now()
+  const take = async (id: string): Promise<HeldClaim> => {
+    const r = await s.claim(s.keysFor(id), id, id, () => { lostAt[id] = Date.now() })
+    return (r as { claim: HeldClaim }).claim
+  }
+  const idle = await take('acme.idle')
+  const released = await take('acme.released')
+  await s.release(released)
+  await waitFor(() => lostAt['acme.idle'], 3000, 'the idle claim reported lost')
+  t.ok(lostAt['acme.idle'] - claimAt >= 850 && lostAt['acme.idle'] - claimAt < 1000, `lost ${lostAt['acme.idle'] - claimAt} ms after the claim: the lease less its margin`)
+  t.equal(idle.lost, true)
+
+  const renewed = await take('acme.renewed')
+  s.start()
+  t.teardown(() => s.stop())
+  await sleep(2000)
+  t.equal(lostAt['acme.renewed'], undefined, 'renewals keep re-arming the deadline')
+  t.ok(s.holds(renewed))
+  t.equal(lostAt['acme.released'], undefined)
+  await s.release(renewed)
+})

@@ -217,7 +217,7 @@ t.test('a hung call leaves the coalescing map (and never reaches the cache) at i
   function attempt (deadlineMs: number) {
     const controller = new AbortController()
     const timer = setTimeout(() => controller.abort(new Error(`deadline ${deadlineMs}`)), deadlineMs)
-    const ctx = { idempotencyKey: 'k', attempt: 1, origin: 'webhook', signal: controller.signal, log: pino({ level: 'silent' }), job: {} as Job } as const
+    const ctx = { idempotencyKey: 'k', attempt: 1, fence: 1, origin: 'webhook', signal: controller.signal, log: pino({ level: 'silent' }), job: {} as Job } as const
     const started = Date.now()
     const settled = step(received(makeEvent({ payload: { object_id: 'o9' } }), old), ctx, 'o9', 0)
       .then((value) => ({ value, ms: Date.now() - started }), (err: Error) => ({ error: err.message, ms: Date.now() - started }))

@@ -26,6 +26,8 @@ export type AttemptOutcome =
   | 'unchanged'
   /** Failed; retried after `retryInMs`. */
   | 'retry'
+  /** A forced `close` aborted the attempt: the job went back to wait, without spending an attempt. */
+  | 'closed'
   | 'dead-lettered'
 
 /** One line per attempt: what the `attempt` event carries and the debug log says. */
@@ -43,7 +45,7 @@ export interface AttemptReport {
   /** The whole attempt, claim to commit. */
   durationMs: number
   outcome: AttemptOutcome
-  /** Where it failed, for `retry`, `claim-lost`, `rate-limited`, `object-busy` and `dead-lettered`. */
+  /** Where it failed, for `retry`, `claim-lost`, `rate-limited`, `object-busy`, `closed` and `dead-lettered`. */
   stage?: DeadLetterStage
   error?: DeadLetterError
   retryInMs?: number

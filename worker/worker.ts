@@ -12,7 +12,7 @@ import { createHydration } from './hydration.js'
 import { HydrationGate, hydrationKeys, HYDRATION_SCRIPTS } from './hydration-gate.js'
 import { queueKeyBase } from './keys.js'
 import { checkPersistence } from './persistence.js'
-import { createProcessor } from './processor.js'
+import { createProcessor, type InFlightAttempt } from './processor.js'
 import { Reporter, type WebhookWorkerEvents, type WorkerStats } from './reporter.js'
 import { createBackoffStrategy } from './retry.js'
 import { loadScripts } from './scripts.js'
@@ -42,7 +42,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
   readonly #store: DeadLetterStore
   readonly #sink: DeadLetterSink
   readonly #registry: LockRegistry
-  readonly #inFlight = new Set<AbortController>()
+  readonly #inFlight = new Set<InFlightAttempt>()
   readonly #ready: Promise<void>
   readonly #startState: StartState
   #readyObserved = false
@@ -187,10 +187,13 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
   }
 
   async #shutdown (timeoutMs: number): Promise<void> {
-    const drained = await within(this.worker.close(), timeoutMs)
+    const closing = this.worker.close()
+    const drained = await within(closing, timeoutMs)
     if (!drained) {
       this.#o.logger.warn({ queue: this.#o.queueName, timeoutMs }, 'close timed out: aborting in-flight attempts')
-      for (const controller of this.#inFlight) controller.abort(new WorkerErrors.WEBHOOK_WORKER_CLOSED())
+      for (const attempt of this.#inFlight) attempt.abort(new WorkerErrors.WEBHOOK_WORKER_CLOSED())
+      // Aborted attempts give their jobs back to the queue, over the connection closed below.
+      await within(closing, ABORTED_SETTLE_MS)
     }
     clearInterval(this.#sweepTimer)
     this.#claims.stop()
@@ -203,6 +206,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
 }
 
 const CLOSING = new Error('closing')
+const ABORTED_SETTLE_MS = 1000
 
 /**
  * Validates the options, builds BullMQ's worker on a worker connection, and
