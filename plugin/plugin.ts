@@ -58,7 +58,8 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
     secrets: createSecretSource(options.provider.secret, {
       cacheMs: options.secretCacheMs,
       timeoutMs: options.secretTimeoutMs,
-      cacheKey: options.secretCacheKey
+      cacheKey: options.secretCacheKey,
+      provider: options.provider
     }),
     answer: createAnswerer(options.source, Math.ceil(options.retryAfterMs / 1000), stats, metrics?.observe),
     ...(options.acceptTypes === undefined ? {} : { accepts: acceptPredicate(options.acceptTypes) }),

@@ -1,8 +1,12 @@
-import type { SecretContext, SecretOption, SecretResolver } from './provider.js'
-import { isSecretList } from './provider-check.js'
+import type { Provider, SecretContext, SecretOption, SecretResolver } from './provider.js'
+import { isSecretList, unusableSecret } from './provider-check.js'
 
-/** Why the secrets for a request could not be had. Each gives 503: the sender retries, nothing is rejected for our fault. */
-export type SecretFailureReason = 'secret_resolver_failed' | 'secret_resolver_timeout' | 'secret_resolver_invalid'
+/**
+ * Why the secrets for a request could not be had. Each gives 503: the sender
+ * retries, nothing is rejected for our fault. `secret_unusable`: the resolver
+ * returned a secret the provider's `secretProblem` refuses.
+ */
+export type SecretFailureReason = 'secret_resolver_failed' | 'secret_resolver_timeout' | 'secret_resolver_invalid' | 'secret_unusable'
 
 export type SecretOutcome =
   | { ok: true, secrets: readonly string[] }
@@ -12,6 +16,8 @@ export interface SecretSourceOptions {
   cacheMs: number
   timeoutMs: number
   cacheKey: (ctx: SecretContext) => string
+  /** Whose `secretProblem` judges each resolved secret. */
+  provider?: Pick<Provider, 'secretProblem'>
 }
 
 /** Gives the secrets for a request. */
@@ -75,7 +81,7 @@ export function createSecretSource (secret: SecretOption, options: SecretSourceO
       try {
         const value = await resolver(ctx)
         if (!isSecretList(value)) return { ok: false, reason: 'secret_resolver_invalid' }
-        return { ok: true, secrets: Object.freeze(typeof value === 'string' ? [value] : [...value]) }
+        return usableOutcome(Object.freeze(typeof value === 'string' ? [value] : [...value]))
       } catch (err) {
         return { ok: false, reason: 'secret_resolver_failed', cause: err }
       }
@@ -83,5 +89,15 @@ export function createSecretSource (secret: SecretOption, options: SecretSourceO
     const outcome = await Promise.race([answer, deadline])
     clearTimeout(timer)
     return outcome
+  }
+
+  // A secret the scheme cannot use would fail every signature: a 401 tells
+  // the sender the deliveries are forged (some disable the endpoint), when
+  // the fault is ours. The error names the secret's index, never its value.
+  function usableOutcome (secrets: readonly string[]): SecretOutcome {
+    const unusable = options.provider === undefined ? undefined : unusableSecret(options.provider, secrets)
+    if (unusable === undefined) return { ok: true, secrets }
+    const cause = new Error(`the secret resolver returned a secret the provider cannot use (secret ${unusable.index} of ${secrets.length}): expected ${unusable.hint}`)
+    return { ok: false, reason: 'secret_unusable', cause }
   }
 }
