@@ -57,6 +57,7 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
     producer,
     secrets: createSecretSource(options.provider.secret, {
       cacheMs: options.secretCacheMs,
+      negativeCacheMs: options.secretNegativeCacheMs,
       timeoutMs: options.secretTimeoutMs,
       cacheKey: options.secretCacheKey,
       provider: options.provider

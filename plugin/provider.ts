@@ -24,8 +24,12 @@ export interface SecretContext {
   params: Record<string, string>
 }
 
-/** Resolves the secrets for a request. Cached by the plugin for `secretCacheMs`. */
-export type SecretResolver = (ctx: SecretContext) => string | string[] | Promise<string | string[]>
+/**
+ * Resolves the secrets for a request. Cached by the plugin for `secretCacheMs`.
+ * `null` (or a thrown `UnknownTenantError`) says the request names no known
+ * tenant: the sender gets 401, and the answer is cached for `secretNegativeCacheMs`.
+ */
+export type SecretResolver = (ctx: SecretContext) => string | string[] | null | Promise<string | string[] | null>
 
 /** Why verification failed. Only logs and metrics see it; the sender always gets one generic 401. */
 export type VerifyFailureReason =

@@ -2,7 +2,8 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { providers } from '../plugin/providers/index.js'
 import { webhookPlugin } from '../plugin/plugin.js'
-import type { Provider } from '../plugin/provider.js'
+import type { Provider, SecretResolver } from '../plugin/provider.js'
+import { UnknownTenantError } from '../plugin/index.js'
 import { redisUrl } from './helpers/redis.js'
 import { buildApp, signed, testProvider, type LogLine } from './helpers/webhook.js'
 
@@ -64,4 +65,82 @@ t.test('Stripe has no secret format: any non-empty resolved secret is used as it
   const res = await app.inject({ method: 'POST', url: '/v1/events', payload, headers: provider.sign(payload, { secret: 'not-a-whsec-secret' }) })
   t.equal(res.statusCode, 202)
   t.equal((provider as Provider).secretProblem, undefined, 'Stripe declares no secret check')
+})
+
+const TENANT_SECRETS: Record<string, string> = { acme: 'acme-secret', globex: 'globex-secret' }
+
+t.test('unknown tenant (resolver returns null): 401 unknown_tenant, the resolver called once per window, not per request', async (t) => {
+  const calls: string[] = []
+  const provider = testProvider({
+    secret: async (ctx) => {
+      calls.push(ctx.params.tenant)
+      return TENANT_SECRETS[ctx.params.tenant] ?? null
+    }
+  })
+  const windowMs = 2000
+  const { app, webhookLines } = await buildApp(t, { provider, source: 'tenants', path: '/hooks/:tenant', secretNegativeCacheMs: windowMs })
+  const started = Date.now()
+  const answers = []
+  for (let n = 0; n < 5; n++) answers.push(await post(app, provider, `u${n}`, 'guess', '/hooks/initech'))
+  const concurrent = await Promise.all([5, 6, 7].map(async (n) => await post(app, provider, `u${n}`, 'guess', '/hooks/initech')))
+  t.ok(Date.now() - started < windowMs - 1000, 'all sent well within the window')
+  for (const r of [...answers, ...concurrent]) t.same(r, { status: 401, code: 'FST_WEBHOOK_UNAUTHORIZED', retryAfter: undefined }, 'the generic 401')
+  t.same(calls, ['initech'], 'one resolver call for 8 requests of an unknown tenant within the window')
+  t.same(webhookLines().map((l) => [l.outcome, l.reason]), Array(8).fill(['rejected', 'unknown_tenant']))
+  t.equal(app.webhooks.get('tenants:/hooks/:tenant')?.stats.rejected, 8, 'counted as rejected')
+
+  t.equal((await post(app, provider, 'a1', 'acme-secret', '/hooks/acme')).status, 202, 'a known tenant is unaffected')
+  await new Promise((resolve) => setTimeout(resolve, windowMs + 100))
+  t.equal((await post(app, provider, 'u9', 'guess', '/hooks/initech')).status, 401)
+  t.same(calls, ['initech', 'acme', 'initech'], 'asked again once the window passed')
+})
+
+t.test('UnknownTenantError, by class or by name, is an unknown tenant too; transient failures are never cached', async (t) => {
+  let calls = 0
+  let mode: 'class' | 'named' | 'transient' | 'empty' = 'class'
+  const provider = testProvider({
+    secret: () => {
+      calls++
+      if (mode === 'class') throw new UnknownTenantError('no such tenant')
+      if (mode === 'named') throw Object.assign(new Error('from another copy'), { name: 'UnknownTenantError' })
+      if (mode === 'transient') throw new Error('vault is down')
+      return []
+    }
+  })
+  const { app, webhookLines } = await buildApp(t, { provider, source: 'errs', path: '/hooks/:tenant' })
+  t.equal((await post(app, provider, 'e1', 'x', '/hooks/one')).status, 401)
+  t.equal((await post(app, provider, 'e2', 'x', '/hooks/one')).status, 401)
+  t.equal(calls, 1, 'the thrown UnknownTenantError is cached for the window')
+  mode = 'named'
+  t.equal((await post(app, provider, 'e3', 'x', '/hooks/two')).status, 401, 'recognised by name')
+  mode = 'transient'
+  for (const id of ['e4', 'e5', 'e6']) t.equal((await post(app, provider, id, 'x', '/hooks/three')).status, 503, 'a transient failure is a 503')
+  t.equal(calls, 5, 'a transient failure is asked again on every request')
+  mode = 'empty'
+  for (const id of ['e7', 'e8']) t.equal((await post(app, provider, id, 'x', '/hooks/four')).status, 503, 'an empty list is still invalid (503)')
+  t.equal(calls, 7, 'and not cached')
+  t.same(webhookLines().map((l) => l.reason), [
+    'unknown_tenant', 'unknown_tenant', 'unknown_tenant',
+    'secret_resolver_failed', 'secret_resolver_failed', 'secret_resolver_failed',
+    'secret_resolver_invalid', 'secret_resolver_invalid'
+  ])
+})
+
+t.test('secretCacheKey must cover every header the resolver reads: without the tenant header, tenant A\'s secret opens tenant B', async (t) => {
+  // The resolver reads the tenant from a header; the route has no params.
+  const byHeader: SecretResolver = (ctx) => TENANT_SECRETS[String(ctx.headers['x-tenant'])] ?? null
+  const provider = testProvider({ secret: byHeader })
+  const asTenant = async (app: Awaited<ReturnType<typeof buildApp>>['app'], tenant: string, id: string, secret: string): Promise<number> => {
+    const { payload, headers } = signed(provider, { id }, { secret })
+    return (await app.inject({ method: 'POST', url: '/v1/events', payload, headers: { ...headers, 'x-tenant': tenant } })).statusCode
+  }
+
+  const wrong = await buildApp(t, { provider, source: 'wrongkey' })
+  t.equal(await asTenant(wrong.app, 'acme', 'w1', 'acme-secret'), 202)
+  t.equal(await asTenant(wrong.app, 'globex', 'w2', 'acme-secret'), 202, 'the default key (route params) ignores x-tenant: globex is verified with acme\'s cached secret')
+
+  const right = await buildApp(t, { provider, source: 'rightkey', secretCacheKey: (ctx) => String(ctx.headers['x-tenant']) })
+  t.equal(await asTenant(right.app, 'acme', 'r1', 'acme-secret'), 202)
+  t.equal(await asTenant(right.app, 'globex', 'r2', 'acme-secret'), 401, 'keyed on x-tenant: acme\'s secret does not open globex')
+  t.equal(await asTenant(right.app, 'globex', 'r3', 'globex-secret'), 202)
 })
