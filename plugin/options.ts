@@ -78,13 +78,18 @@ export interface WebhookPluginOptions {
   retryAfterMs?: number
   /**
    * Fail `register` when Redis is not ready within `readyTimeoutMs`. By default
-   * the app boots while Redis is down and the route answers 503 until it is ready.
+   * the app boots while Redis is down or silent (after `readyTimeoutMs` at
+   * most) and the route answers 503 until it is ready.
    * @defaultValue `false`
    */
   requireRedisAtBoot?: boolean
   /**
-   * How long `register` waits for Redis when it has to (`requireRedisAtBoot`,
-   * or `persistenceCheck: 'refuse'`).
+   * How long `register` waits for Redis: for the first connection attempt,
+   * and when it connects for the queue (and under `persistenceCheck:
+   * 'refuse'` the check), so the first request after `ready()` is accepted.
+   * A Redis that refuses connections does not hold the boot up; one that
+   * accepts and never answers holds it this long. With `requireRedisAtBoot`,
+   * `register` fails when Redis is not ready by then.
    * @defaultValue `10000`
    */
   readyTimeoutMs?: number
