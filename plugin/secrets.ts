@@ -33,7 +33,7 @@ export interface SecretSourceOptions {
   timeoutMs: number
   cacheKey: (ctx: SecretContext) => string
   /** Whose `secretProblem` judges each resolved secret. */
-  provider?: Pick<Provider, 'secretProblem'>
+  provider: Pick<Provider, 'secretProblem'>
 }
 
 /** Gives the secrets for a request. */
@@ -132,7 +132,7 @@ export function createSecretSource (secret: SecretOption, options: SecretSourceO
   // the sender the deliveries are forged (some disable the endpoint), when
   // the fault is ours. The error names the secret's index, never its value.
   function usableOutcome (secrets: readonly string[]): SecretOutcome {
-    const unusable = options.provider === undefined ? undefined : unusableSecret(options.provider, secrets)
+    const unusable = unusableSecret(options.provider, secrets)
     if (unusable === undefined) return { ok: true, secrets }
     const cause = new Error(`the secret resolver returned a secret the provider cannot use (secret ${unusable.index} of ${secrets.length}): expected ${unusable.hint}`)
     return { ok: false, reason: 'secret_unusable', cause }
