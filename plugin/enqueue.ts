@@ -135,19 +135,25 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
   }
 
   async function boot (): Promise<void> {
+    const deadline = Date.now() + options.readyTimeoutMs
+    const left = (): number => Math.max(0, deadline - Date.now())
     if (options.requireRedisAtBoot) {
-      await within(initialized, options.readyTimeoutMs)
+      await within(initialized, left())
       if (!queueReady) {
         await close()
         throw new PluginErrors.FST_WEBHOOK_REDIS_UNAVAILABLE_AT_BOOT(
           `Redis was not ready within ${options.readyTimeoutMs} ms (requireRedisAtBoot is true; status: ${client.status})`)
       }
-    } else if (options.persistenceCheck === 'refuse') {
-      // Wait for the first connection attempt only, so a Redis that is down does not hold up the boot.
-      await within(firstOutcome(client), options.readyTimeoutMs)
+    } else {
+      // The first connection attempt, and once it connects the queue, so the
+      // first request after `ready()` is accepted; a Redis that refuses the
+      // connection does not hold the boot up, a silent one for `readyTimeoutMs` at most.
+      await within(firstOutcome(client), left())
+      if (client.status === 'ready') await within(initialized, left())
     }
     if (client.status !== 'ready' || options.persistenceCheck !== 'refuse') return
-    const report = await lastCheck
+    await within(lastCheck, left())
+    const report = lastReport
     if (report !== undefined && report.verifiable && !report.ok) {
       await close()
       throw new PluginErrors.FST_WEBHOOK_PERSISTENCE(

@@ -78,13 +78,18 @@ export interface WebhookPluginOptions {
   retryAfterMs?: number
   /**
    * Fail `register` when Redis is not ready within `readyTimeoutMs`. By default
-   * the app boots while Redis is down and the route answers 503 until it is ready.
+   * the app boots while Redis is down or silent (after `readyTimeoutMs` at
+   * most) and the route answers 503 until it is ready.
    * @defaultValue `false`
    */
   requireRedisAtBoot?: boolean
   /**
-   * How long `register` waits for Redis when it has to (`requireRedisAtBoot`,
-   * or `persistenceCheck: 'refuse'`).
+   * How long `register` waits for Redis: for the first connection attempt,
+   * and when it connects for the queue (and under `persistenceCheck:
+   * 'refuse'` the check), so the first request after `ready()` is accepted.
+   * A Redis that refuses connections does not hold the boot up; one that
+   * accepts and never answers holds it this long. With `requireRedisAtBoot`,
+   * `register` fails when Redis is not ready by then.
    * @defaultValue `10000`
    */
   readyTimeoutMs?: number
@@ -103,13 +108,23 @@ export interface WebhookPluginOptions {
    */
   secretCacheMs?: number
   /**
+   * How long a resolver's "unknown tenant" answer (`null`, or a thrown
+   * `UnknownTenantError`) is cached, per `secretCacheKey`: requests for that
+   * key in the meantime get 401 without calling the resolver. Failures are
+   * never cached. `0` asks the resolver every time.
+   * @defaultValue `5000`
+   */
+  secretNegativeCacheMs?: number
+  /**
    * How long a secret resolver may take; a slower (or throwing) resolver gives 503.
    * @defaultValue `1000`
    */
   secretTimeoutMs?: number
   /**
-   * The cache key of a resolver's answer. The default keys on the route
-   * params; a resolver that reads headers should key on those headers too.
+   * The cache key of a resolver's answer. It must cover everything the
+   * resolver reads: the default keys on the route params only, so a resolver
+   * that reads a header must key on that header too, or one tenant's cached
+   * secret verifies another tenant's requests.
    * @defaultValue the route params
    */
   secretCacheKey?: (ctx: SecretContext) => string
@@ -199,6 +214,7 @@ export const PLUGIN_DEFAULTS = Object.freeze({
   readyTimeoutMs: 10_000,
   persistenceCheck: 'warn' as PersistenceCheck,
   secretCacheMs: 60_000,
+  secretNegativeCacheMs: 5000,
   secretTimeoutMs: 1000,
   secretCacheKey: paramsCacheKey,
   metrics: false as MetricsOption,
@@ -212,7 +228,7 @@ export const PLUGIN_DEFAULTS = Object.freeze({
 
 const KNOWN = [
   'provider', 'connection', 'path', 'source', 'name', 'queueName', 'prefix', 'bodyLimit', 'ackTimeoutMs',
-  'retryAfterMs', 'requireRedisAtBoot', 'readyTimeoutMs', 'persistenceCheck', 'secretCacheMs',
+  'retryAfterMs', 'requireRedisAtBoot', 'readyTimeoutMs', 'persistenceCheck', 'secretCacheMs', 'secretNegativeCacheMs',
   'secretTimeoutMs', 'secretCacheKey', 'logLevel', 'metrics', 'queueMetrics', 'maxBacklog', 'waitReplicas', 'acceptTypes', 'healthRoute',
   'healthMaxBacklog', 'healthMaxAgeMs'
 ] as const
@@ -256,6 +272,7 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
     readyTimeoutMs: pick(o.readyTimeoutMs, PLUGIN_DEFAULTS.readyTimeoutMs),
     persistenceCheck: pick(o.persistenceCheck, PLUGIN_DEFAULTS.persistenceCheck),
     secretCacheMs: pick(o.secretCacheMs, PLUGIN_DEFAULTS.secretCacheMs),
+    secretNegativeCacheMs: pick(o.secretNegativeCacheMs, PLUGIN_DEFAULTS.secretNegativeCacheMs),
     secretTimeoutMs: pick(o.secretTimeoutMs, PLUGIN_DEFAULTS.secretTimeoutMs),
     secretCacheKey: pick(o.secretCacheKey, PLUGIN_DEFAULTS.secretCacheKey),
     logLevel: o.logLevel as LogLevel | undefined,
@@ -288,6 +305,7 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
   failIf(checkInteger('readyTimeoutMs', resolved.readyTimeoutMs, 1, 600_000))
   failIf(checkOneOf('persistenceCheck', resolved.persistenceCheck, ['warn', 'refuse', 'off']))
   failIf(checkInteger('secretCacheMs', resolved.secretCacheMs, 0))
+  failIf(checkInteger('secretNegativeCacheMs', resolved.secretNegativeCacheMs, 0))
   failIf(checkInteger('secretTimeoutMs', resolved.secretTimeoutMs, 1, 60_000))
   failIf(checkFunction('secretCacheKey', resolved.secretCacheKey))
   if (resolved.logLevel !== undefined) failIf(checkOneOf('logLevel', resolved.logLevel, LOG_LEVELS))

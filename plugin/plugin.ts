@@ -57,8 +57,10 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
     producer,
     secrets: createSecretSource(options.provider.secret, {
       cacheMs: options.secretCacheMs,
+      negativeCacheMs: options.secretNegativeCacheMs,
       timeoutMs: options.secretTimeoutMs,
-      cacheKey: options.secretCacheKey
+      cacheKey: options.secretCacheKey,
+      provider: options.provider
     }),
     answer: createAnswerer(options.source, Math.ceil(options.retryAfterMs / 1000), stats, metrics?.observe),
     ...(options.acceptTypes === undefined ? {} : { accepts: acceptPredicate(options.acceptTypes) }),

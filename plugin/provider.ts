@@ -24,8 +24,12 @@ export interface SecretContext {
   params: Record<string, string>
 }
 
-/** Resolves the secrets for a request. Cached by the plugin for `secretCacheMs`. */
-export type SecretResolver = (ctx: SecretContext) => string | string[] | Promise<string | string[]>
+/**
+ * Resolves the secrets for a request. Cached by the plugin for `secretCacheMs`.
+ * `null` (or a thrown `UnknownTenantError`) says the request names no known
+ * tenant: the sender gets 401, and the answer is cached for `secretNegativeCacheMs`.
+ */
+export type SecretResolver = (ctx: SecretContext) => string | string[] | null | Promise<string | string[] | null>
 
 /** Why verification failed. Only logs and metrics see it; the sender always gets one generic 401. */
 export type VerifyFailureReason =
@@ -157,6 +161,13 @@ export interface Provider {
   readonly eventHeaders?: readonly string[]
   /** How the sender delivers. */
   readonly delivery?: DeliveryFacts
+  /**
+   * Whether the scheme can use a secret: `undefined` when it can, else what a
+   * usable one looks like (never the secret itself). Checked on a static
+   * secret at registration, and on every secret a resolver returns (a refused
+   * one gives 503 `secret_unusable`, not a 401). Absent: any non-empty string.
+   */
+  secretProblem?: (secret: string) => string | undefined
   /** Verifies the raw bytes against every secret, in constant time, without early exit. */
   verify: (input: VerifyInput, secrets: readonly string[], nowMs: number) => VerifyResult
   /** Derives the event id and type from a verified, parsed body. */

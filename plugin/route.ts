@@ -9,7 +9,7 @@ import { classifyMedia, collectHeaders, pickEventHeaders, type MediaResult } fro
 import type { ResolvedPluginOptions } from './options.js'
 import { SHED_REASON, type Answerer, type OutcomeFields } from './outcome.js'
 import type { EventFields, IncomingHeaders, InlineResponse, ParsedBody, ProviderRequest, VerifyResult } from './provider.js'
-import { staticSecretOutcome, type SecretSource } from './secrets.js'
+import { secretRefusal, staticSecretOutcome, type SecretSource } from './secrets.js'
 
 /** What the route of one registration works with. */
 export interface RouteContext {
@@ -75,7 +75,7 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
 
     // A static secret needs no context, and Fastify's `routeOptions` getter builds an object per call.
     const found = fixedSecrets ?? await secrets({ headers, source, path: request.routeOptions.url ?? options.path, params: paramsOf(request) })
-    if (!found.ok) return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: found.reason, err: found.cause })
+    if (!found.ok) return answer.fail(request, reply, ...secretRefusal(found))
 
     let verified: VerifyResult
     try {

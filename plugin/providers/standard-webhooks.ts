@@ -61,10 +61,15 @@ export function standardWebhooksKey (secret: string): Buffer | undefined {
   return Buffer.from(encoded, 'base64')
 }
 
+/** Why a secret is no Standard Webhooks key; `undefined` when it is one. Never echoes the secret. */
+function secretProblem (secret: string): string | undefined {
+  return standardWebhooksKey(secret) === undefined ? "a `whsec_` secret whose rest is base64 (as the sender's dashboard shows it)" : undefined
+}
+
 /** Creates the Standard Webhooks / Svix provider. */
 export function standardWebhooks (options: StandardWebhooksOptions): StandardWebhooksProvider {
   const o = checkOptionsObject<StandardWebhooksOptions>('standardWebhooks', options, KNOWN)
-  const secret = checkSecret('standardWebhooks', o.secret, (s) => standardWebhooksKey(s) === undefined ? "a `whsec_` secret whose rest is base64 (as the sender's dashboard shows it)" : undefined)
+  const secret = checkSecret('standardWebhooks', o.secret, secretProblem)
   const toleranceMs = checkTolerance('standardWebhooks', o.toleranceMs)
   const typeField = o.typeField ?? 'type'
   const problem = checkString('standardWebhooks.typeField', typeField)
@@ -137,6 +142,7 @@ export function standardWebhooks (options: StandardWebhooksOptions): StandardWeb
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
     eventHeaders: Object.freeze(['webhook-id', 'webhook-timestamp', 'svix-id', 'svix-timestamp']),
     delivery: STANDARD_WEBHOOKS_DELIVERY,
+    secretProblem,
     verify,
     toEvent,
     sign
