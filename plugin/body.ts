@@ -64,6 +64,9 @@ export function parseBody (kind: ParsedBody['kind'], rawBody: Buffer): ParsedBod
   if (rawBody.length === 0) return { ok: false, reason: 'empty_body' }
   const text = decodeUtf8(rawBody)
   if (!text.ok) return text
+  // Only the first BOM marks the encoding; a second is text that no JSON
+  // parser reads, and the stored text must be exactly what was parsed.
+  if (kind === 'json' && text.value.charCodeAt(0) === BOM) return { ok: false, reason: 'invalid_json', detail: 'a second byte-order mark' }
   const parsed = kind === 'json' ? parseJsonObject(text.value) : parseForm(text.value)
   if (!parsed.ok) return parsed
   return { ok: true, value: { kind, value: parsed.value }, text: text.value }

@@ -11,6 +11,8 @@ t.test('strict UTF-8, with a leading BOM dropped', async (t) => {
     t.same(decodeUtf8(Buffer.from(bytes)), { ok: false, reason: 'invalid_utf8' }, `refuses ${Buffer.from(bytes).toString('hex')}`)
   }
   t.same(parseBody('json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"id":"x"}')])), { ok: true, value: { kind: 'json', value: { id: 'x' } }, text: '{"id":"x"}' })
+  // The stored text is the parsed text: a second BOM would survive into it and break the job data.
+  t.match(parseBody('json', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf]), Buffer.from('{"id":"x"}')])), { ok: false, reason: 'invalid_json' })
 })
 
 t.test('forbidden keys are refused in every spelling; words that merely contain them are not', async (t) => {
