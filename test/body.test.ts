@@ -1,5 +1,5 @@
 import t from 'tap'
-import { decodeUtf8, parseBody, parseJsonObject } from '../plugin/body.js'
+import { decodeUtf8, parseBody, parseForm, parseJsonObject } from '../plugin/body.js'
 
 // The body decoding and parsing every JSON preset goes through: strict UTF-8,
 // and no key that could poison a prototype, however it is spelled.
@@ -31,4 +31,13 @@ t.test('forbidden keys are refused in every spelling; words that merely contain 
   t.same(parseJsonObject('{"a":'), { ok: false, reason: 'invalid_json' })
   t.same(parseJsonObject('[1]'), { ok: false, reason: 'not_an_object' })
   t.same(parseJsonObject('  '), { ok: false, reason: 'empty_body' })
+})
+
+t.test('form bodies decode strictly: escapes must spell UTF-8', async (t) => {
+  for (const text of ['a=%C3%28%FF', '%FF=1', 'a=%C3&b=%A9', 'a=%ED%A0%80', 'a=%c0%af']) {
+    t.same(parseForm(text), { ok: false, reason: 'invalid_utf8' }, text)
+  }
+  t.same({ ...(parseForm('a=%C3%A9&b=%e2%82%ac+x&c=100%&d=%zz&e=%2') as { value: object }).value },
+    { a: 'é', b: '€ x', c: '100%', d: '%zz', e: '%2' })
+  t.same({ ...(parseForm('a=plain+text&b=é') as { value: object }).value }, { a: 'plain text', b: 'é' })
 })
