@@ -130,6 +130,9 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     const started = performance.now()
     const added = await producer.add(event, payloadJson)
     const enqueueMs = Math.round((performance.now() - started) * 100) / 100
+    if (!added.ok && added.reason === 'unserializable') {
+      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNSERIALIZABLE(), { outcome: 'rejected', reason: added.reason, ...ids, detail: causeOf(added.cause) })
+    }
     if (!added.ok) {
       return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: added.reason, ...ids, enqueueMs, detail: causeOf(added.cause) })
     }
