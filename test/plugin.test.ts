@@ -45,7 +45,7 @@ t.test('a signed event: 202 only once the job is in Redis, with the WebhookEvent
   const [line] = webhookLines()
   t.match(line, { msg: 'webhook', outcome: 'accepted', source: 'acme', eventId: 'evt_1', status: 202, secretIndex: 0 })
   t.type(line.latencyMs, 'number')
-  t.same(intake.stats, { accepted: 1, duplicates: 0, ignored: 0, responded: 0, rejected: 0, unavailable: 0, shed: 0 })
+  t.same(intake.stats, { accepted: 1, duplicates: 0, ignored: 0, responded: 0, rejected: 0, unavailable: 0, shed: 0, unverifiedBytes: 0 })
 })
 
 t.test('the source defaults to the provider name; ids with `:` or digits only become safe job ids', async (t) => {
