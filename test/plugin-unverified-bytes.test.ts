@@ -242,3 +242,12 @@ t.test('a custom provider\'s checkHeaders: checked at registration, and a throw 
   t.equal(res.headers.connection, 'close')
   t.match(webhookLines(), [{ outcome: 'rejected', reason: 'verify_threw', detail: /pre-check exploded/ }])
 })
+
+t.test('a body read and then refused before verify (a failing secret resolver) gives its bytes back', async (t) => {
+  const provider = { ...testProvider({ secret: 'k' }), secret: () => { throw new Error('vault down') } }
+  const { app } = await buildApp(t, { provider, source: 'vault', secretCacheMs: 0 })
+  const body = JSON.stringify({ id: 'v-1', pad: 'x'.repeat(100_000) })
+  const res = await app.inject({ method: 'POST', url: '/v1/events', payload: body, headers: testProvider({ secret: 'k' }).sign(body) })
+  t.equal(res.statusCode, 503)
+  await waitFor(() => app.webhooks.get('vault:/v1/events')!.stats.unverifiedBytes === 0, 2000, 'the bytes to be released')
+})
