@@ -35,7 +35,8 @@ export interface RouteHandlers {
 
 /**
  * The request pipeline: method and route (Fastify's router) → content type →
- * size → secrets → verify over the raw bytes → parse → event → enqueue → 202.
+ * size → signature headers → room for unverified bytes → (the body is read)
+ * → secrets → verify over the raw bytes → parse → event → enqueue → 202.
  */
 export function createRouteHandlers ({ options, producer, secrets, answer, accepts, backlog, budget }: RouteContext): RouteHandlers {
   const { provider, source, bodyLimit } = options
