@@ -17,6 +17,8 @@ const WAIT_SLACK_MS = 100
 export type EnqueueOutcome =
   | { ok: true, jobId: string, duplicate: boolean }
   | { ok: false, reason: EnqueueFailureReason, cause?: unknown }
+  // Permanent, unlike the others: no retry can serialize the same event.
+  | { ok: false, reason: 'unserializable', cause: RangeError }
 
 /** Adds events to the queue, fails fast when Redis cannot take them, and watches Redis' settings. */
 export interface EventProducer {
@@ -165,9 +167,18 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     if (!queueReady || client.status !== 'ready') return { ok: false, reason: 'redis_not_ready' }
     if (!verified) return { ok: false, reason: 'persistence_refused' }
     const jobId = safeJobId(event.source, event.id)
+    // Serialized before Redis is asked anything, so an event too deep for
+    // JSON.stringify (a RangeError) is never mistaken for a Redis failure.
+    let data: string
+    try {
+      data = serializeEvent(event, payloadJson)
+    } catch (err) {
+      if (err instanceof RangeError) return { ok: false, reason: 'unserializable', cause: err }
+      throw err
+    }
     const startedAt = Date.now()
     const adding = addScript !== undefined
-      ? addScript.add(jobId, serializeEvent(event, payloadJson))
+      ? addScript.add(jobId, data)
       : addWithExists(jobId, event)
     try {
       const duplicate = await withDeadline(adding, options.ackTimeoutMs)

@@ -67,6 +67,15 @@ export interface WebhookPluginOptions {
    */
   bodyLimit?: number
   /**
+   * The most bytes of request bodies held, across the route, before their
+   * signature is verified: a declared `Content-Length` counts from the
+   * start, a chunked body as it is read. A request that does not fit gets
+   * 503 with `Retry-After` (before its body is read, when its length is
+   * declared). At least `bodyLimit`.
+   * @defaultValue `67108864` (64 MiB), or `bodyLimit` when that is larger
+   */
+  maxUnverifiedBytes?: number
+  /**
    * How long an enqueue may take before the sender gets 503 with `Retry-After`.
    * @defaultValue `2000`
    */
@@ -202,12 +211,13 @@ export function paramsCacheKey (ctx: SecretContext): string {
   return JSON.stringify(Object.entries(ctx.params).sort(([a], [b]) => (a < b ? -1 : 1)))
 }
 
-/** The default of every optional option; `source`, `name` and `bodyLimit` are derived as documented. */
+/** The default of every optional option; `source`, `name`, `bodyLimit` and `maxUnverifiedBytes` are derived as documented. */
 export const PLUGIN_DEFAULTS = Object.freeze({
   path: '/v1/events',
   queueName: 'integration-events',
   prefix: 'bull',
   bodyLimit: 1_048_576,
+  maxUnverifiedBytes: 67_108_864,
   ackTimeoutMs: 2000,
   retryAfterMs: 5000,
   requireRedisAtBoot: false,
@@ -227,7 +237,7 @@ export const PLUGIN_DEFAULTS = Object.freeze({
 } as const)
 
 const KNOWN = [
-  'provider', 'connection', 'path', 'source', 'name', 'queueName', 'prefix', 'bodyLimit', 'ackTimeoutMs',
+  'provider', 'connection', 'path', 'source', 'name', 'queueName', 'prefix', 'bodyLimit', 'maxUnverifiedBytes', 'ackTimeoutMs',
   'retryAfterMs', 'requireRedisAtBoot', 'readyTimeoutMs', 'persistenceCheck', 'secretCacheMs', 'secretNegativeCacheMs',
   'secretTimeoutMs', 'secretCacheKey', 'logLevel', 'metrics', 'queueMetrics', 'maxBacklog', 'waitReplicas', 'acceptTypes', 'healthRoute',
   'healthMaxBacklog', 'healthMaxAgeMs'
@@ -266,6 +276,7 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
     queueName: pick(o.queueName, PLUGIN_DEFAULTS.queueName),
     prefix: pick(o.prefix, PLUGIN_DEFAULTS.prefix),
     bodyLimit: pick(o.bodyLimit, p.bodyLimit ?? PLUGIN_DEFAULTS.bodyLimit),
+    maxUnverifiedBytes: 0,
     ackTimeoutMs: pick(o.ackTimeoutMs, PLUGIN_DEFAULTS.ackTimeoutMs),
     retryAfterMs: pick(o.retryAfterMs, PLUGIN_DEFAULTS.retryAfterMs),
     requireRedisAtBoot: pick(o.requireRedisAtBoot, PLUGIN_DEFAULTS.requireRedisAtBoot),
@@ -286,6 +297,7 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
     healthMaxAgeMs: pick(o.healthMaxAgeMs, PLUGIN_DEFAULTS.healthMaxAgeMs)
   }
   resolved.name = pick(o.name, `${resolved.source}:${resolved.path}`)
+  resolved.maxUnverifiedBytes = pick(o.maxUnverifiedBytes, Math.max(PLUGIN_DEFAULTS.maxUnverifiedBytes, Number(resolved.bodyLimit)))
 
   failIf(checkString('path', resolved.path, PATH_PATTERN, 'a route path starting with `/`'))
   failIf(checkString('source', resolved.source, SOURCE_PATTERN, `a string matching ${String(SOURCE_PATTERN)}` +
@@ -299,6 +311,10 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
     ? checkRedisName('prefix', resolved.prefix)
     : expected('prefix', 'a BullMQ key prefix', resolved.prefix, prefixHint))
   failIf(checkInteger('bodyLimit', resolved.bodyLimit, 1, MAX_BODY_LIMIT))
+  // Smaller than bodyLimit, a body the route accepts could never be read.
+  if (checkInteger('maxUnverifiedBytes', resolved.maxUnverifiedBytes, resolved.bodyLimit) !== undefined) {
+    fail(expected('maxUnverifiedBytes', `an integer no smaller than \`bodyLimit\` (${resolved.bodyLimit})`, resolved.maxUnverifiedBytes))
+  }
   failIf(checkInteger('ackTimeoutMs', resolved.ackTimeoutMs, 1, 60_000))
   failIf(checkInteger('retryAfterMs', resolved.retryAfterMs, 1000, 86_400_000))
   failIf(checkBoolean('requireRedisAtBoot', resolved.requireRedisAtBoot))

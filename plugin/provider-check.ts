@@ -24,7 +24,8 @@ export function providerProblem (provider: unknown): string | undefined {
     checkFunction('provider.verify', p.verify) ??
     checkFunction('provider.toEvent', p.toEvent) ??
     checkFunction('provider.sign', p.sign) ??
-    (p.respond === undefined ? undefined : checkFunction('provider.respond', p.respond))
+    (p.respond === undefined ? undefined : checkFunction('provider.respond', p.respond)) ??
+    (p.checkHeaders === undefined ? undefined : checkFunction('provider.checkHeaders', p.checkHeaders))
 }
 
 /** A secret value: a non-empty string or a non-empty list of them. Never echoes the secret. */

@@ -168,6 +168,15 @@ export interface Provider {
    * one gives 503 `secret_unusable`, not a 401). Absent: any non-empty string.
    */
   secretProblem?: (secret: string) => string | undefined
+  /**
+   * An optional pre-check over the headers alone, run before the body is
+   * read: the failure `verify` would give for any body (a missing, repeated
+   * or malformed signature or timestamp header, a timestamp out of the
+   * window), or `undefined` to read the body and verify. A refusal costs the
+   * server no body bytes. Must be pure and never throw; without it, every
+   * request's body is read before `verify` decides.
+   */
+  checkHeaders?: (headers: IncomingHeaders, nowMs: number) => VerifyFailure | undefined
   /** Verifies the raw bytes against every secret, in constant time, without early exit. */
   verify: (input: VerifyInput, secrets: readonly string[], nowMs: number) => VerifyResult
   /** Derives the event id and type from a verified, parsed body. */

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events'
-import { Worker, type Job } from 'bullmq'
+import type { Job, Worker } from 'bullmq'
 import { ClaimStore } from './claim.js'
 import { CLAIM_SCRIPTS } from './claim-scripts.js'
 import { createWorkerClient, within, type ManagedClient } from './connection.js'
 import { DeadLetterStore } from './dead-letter-store.js'
+import { DecodingWorker } from './decode.js'
 import { deadLettersApi, type DeadLetters } from './dead-letters.js'
 import { WorkerErrors } from './errors.js'
 import { LockRegistry, REGISTRY_SCRIPTS } from './lock-registry.js'
@@ -71,7 +72,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     this.#registry = new LockRegistry(client, { ...o, prefix: o.prefix, queueName: o.queueName })
     const deadLettered = new WeakSet<Job>()
     const processor = createProcessor({ options: o, hydrate: createHydration(o, gate, this.#reporter), claims: this.#claims, sink: this.#sink, reporter: this.#reporter, inFlight: this.#inFlight, deadLettered })
-    this.worker = new Worker(o.queueName, processor, {
+    this.worker = new DecodingWorker(o.queueName, processor, {
       connection: client,
       prefix: o.prefix,
       concurrency: o.concurrency,

@@ -6,10 +6,12 @@
 import { randomUUID } from 'node:crypto'
 import { escapeId } from '../../worker/job-id.js'
 import { parseJsonObject } from '../body.js'
-import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
+import type {
+  BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
+} from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret } from './checks.js'
 import {
-  contentTypeFor, decodeHex, matchingSecret, fail, hmacDigest, keyCache, optionalHeader, replayKey, signingSecret, singleHeader, utf8Key
+  contentTypeFor, decodeHex, matchingSecret, fail, failureOf, hmacDigest, keyCache, optionalHeader, replayKey, signingSecret, singleHeader, utf8Key
 } from './util.js'
 
 /** Options of `providers.github()`. */
@@ -74,7 +76,8 @@ export function github (options: GitHubOptions): GitHubProvider {
   const bodyLimit = checkBodyLimit('github', o.bodyLimit) ?? GITHUB_BODY_LIMIT
   const keyFor = keyCache(utf8Key)
 
-  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[]): VerifyResult {
+  // What verify reads from the headers; checkHeaders runs it before the body is read.
+  function readHeaders (headers: IncomingHeaders): { ok: true, received: Buffer } | VerifyFailure {
     // The legacy SHA-1 `X-Hub-Signature` alone is not trusted.
     const header = singleHeader(headers, HEADER)
     if (!header.ok) return header
@@ -83,8 +86,14 @@ export function github (options: GitHubOptions): GitHubProvider {
     if (m[1] !== 'sha256') return fail('unsupported_version', `${HEADER} algorithm ${m[1].slice(0, 10)}`)
     const received = decodeHex(m[2], SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte hex')
+    return { ok: true, received }
+  }
+
+  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[]): VerifyResult {
+    const read = readHeaders(headers)
+    if (!read.ok) return read
     const signed = [rawBody]
-    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [received])
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [read.received])
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched }
   }
 
@@ -131,6 +140,7 @@ export function github (options: GitHubOptions): GitHubProvider {
     eventHeaders: Object.freeze(['x-github-event', 'x-github-delivery', 'x-github-hook-id', 'x-github-hook-installation-target-type',
       'x-github-hook-installation-target-id', 'user-agent']),
     delivery: GITHUB_DELIVERY,
+    checkHeaders: (headers) => failureOf(readHeaders(headers)),
     verify,
     toEvent,
     sign

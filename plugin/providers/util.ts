@@ -12,6 +12,11 @@ export type HeaderResult = { ok: true, value: string } | VerifyFailure
 const MISSING: VerifyFailure = Object.freeze({ ok: false, reason: 'missing_header' })
 const DUPLICATE: VerifyFailure = Object.freeze({ ok: false, reason: 'duplicate_header' })
 
+/** The failure of a header reading, or `undefined` when it succeeded: a preset's `checkHeaders` from the reading its `verify` starts with. */
+export function failureOf (read: { ok: true } | VerifyFailure): VerifyFailure | undefined {
+  return read.ok ? undefined : read
+}
+
 /** A failure result, with an optional detail for the log. */
 export function fail (reason: VerifyFailure['reason'], detail?: string): VerifyFailure {
   return detail === undefined ? { ok: false, reason } : { ok: false, reason, detail }
