@@ -241,7 +241,7 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
    * At most `max` calls to `hydrate` in any `duration` ms, across every worker
    * of the queue (a budget kept in Redis). Cache hits and shared calls are
    * free. A job over the budget waits, or is delayed without spending an
-   * attempt. The seed's example: `{ max: 50, duration: 60_000 }`.
+   * attempt. For example `{ max: 50, duration: 60_000 }`.
    * @defaultValue none (no limit)
    */
   rateLimit?: RateLimitOptions

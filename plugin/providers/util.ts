@@ -89,7 +89,7 @@ export function decodeBase64 (text: string, bytes: number): Buffer | undefined {
 
 /**
  * Constant-time equality of two digests. `timingSafeEqual` throws on unequal
- * lengths (the seed's crash); lengths are public (the algorithm fixes them).
+ * lengths (a short signature header would crash the receiver); lengths are public (the algorithm fixes them).
  */
 export function digestsEqual (a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b)

@@ -3,7 +3,7 @@ import { providers } from '../../plugin/providers/index.js'
 import { SHOPIFY_DELIVERY } from '../../plugin/providers/shopify.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
-// Computed vector (PROVIDERS.md).
+// A vector computed from the documented scheme.
 const SECRET = 'shpss_test_secret'
 const BODY = Buffer.from('{"id":820982911946154508,"email":"jon@example.com"}')
 const SIG = 'LnwdZPLBbdjkBwPD/lDL1/rYEGby/GHPtL1aAH6Dxjc='

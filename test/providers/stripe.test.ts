@@ -5,7 +5,7 @@ import { providers } from '../../plugin/providers/index.js'
 import { STRIPE_DELIVERY } from '../../plugin/providers/stripe.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
-// Computed vector (PROVIDERS.md).
+// A vector computed from the documented scheme.
 const SECRET = 'whsec_test_secret'
 const T = 1614265330
 const NOW = T * 1000
