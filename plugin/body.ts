@@ -45,15 +45,54 @@ export function parseJsonObject (text: string): ParseResult<Record<string, unkno
   return { ok: true, value: value as Record<string, unknown> }
 }
 
-/** Decodes an `application/x-www-form-urlencoded` body into its fields (the last value wins on repeats). */
+/**
+ * Decodes an `application/x-www-form-urlencoded` body into its fields (the
+ * last value wins on repeats). Percent-escapes that decode to invalid UTF-8
+ * are refused, as invalid UTF-8 in a JSON body is: `URLSearchParams` would
+ * turn them into U+FFFD, and the event would no longer be what was signed.
+ */
 export function parseForm (text: string): ParseResult<Record<string, string>> {
   if (text.trim() === '') return { ok: false, reason: 'empty_body' }
+  // Text without escapes is the verified UTF-8 itself: nothing more to check.
+  if (text.includes('%') && !isUtf8(percentDecoded(text))) return { ok: false, reason: 'invalid_utf8' }
   const fields: Record<string, string> = Object.create(null)
   for (const [key, value] of new URLSearchParams(text)) {
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') return { ok: false, reason: 'forbidden_key' }
     fields[key] = value
   }
   return { ok: true, value: fields }
+}
+
+/**
+ * The bytes of `text` with every `%XX` escape decoded, as the form decoder
+ * decodes them (a `%` not followed by two hex digits stays). The separators
+ * `&` and `=` are ASCII, so the whole is valid UTF-8 exactly when every
+ * decoded name and value is.
+ */
+function percentDecoded (text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8')
+  const out = Buffer.allocUnsafe(bytes.length)
+  let n = 0
+  for (let i = 0; i < bytes.length; i++) {
+    const high = bytes[i] === PERCENT && i + 2 < bytes.length ? hexValue(bytes[i + 1]) : -1
+    const low = high === -1 ? -1 : hexValue(bytes[i + 2])
+    if (low === -1) {
+      out[n++] = bytes[i]
+    } else {
+      out[n++] = high * 16 + low
+      i += 2
+    }
+  }
+  return out.subarray(0, n)
+}
+
+const PERCENT = 0x25
+
+function hexValue (byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30
+  if (byte >= 0x41 && byte <= 0x46) return byte - 0x37
+  if (byte >= 0x61 && byte <= 0x66) return byte - 0x57
+  return -1
 }
 
 /** A parsed body, with the text it was parsed from. */
@@ -64,6 +103,9 @@ export function parseBody (kind: ParsedBody['kind'], rawBody: Buffer): ParsedBod
   if (rawBody.length === 0) return { ok: false, reason: 'empty_body' }
   const text = decodeUtf8(rawBody)
   if (!text.ok) return text
+  // Only the first BOM marks the encoding; a second is text that no JSON
+  // parser reads, and the stored text must be exactly what was parsed.
+  if (kind === 'json' && text.value.charCodeAt(0) === BOM) return { ok: false, reason: 'invalid_json', detail: 'a second byte-order mark' }
   const parsed = kind === 'json' ? parseJsonObject(text.value) : parseForm(text.value)
   if (!parsed.ok) return parsed
   return { ok: true, value: { kind, value: parsed.value }, text: text.value }

@@ -17,6 +17,8 @@ const WAIT_SLACK_MS = 100
 export type EnqueueOutcome =
   | { ok: true, jobId: string, duplicate: boolean }
   | { ok: false, reason: EnqueueFailureReason, cause?: unknown }
+  // Permanent, unlike the others: no retry can serialize the same event.
+  | { ok: false, reason: 'unserializable', cause: RangeError }
 
 /** Adds events to the queue, fails fast when Redis cannot take them, and watches Redis' settings. */
 export interface EventProducer {
@@ -135,19 +137,25 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
   }
 
   async function boot (): Promise<void> {
+    const deadline = Date.now() + options.readyTimeoutMs
+    const left = (): number => Math.max(0, deadline - Date.now())
     if (options.requireRedisAtBoot) {
-      await within(initialized, options.readyTimeoutMs)
+      await within(initialized, left())
       if (!queueReady) {
         await close()
         throw new PluginErrors.FST_WEBHOOK_REDIS_UNAVAILABLE_AT_BOOT(
           `Redis was not ready within ${options.readyTimeoutMs} ms (requireRedisAtBoot is true; status: ${client.status})`)
       }
-    } else if (options.persistenceCheck === 'refuse') {
-      // Wait for the first connection attempt only, so a Redis that is down does not hold up the boot.
-      await within(firstOutcome(client), options.readyTimeoutMs)
+    } else {
+      // The first connection attempt, and once it connects the queue, so the
+      // first request after `ready()` is accepted; a Redis that refuses the
+      // connection does not hold the boot up, a silent one for `readyTimeoutMs` at most.
+      await within(firstOutcome(client), left())
+      if (client.status === 'ready') await within(initialized, left())
     }
     if (client.status !== 'ready' || options.persistenceCheck !== 'refuse') return
-    const report = await lastCheck
+    await within(lastCheck, left())
+    const report = lastReport
     if (report !== undefined && report.verifiable && !report.ok) {
       await close()
       throw new PluginErrors.FST_WEBHOOK_PERSISTENCE(
@@ -159,9 +167,18 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     if (!queueReady || client.status !== 'ready') return { ok: false, reason: 'redis_not_ready' }
     if (!verified) return { ok: false, reason: 'persistence_refused' }
     const jobId = safeJobId(event.source, event.id)
+    // Serialized before Redis is asked anything, so an event too deep for
+    // JSON.stringify (a RangeError) is never mistaken for a Redis failure.
+    let data: string
+    try {
+      data = serializeEvent(event, payloadJson)
+    } catch (err) {
+      if (err instanceof RangeError) return { ok: false, reason: 'unserializable', cause: err }
+      throw err
+    }
     const startedAt = Date.now()
     const adding = addScript !== undefined
-      ? addScript.add(jobId, serializeEvent(event, payloadJson))
+      ? addScript.add(jobId, data)
       : addWithExists(jobId, event)
     try {
       const duplicate = await withDeadline(adding, options.ackTimeoutMs)

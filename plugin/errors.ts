@@ -36,6 +36,8 @@ export const PluginErrors = {
   FST_WEBHOOK_FORBIDDEN_KEY: createError('FST_WEBHOOK_FORBIDDEN_KEY', 'Webhook body contains a forbidden key', 400),
   /** 400: a verified body without an event id. */
   FST_WEBHOOK_MISSING_ID: createError('FST_WEBHOOK_MISSING_ID', 'Webhook event has no id', 400),
+  /** 400: a verified event that cannot be serialized into a job (nesting too deep for `JSON.stringify`). */
+  FST_WEBHOOK_UNSERIALIZABLE: createError('FST_WEBHOOK_UNSERIALIZABLE', 'Webhook event cannot be stored', 400),
   /** 503: the event could not be enqueued in time, or Redis is not ready; sent with `Retry-After`. */
   FST_WEBHOOK_UNAVAILABLE: createError('FST_WEBHOOK_UNAVAILABLE', 'Webhook intake is temporarily unavailable', 503)
 } as const

@@ -47,10 +47,20 @@ export function worst (statuses: Iterable<HealthStatus>): HealthStatus {
   return result
 }
 
-/** Builds the health check of one registration; each Redis read is bounded by `ackTimeoutMs`. */
+/**
+ * Builds the health check of one registration. Its Redis reads run at once
+ * under one deadline, `ackTimeoutMs`, and concurrent calls share one check,
+ * so a frozen Redis costs each caller at most that long, however many probe it.
+ */
 export function createHealthCheck (options: ResolvedPluginOptions, producer: EventProducer, probe: QueueProbe): () => Promise<IntakeHealth> {
+  let running: Promise<IntakeHealth> | undefined
   return async function checkIntakeHealth () {
-    const [redis, stats] = await Promise.all([pingRedis(), readStats()])
+    running ??= check().finally(() => { running = undefined })
+    return await running
+  }
+
+  async function check (): Promise<IntakeHealth> {
+    const { redis, stats } = await readRedis()
     const checks = {
       redis,
       persistence: persistenceCheck(producer.persistence),
@@ -62,22 +72,20 @@ export function createHealthCheck (options: ResolvedPluginOptions, producer: Eve
     return health
   }
 
-  async function pingRedis (): Promise<HealthCheck> {
+  // A read still running at the deadline counts as failed: PING as
+  // unreachable, the stats as unknown.
+  async function readRedis (): Promise<{ redis: HealthCheck, stats: QueueStats | undefined }> {
     const started = Date.now()
-    try {
-      await bounded(producer.client.ping(), 'PING')
-      return { status: 'pass', observed: Date.now() - started }
-    } catch (err) {
-      return { status: 'fail', message: `Redis is not reachable: ${(err as Error).message}` }
-    }
-  }
-
-  async function readStats (): Promise<QueueStats | undefined> {
-    try {
-      return await bounded(probe.stats(), 'reading the queue')
-    } catch {
-      return undefined
-    }
+    let redis: HealthCheck = { status: 'fail', message: `Redis is not reachable: PING took longer than ${options.ackTimeoutMs} ms` }
+    let stats: QueueStats | undefined
+    const ping = producer.client.ping().then(() => {
+      redis = { status: 'pass', observed: Date.now() - started }
+    }, (err: unknown) => {
+      redis = { status: 'fail', message: `Redis is not reachable: ${(err as Error).message}` }
+    })
+    const read = probe.stats().then((value) => { stats = value }, () => {})
+    await within(Promise.all([ping, read]), options.ackTimeoutMs)
+    return { redis, stats }
   }
 
   function persistenceCheck (report: PersistenceReport | undefined): HealthCheck {
@@ -108,14 +116,5 @@ export function createHealthCheck (options: ResolvedPluginOptions, producer: Eve
       return { status: 'warn', observed: age, limit: options.healthMaxAgeMs, message: `the next job was added ${Math.round(age / 1000)} s ago: are the workers running?` }
     }
     return { status: 'pass', observed: age, limit: options.healthMaxAgeMs }
-  }
-
-  async function bounded<T> (promise: Promise<T>, what: string): Promise<T> {
-    let value: { v: T } | undefined
-    let error: unknown
-    const settled = promise.then((v) => { value = { v } }, (err: unknown) => { error = err })
-    if (!await within(settled, options.ackTimeoutMs)) throw new Error(`${what} took longer than ${options.ackTimeoutMs} ms`)
-    if (value === undefined) throw error
-    return value.v
   }
 }

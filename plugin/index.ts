@@ -9,6 +9,7 @@ export default webhookPlugin
 export type { WebhookIntake, WebhookRegistry, WebhooksHealth } from './registry.js'
 export type { IntakeHealth, HealthCheck, HealthStatus } from './health.js'
 export { PluginErrors } from './errors.js'
+export { UnknownTenantError } from './secrets.js'
 export { PLUGIN_DEFAULTS } from './options.js'
 export type { WebhookPluginOptions, PersistenceCheck, AcceptTypes } from './options.js'
 export type { IntakeStats, Outcome } from './outcome.js'

@@ -67,6 +67,15 @@ export interface WebhookPluginOptions {
    */
   bodyLimit?: number
   /**
+   * The most bytes of request bodies held, across the route, before their
+   * signature is verified: a declared `Content-Length` counts from the
+   * start, a chunked body as it is read. A request that does not fit gets
+   * 503 with `Retry-After` (before its body is read, when its length is
+   * declared). At least `bodyLimit`.
+   * @defaultValue `67108864` (64 MiB), or `bodyLimit` when that is larger
+   */
+  maxUnverifiedBytes?: number
+  /**
    * How long an enqueue may take before the sender gets 503 with `Retry-After`.
    * @defaultValue `2000`
    */
@@ -78,13 +87,18 @@ export interface WebhookPluginOptions {
   retryAfterMs?: number
   /**
    * Fail `register` when Redis is not ready within `readyTimeoutMs`. By default
-   * the app boots while Redis is down and the route answers 503 until it is ready.
+   * the app boots while Redis is down or silent (after `readyTimeoutMs` at
+   * most) and the route answers 503 until it is ready.
    * @defaultValue `false`
    */
   requireRedisAtBoot?: boolean
   /**
-   * How long `register` waits for Redis when it has to (`requireRedisAtBoot`,
-   * or `persistenceCheck: 'refuse'`).
+   * How long `register` waits for Redis: for the first connection attempt,
+   * and when it connects for the queue (and under `persistenceCheck:
+   * 'refuse'` the check), so the first request after `ready()` is accepted.
+   * A Redis that refuses connections does not hold the boot up; one that
+   * accepts and never answers holds it this long. With `requireRedisAtBoot`,
+   * `register` fails when Redis is not ready by then.
    * @defaultValue `10000`
    */
   readyTimeoutMs?: number
@@ -103,13 +117,23 @@ export interface WebhookPluginOptions {
    */
   secretCacheMs?: number
   /**
+   * How long a resolver's "unknown tenant" answer (`null`, or a thrown
+   * `UnknownTenantError`) is cached, per `secretCacheKey`: requests for that
+   * key in the meantime get 401 without calling the resolver. Failures are
+   * never cached. `0` asks the resolver every time.
+   * @defaultValue `5000`
+   */
+  secretNegativeCacheMs?: number
+  /**
    * How long a secret resolver may take; a slower (or throwing) resolver gives 503.
    * @defaultValue `1000`
    */
   secretTimeoutMs?: number
   /**
-   * The cache key of a resolver's answer. The default keys on the route
-   * params; a resolver that reads headers should key on those headers too.
+   * The cache key of a resolver's answer. It must cover everything the
+   * resolver reads: the default keys on the route params only, so a resolver
+   * that reads a header must key on that header too, or one tenant's cached
+   * secret verifies another tenant's requests.
    * @defaultValue the route params
    */
   secretCacheKey?: (ctx: SecretContext) => string
@@ -187,18 +211,20 @@ export function paramsCacheKey (ctx: SecretContext): string {
   return JSON.stringify(Object.entries(ctx.params).sort(([a], [b]) => (a < b ? -1 : 1)))
 }
 
-/** The default of every optional option; `source`, `name` and `bodyLimit` are derived as documented. */
+/** The default of every optional option; `source`, `name`, `bodyLimit` and `maxUnverifiedBytes` are derived as documented. */
 export const PLUGIN_DEFAULTS = Object.freeze({
   path: '/v1/events',
   queueName: 'integration-events',
   prefix: 'bull',
   bodyLimit: 1_048_576,
+  maxUnverifiedBytes: 67_108_864,
   ackTimeoutMs: 2000,
   retryAfterMs: 5000,
   requireRedisAtBoot: false,
   readyTimeoutMs: 10_000,
   persistenceCheck: 'warn' as PersistenceCheck,
   secretCacheMs: 60_000,
+  secretNegativeCacheMs: 5000,
   secretTimeoutMs: 1000,
   secretCacheKey: paramsCacheKey,
   metrics: false as MetricsOption,
@@ -211,8 +237,8 @@ export const PLUGIN_DEFAULTS = Object.freeze({
 } as const)
 
 const KNOWN = [
-  'provider', 'connection', 'path', 'source', 'name', 'queueName', 'prefix', 'bodyLimit', 'ackTimeoutMs',
-  'retryAfterMs', 'requireRedisAtBoot', 'readyTimeoutMs', 'persistenceCheck', 'secretCacheMs',
+  'provider', 'connection', 'path', 'source', 'name', 'queueName', 'prefix', 'bodyLimit', 'maxUnverifiedBytes', 'ackTimeoutMs',
+  'retryAfterMs', 'requireRedisAtBoot', 'readyTimeoutMs', 'persistenceCheck', 'secretCacheMs', 'secretNegativeCacheMs',
   'secretTimeoutMs', 'secretCacheKey', 'logLevel', 'metrics', 'queueMetrics', 'maxBacklog', 'waitReplicas', 'acceptTypes', 'healthRoute',
   'healthMaxBacklog', 'healthMaxAgeMs'
 ] as const
@@ -250,12 +276,14 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
     queueName: pick(o.queueName, PLUGIN_DEFAULTS.queueName),
     prefix: pick(o.prefix, PLUGIN_DEFAULTS.prefix),
     bodyLimit: pick(o.bodyLimit, p.bodyLimit ?? PLUGIN_DEFAULTS.bodyLimit),
+    maxUnverifiedBytes: 0,
     ackTimeoutMs: pick(o.ackTimeoutMs, PLUGIN_DEFAULTS.ackTimeoutMs),
     retryAfterMs: pick(o.retryAfterMs, PLUGIN_DEFAULTS.retryAfterMs),
     requireRedisAtBoot: pick(o.requireRedisAtBoot, PLUGIN_DEFAULTS.requireRedisAtBoot),
     readyTimeoutMs: pick(o.readyTimeoutMs, PLUGIN_DEFAULTS.readyTimeoutMs),
     persistenceCheck: pick(o.persistenceCheck, PLUGIN_DEFAULTS.persistenceCheck),
     secretCacheMs: pick(o.secretCacheMs, PLUGIN_DEFAULTS.secretCacheMs),
+    secretNegativeCacheMs: pick(o.secretNegativeCacheMs, PLUGIN_DEFAULTS.secretNegativeCacheMs),
     secretTimeoutMs: pick(o.secretTimeoutMs, PLUGIN_DEFAULTS.secretTimeoutMs),
     secretCacheKey: pick(o.secretCacheKey, PLUGIN_DEFAULTS.secretCacheKey),
     logLevel: o.logLevel as LogLevel | undefined,
@@ -269,6 +297,7 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
     healthMaxAgeMs: pick(o.healthMaxAgeMs, PLUGIN_DEFAULTS.healthMaxAgeMs)
   }
   resolved.name = pick(o.name, `${resolved.source}:${resolved.path}`)
+  resolved.maxUnverifiedBytes = pick(o.maxUnverifiedBytes, Math.max(PLUGIN_DEFAULTS.maxUnverifiedBytes, Number(resolved.bodyLimit)))
 
   failIf(checkString('path', resolved.path, PATH_PATTERN, 'a route path starting with `/`'))
   failIf(checkString('source', resolved.source, SOURCE_PATTERN, `a string matching ${String(SOURCE_PATTERN)}` +
@@ -282,12 +311,17 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
     ? checkRedisName('prefix', resolved.prefix)
     : expected('prefix', 'a BullMQ key prefix', resolved.prefix, prefixHint))
   failIf(checkInteger('bodyLimit', resolved.bodyLimit, 1, MAX_BODY_LIMIT))
+  // Smaller than bodyLimit, a body the route accepts could never be read.
+  if (checkInteger('maxUnverifiedBytes', resolved.maxUnverifiedBytes, resolved.bodyLimit) !== undefined) {
+    fail(expected('maxUnverifiedBytes', `an integer no smaller than \`bodyLimit\` (${resolved.bodyLimit})`, resolved.maxUnverifiedBytes))
+  }
   failIf(checkInteger('ackTimeoutMs', resolved.ackTimeoutMs, 1, 60_000))
   failIf(checkInteger('retryAfterMs', resolved.retryAfterMs, 1000, 86_400_000))
   failIf(checkBoolean('requireRedisAtBoot', resolved.requireRedisAtBoot))
   failIf(checkInteger('readyTimeoutMs', resolved.readyTimeoutMs, 1, 600_000))
   failIf(checkOneOf('persistenceCheck', resolved.persistenceCheck, ['warn', 'refuse', 'off']))
   failIf(checkInteger('secretCacheMs', resolved.secretCacheMs, 0))
+  failIf(checkInteger('secretNegativeCacheMs', resolved.secretNegativeCacheMs, 0))
   failIf(checkInteger('secretTimeoutMs', resolved.secretTimeoutMs, 1, 60_000))
   failIf(checkFunction('secretCacheKey', resolved.secretCacheKey))
   if (resolved.logLevel !== undefined) failIf(checkOneOf('logLevel', resolved.logLevel, LOG_LEVELS))

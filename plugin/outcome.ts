@@ -20,6 +20,8 @@ export interface IntakeStats {
   unavailable: number
   /** Of those, the events refused because the backlog was over `maxBacklog`. */
   shed: number
+  /** Bytes of request bodies read (or reserved by `Content-Length`) and not yet verified, now; at most `maxUnverifiedBytes`. */
+  unverifiedBytes: number
 }
 
 /** The fields of one `msg: 'webhook'` line besides the standard ones. Never a secret, a signature or a body. */
@@ -38,7 +40,7 @@ export interface OutcomeFields {
 }
 
 export function newStats (): IntakeStats {
-  return { accepted: 0, duplicates: 0, ignored: 0, responded: 0, rejected: 0, unavailable: 0, shed: 0 }
+  return { accepted: 0, duplicates: 0, ignored: 0, responded: 0, rejected: 0, unavailable: 0, shed: 0, unverifiedBytes: 0 }
 }
 
 const STAT_OF: Record<Outcome, keyof IntakeStats> = {

@@ -11,6 +11,7 @@ import { createAnswerer, newStats, type IntakeStats } from './outcome.js'
 import { createRegistry, handleOf, type RegistryHandle, type WebhookIntake, type WebhookRegistry } from './registry.js'
 import { createRouteHandlers } from './route.js'
 import { createSecretSource } from './secrets.js'
+import { createBodyReader, createUnverifiedBudget } from './unverified.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -50,6 +51,7 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
   })
 
   const stats = newStats()
+  const budget = createUnverifiedBudget(options.maxUnverifiedBytes, stats)
   const health = createHealthCheck(options, producer, probe)
   registry.add(intakeView(options, producer, stats, health))
   const handlers = createRouteHandlers({
@@ -57,10 +59,13 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
     producer,
     secrets: createSecretSource(options.provider.secret, {
       cacheMs: options.secretCacheMs,
+      negativeCacheMs: options.secretNegativeCacheMs,
       timeoutMs: options.secretTimeoutMs,
-      cacheKey: options.secretCacheKey
+      cacheKey: options.secretCacheKey,
+      provider: options.provider
     }),
     answer: createAnswerer(options.source, Math.ceil(options.retryAfterMs / 1000), stats, metrics?.observe),
+    budget,
     ...(options.acceptTypes === undefined ? {} : { accepts: acceptPredicate(options.acceptTypes) }),
     ...(options.maxBacklog === false ? {} : { backlog: backlogGuard(options, options.maxBacklog, probe) })
   })
@@ -78,14 +83,15 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
   // route prefix of the scope the plugin was registered in.
   fastify.register(async function webhookRoute (scope) {
     scope.removeAllContentTypeParsers()
-    function keepRawBody (_request: unknown, body: Buffer | string, done: (err: null, body: Buffer | string) => void): void {
-      done(null, body)
-    }
+    // Our own reader rather than `parseAs: 'buffer'`: it accounts unverified
+    // bytes as they are read, and copies a declared length into one buffer
+    // instead of concatenating chunks (twice the body at the peak).
+    const readRawBody = createBodyReader(budget, options.bodyLimit)
     // Fastify caches the parser of a declared type by the header's text; the
     // catch-all alone would parse every request's Content-Type again. The
     // catch-all stays for the rest, which checkFraming has already judged.
-    for (const type of DECLARED_TYPES) scope.addContentTypeParser(type, { parseAs: 'buffer' }, keepRawBody)
-    scope.addContentTypeParser('*', { parseAs: 'buffer' }, keepRawBody)
+    for (const type of DECLARED_TYPES) scope.addContentTypeParser(type, readRawBody)
+    scope.addContentTypeParser('*', readRawBody)
     scope.setErrorHandler(handlers.onRouteError)
     scope.route({
       method: 'POST',

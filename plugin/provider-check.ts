@@ -15,14 +15,17 @@ export function providerProblem (provider: unknown): string | undefined {
   }
   const p = provider as Partial<Provider>
   return checkString('provider.name', p.name) ??
-    secretProblem(p.secret) ??
+    (p.secretProblem === undefined ? undefined : checkFunction('provider.secretProblem', p.secretProblem)) ??
+    secretShapeProblem(p.secret) ??
+    staticSecretProblem(p as Pick<Provider, 'secret' | 'secretProblem'>) ??
     contentTypesProblem(p.contentTypes) ??
     (p.bodyLimit === undefined ? undefined : checkInteger('provider.bodyLimit', p.bodyLimit, 1)) ??
     eventHeadersProblem(p.eventHeaders) ??
     checkFunction('provider.verify', p.verify) ??
     checkFunction('provider.toEvent', p.toEvent) ??
     checkFunction('provider.sign', p.sign) ??
-    (p.respond === undefined ? undefined : checkFunction('provider.respond', p.respond))
+    (p.respond === undefined ? undefined : checkFunction('provider.respond', p.respond)) ??
+    (p.checkHeaders === undefined ? undefined : checkFunction('provider.checkHeaders', p.checkHeaders))
 }
 
 /** A secret value: a non-empty string or a non-empty list of them. Never echoes the secret. */
@@ -31,7 +34,33 @@ export function isSecretList (value: unknown): value is string | string[] {
   return Array.isArray(value) && value.length > 0 && value.every((s) => typeof s === 'string' && s !== '')
 }
 
-function secretProblem (secret: unknown): string | undefined {
+/**
+ * The first of `secrets` the provider's `secretProblem` refuses, and what it
+ * expected; `undefined` when every one is usable. A check that throws refuses.
+ */
+export function unusableSecret (provider: Pick<Provider, 'secretProblem'>, secrets: readonly string[]): { index: number, hint: string } | undefined {
+  if (provider.secretProblem === undefined) return undefined
+  for (let index = 0; index < secrets.length; index++) {
+    let hint: string | undefined
+    try {
+      hint = provider.secretProblem(secrets[index])
+    } catch {
+      hint = 'a secret the provider\'s `secretProblem` accepts (it threw)'
+    }
+    if (hint !== undefined) return { index, hint }
+  }
+  return undefined
+}
+
+// The presets check their static secrets themselves; this covers a provider written by hand.
+function staticSecretProblem (p: Pick<Provider, 'secret' | 'secretProblem'>): string | undefined {
+  if (typeof p.secret === 'function') return undefined
+  const unusable = unusableSecret(p, typeof p.secret === 'string' ? [p.secret] : p.secret)
+  // The value is a secret: the message names the problem, never the value.
+  return unusable === undefined ? undefined : `Expected \`provider.secret\` to be usable: ${unusable.hint}`
+}
+
+function secretShapeProblem (secret: unknown): string | undefined {
   if (typeof secret === 'function' || isSecretList(secret)) return undefined
   // The value is a secret, or nearly one: describe only its type.
   const type = Array.isArray(secret) ? 'array' : secret === null ? 'null' : typeof secret

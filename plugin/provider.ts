@@ -24,8 +24,12 @@ export interface SecretContext {
   params: Record<string, string>
 }
 
-/** Resolves the secrets for a request. Cached by the plugin for `secretCacheMs`. */
-export type SecretResolver = (ctx: SecretContext) => string | string[] | Promise<string | string[]>
+/**
+ * Resolves the secrets for a request. Cached by the plugin for `secretCacheMs`.
+ * `null` (or a thrown `UnknownTenantError`) says the request names no known
+ * tenant: the sender gets 401, and the answer is cached for `secretNegativeCacheMs`.
+ */
+export type SecretResolver = (ctx: SecretContext) => string | string[] | null | Promise<string | string[] | null>
 
 /** Why verification failed. Only logs and metrics see it; the sender always gets one generic 401. */
 export type VerifyFailureReason =
@@ -93,9 +97,11 @@ export interface EventFields {
   /** The event payload; defaults to the parsed body's value. */
   payload?: unknown
   /**
-   * For schemes whose id comes from an unsigned header: a digest of the
-   * signature (the signed bytes) and the type. The worker also dedupes on it,
-   * so a captured delivery resent with a fresh id header is not applied twice.
+   * For schemes whose id comes from an unsigned header: a digest of signed
+   * material only (the presets digest the signed bytes, namespaced by their
+   * name), never of an unsigned header. The worker also dedupes on it, for the
+   * dedupe TTL, so a captured delivery resent with a fresh id header (or any
+   * unsigned header changed) is not applied twice.
    */
   replayKey?: string
 }
@@ -155,6 +161,22 @@ export interface Provider {
   readonly eventHeaders?: readonly string[]
   /** How the sender delivers. */
   readonly delivery?: DeliveryFacts
+  /**
+   * Whether the scheme can use a secret: `undefined` when it can, else what a
+   * usable one looks like (never the secret itself). Checked on a static
+   * secret at registration, and on every secret a resolver returns (a refused
+   * one gives 503 `secret_unusable`, not a 401). Absent: any non-empty string.
+   */
+  secretProblem?: (secret: string) => string | undefined
+  /**
+   * An optional pre-check over the headers alone, run before the body is
+   * read: the failure `verify` would give for any body (a missing, repeated
+   * or malformed signature or timestamp header, a timestamp out of the
+   * window), or `undefined` to read the body and verify. A refusal costs the
+   * server no body bytes. Must be pure and never throw; without it, every
+   * request's body is read before `verify` decides.
+   */
+  checkHeaders?: (headers: IncomingHeaders, nowMs: number) => VerifyFailure | undefined
   /** Verifies the raw bytes against every secret, in constant time, without early exit. */
   verify: (input: VerifyInput, secrets: readonly string[], nowMs: number) => VerifyResult
   /** Derives the event id and type from a verified, parsed body. */

@@ -9,7 +9,8 @@ import { classifyMedia, collectHeaders, pickEventHeaders, type MediaResult } fro
 import type { ResolvedPluginOptions } from './options.js'
 import { SHED_REASON, type Answerer, type OutcomeFields } from './outcome.js'
 import type { EventFields, IncomingHeaders, InlineResponse, ParsedBody, ProviderRequest, VerifyResult } from './provider.js'
-import { staticSecretOutcome, type SecretSource } from './secrets.js'
+import { secretRefusal, staticSecretOutcome, type SecretSource } from './secrets.js'
+import { declaredLength, UNVERIFIED_FULL_REASON, type UnverifiedBudget } from './unverified.js'
 
 /** What the route of one registration works with. */
 export interface RouteContext {
@@ -21,6 +22,8 @@ export interface RouteContext {
   accepts?: (type: string, event: WebhookEvent) => boolean
   /** Load shedding (`maxBacklog`), when set. */
   backlog?: BacklogGuard
+  /** The bytes of unverified bodies held across the route (`maxUnverifiedBytes`). */
+  budget: UnverifiedBudget
 }
 
 /** The route's hooks and handler, in pipeline order. */
@@ -32,9 +35,10 @@ export interface RouteHandlers {
 
 /**
  * The request pipeline: method and route (Fastify's router) → content type →
- * size → secrets → verify over the raw bytes → parse → event → enqueue → 202.
+ * size → signature headers → room for unverified bytes → (the body is read)
+ * → secrets → verify over the raw bytes → parse → event → enqueue → 202.
  */
-export function createRouteHandlers ({ options, producer, secrets, answer, accepts, backlog }: RouteContext): RouteHandlers {
+export function createRouteHandlers ({ options, producer, secrets, answer, accepts, backlog, budget }: RouteContext): RouteHandlers {
   const { provider, source, bodyLimit } = options
   const fixedSecrets = staticSecretOutcome(provider.secret)
   return { checkFraming, receiveWebhook, onRouteError }
@@ -43,13 +47,31 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
   // callback hook, not an async one: no promise per request. A refusal sends
   // the reply and does not call `done`, as Fastify asks of callback hooks.
   function checkFraming (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-    const { media } = frame(request)
+    const { headers, media } = frame(request)
+    const declared = declaredLength(request.raw)
+    let refused: Refusal | undefined
     if (!media.ok) {
       refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNSUPPORTED_MEDIA_TYPE(), media.reason)
-    } else if (Number(request.headers['content-length']) > bodyLimit) {
+    } else if (declared !== undefined && declared > bodyLimit) {
       refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_BODY_TOO_LARGE(), 'body_too_large')
+    } else if ((refused = checkHeaders(headers)) !== undefined) {
+      refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNAUTHORIZED(), refused.reason, refused.detail)
+    } else if (declared !== undefined && !budget.reserve(request.raw, declared)) {
+      refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), UNVERIFIED_FULL_REASON, `${declared} bytes over maxUnverifiedBytes`)
     } else {
+      // Whatever ends the request (an answer, an abort, an error) gives its bytes back.
+      if (declared !== 0) reply.raw.once('close', () => { budget.release(request.raw) })
       done()
+    }
+  }
+
+  // The provider's header pre-check, when it has one; one that throws refuses, as verify does.
+  function checkHeaders (headers: IncomingHeaders): Refusal | undefined {
+    if (provider.checkHeaders === undefined) return undefined
+    try {
+      return provider.checkHeaders(headers, Date.now())
+    } catch (err) {
+      return { reason: 'verify_threw', detail: `checkHeaders threw: ${causeOf(err) ?? String(err)}` }
     }
   }
 
@@ -61,10 +83,11 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     return framing
   }
 
-  function refuseUnread (request: FastifyRequest, reply: FastifyReply, error: FastifyError, reason: string): FastifyReply {
+  function refuseUnread (request: FastifyRequest, reply: FastifyReply, error: FastifyError, reason: string, detail?: string): FastifyReply {
     // The unread body would otherwise be drained from a keep-alive socket.
     reply.header('connection', 'close')
-    return answer.fail(request, reply, error, { outcome: 'rejected', reason })
+    const outcome = error.statusCode === 503 ? 'unavailable' : 'rejected'
+    return answer.fail(request, reply, error, detail === undefined ? { outcome, reason } : { outcome, reason, detail })
   }
 
   async function receiveWebhook (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -75,7 +98,7 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
 
     // A static secret needs no context, and Fastify's `routeOptions` getter builds an object per call.
     const found = fixedSecrets ?? await secrets({ headers, source, path: request.routeOptions.url ?? options.path, params: paramsOf(request) })
-    if (!found.ok) return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: found.reason, err: found.cause })
+    if (!found.ok) return answer.fail(request, reply, ...secretRefusal(found))
 
     let verified: VerifyResult
     try {
@@ -83,6 +106,9 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     } catch (err) {
       // A provider must not throw on hostile input; if it does, the request is still unauthenticated.
       return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: 'verify_threw', err })
+    } finally {
+      // Verified or refused, the body no longer counts as unverified.
+      budget.release(request.raw)
     }
     if (!verified.ok) {
       return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: verified.reason, detail: verified.detail })
@@ -130,6 +156,9 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     const started = performance.now()
     const added = await producer.add(event, payloadJson)
     const enqueueMs = Math.round((performance.now() - started) * 100) / 100
+    if (!added.ok && added.reason === 'unserializable') {
+      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNSERIALIZABLE(), { outcome: 'rejected', reason: added.reason, ...ids, detail: causeOf(added.cause) })
+    }
     if (!added.ok) {
       return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: added.reason, ...ids, enqueueMs, detail: causeOf(added.cause) })
     }
@@ -160,6 +189,10 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
 
   // Fastify's own errors on this route: framing and body-reading failures.
   function onRouteError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    // The body reader's refusal: a chunked body that no longer fits in maxUnverifiedBytes.
+    if (error.code === 'FST_WEBHOOK_UNAVAILABLE') {
+      return answer.fail(request, reply, error, { outcome: 'unavailable', reason: UNVERIFIED_FULL_REASON })
+    }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_BODY_TOO_LARGE(), { outcome: 'rejected', reason: 'body_too_large' })
     }
@@ -171,6 +204,9 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'internal_error', err: error })
   }
 }
+
+/** Why a request is refused before its body is read. */
+interface Refusal { reason: string, detail?: string }
 
 const FRAMING = Symbol('webhookFraming')
 interface Framing { headers: IncomingHeaders, media: MediaResult }

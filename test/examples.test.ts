@@ -1,9 +1,13 @@
 import t from 'tap'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { providers } from 'fastify-hybrid-webhooks'
 import { safeJobId } from 'fastify-hybrid-webhooks/worker'
 import { start as startServer } from '../examples/server.js'
+import { openStore, type Order } from '../examples/transactional-apply.js'
 import { applied, start as startWorker } from '../examples/worker.js'
 import { cleanQueue, redisUrl, testClient, uniqueName } from './helpers/redis.js'
 
@@ -49,4 +53,17 @@ t.test('examples/server.ts and examples/worker.ts: one signed event in, one appl
   const forged = await fetch(url, { method: 'POST', headers: { ...sender.sign(body), 'x-provider-signature': 'AAAA' }, body })
   t.equal(forged.status, 401)
   t.equal(applied.size, 1)
+})
+
+t.test('examples/transactional-apply.ts: one effect per event, and ctx.fence refuses a late write', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'transactional-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { applyOnce, db } = openStore(join(dir, 'orders.db'))
+  t.teardown(() => db.close())
+  const order = (version: number, status: string): Order => ({ id: 'ord_1', status, amount_cents: 100, version })
+  t.equal(applyOnce('acme.evt_1', 7, 'ord_1', order(2, 'paid')), 'applied', 'the newer attempt writes')
+  t.equal(applyOnce('acme.evt_1', 5, 'ord_1', order(1, 'pending')), 'late', 'the late write of an older attempt is refused')
+  t.equal(applyOnce('acme.evt_1', 9, 'ord_1', order(2, 'paid')), 'duplicate', 'a re-run after a crash is a no-op')
+  t.equal(applyOnce('acme.evt_2', 3, 'ord_1', order(1, 'pending')), 'not-newer', 'fences are per event; versions per order')
+  t.same(db.prepare('SELECT status, version FROM orders').all(), [{ status: 'paid', version: 2 }])
 })

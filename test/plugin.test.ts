@@ -45,7 +45,7 @@ t.test('a signed event: 202 only once the job is in Redis, with the WebhookEvent
   const [line] = webhookLines()
   t.match(line, { msg: 'webhook', outcome: 'accepted', source: 'acme', eventId: 'evt_1', status: 202, secretIndex: 0 })
   t.type(line.latencyMs, 'number')
-  t.same(intake.stats, { accepted: 1, duplicates: 0, ignored: 0, responded: 0, rejected: 0, unavailable: 0, shed: 0 })
+  t.same(intake.stats, { accepted: 1, duplicates: 0, ignored: 0, responded: 0, rejected: 0, unavailable: 0, shed: 0, unverifiedBytes: 0 })
 })
 
 t.test('the source defaults to the provider name; ids with `:` or digits only become safe job ids', async (t) => {
@@ -188,6 +188,25 @@ t.test('form bodies reach toEvent as decoded fields', async (t) => {
   t.equal(res.statusCode, 202)
   const job = await app.webhooks.get('form:/v1/events')!.queue.getJob(safeJobId('form', 'f-1'))
   t.same(job!.data.payload, { id: 'f-1', type: 'form.sent', note: 'a b' })
+})
+
+t.test('a form body whose percent-decoded bytes are not UTF-8 is refused, as invalid JSON text is', async (t) => {
+  const provider = testProvider({ secret: 'k' })
+  const { app, webhookLines } = await buildApp(t, { provider, source: 'form8' })
+  const form = { contentType: 'application/x-www-form-urlencoded' }
+  for (const body of ['id=f-2&note=%C3%28%FF', 'id=f-2&%FF=x', 'id=f-2&note=%C3&more=%A9']) {
+    const res = await app.inject({ method: 'POST', url: '/v1/events', payload: body, headers: provider.sign(body, form) })
+    t.equal(res.statusCode, 400, body)
+    t.equal(res.json().code, 'FST_WEBHOOK_INVALID_UTF8', body)
+  }
+  t.match(webhookLines(), Array(3).fill({ outcome: 'rejected', reason: 'invalid_utf8' }))
+  t.equal(await app.webhooks.get('form8:/v1/events')!.queue.count(), 0, 'no job')
+  // Valid escapes, stray `%` signs and `+` still decode as before.
+  const body = 'id=f-3&note=%C3%A9+100%25&odd=50%&bad=%zz'
+  const res = await app.inject({ method: 'POST', url: '/v1/events', payload: body, headers: provider.sign(body, form) })
+  t.equal(res.statusCode, 202)
+  const job = await app.webhooks.get('form8:/v1/events')!.queue.getJob(safeJobId('form8', 'f-3'))
+  t.same(job!.data.payload, { id: 'f-3', note: 'é 100%', odd: '50%', bad: '%zz' })
 })
 
 t.test('bodyLimit: the provider\'s raises the default, the user\'s wins over both', async (t) => {

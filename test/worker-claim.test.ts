@@ -139,10 +139,16 @@ t.test('object leases: fenced by the claim\'s token, renewed and released with i
   const ra = await s.claim(ka, 'acme.a', 'acme.a', () => {}) as { claim: HeldClaim, lastAppliedVersion?: string }
   const rb = await s.claim(kb, 'acme.b', 'acme.b', () => {}) as { claim: HeldClaim, lastAppliedVersion?: string }
   t.equal(ra.lastAppliedVersion, undefined, 'no version committed yet')
-  t.same(await s.holdObject(ra.claim), { decision: 'held', version: undefined })
+  const held = await s.holdObject(ra.claim)
+  t.match(held, { decision: 'held', version: undefined, heldAt: Number })
+  const [seconds, micros] = await q.redis.time()
+  const nowUs = Number(seconds) * 1e6 + Number(micros)
+  const heldAt = (held as { heldAt: number }).heldAt
+  t.ok(ra.claim.claimedAt <= rb.claim.claimedAt && rb.claim.claimedAt <= heldAt && heldAt <= nowUs && heldAt > nowUs - 5e6,
+    'claim and lease report their time on Redis\'s clock, in µs')
   const busy = await s.holdObject(rb.claim)
   t.ok(busy.decision === 'busy' && busy.heldForMs > 0 && busy.heldForMs <= 300, 'the other event\'s claim finds the object busy')
-  t.same(await s.holdObject(ra.claim), { decision: 'held', version: undefined }, 'taking it again with the same token is fine')
+  t.match(await s.holdObject(ra.claim), { decision: 'held', version: undefined }, 'taking it again with the same token is fine')
   await s.release(rb.claim)
   await sleep(700) // past two leases: only renewal keeps the object lease
   t.equal(await q.redis.get(ka.object?.lease as string), ra.claim.token, 'renewed with the claim')
@@ -155,7 +161,7 @@ t.test('object leases: fenced by the claim\'s token, renewed and released with i
 
   const again = await s.claim(ka, 'acme.a', 'acme.a', () => {}) as { claim: HeldClaim, lastAppliedVersion?: string }
   t.equal(again.lastAppliedVersion, 'n:9', 'the claim reports the committed version')
-  t.same(await s.holdObject(again.claim), { decision: 'held', version: 'n:9' })
+  t.match(await s.holdObject(again.claim), { decision: 'held', version: 'n:9' })
   t.equal(await s.commit(again.claim, 'acme.a', 60_000, { value: 'n:10', expected: 'n:9' }), true)
   t.equal(await q.redis.get(ka.object?.version as string), 'n:10')
   const ttl = await q.redis.pttl(ka.object?.version as string)
@@ -163,7 +169,7 @@ t.test('object leases: fenced by the claim\'s token, renewed and released with i
   t.equal(await q.redis.exists(ka.object?.lease as string), 0, 'the commit releases the object')
 
   const rb2 = await s.claim(kb, 'acme.b', 'acme.b', () => {}) as { claim: HeldClaim }
-  t.same(await s.holdObject(rb2.claim), { decision: 'held', version: 'n:10' })
+  t.match(await s.holdObject(rb2.claim), { decision: 'held', version: 'n:10' })
   await q.redis.set(kb.object?.lease as string, 'someone-else', 'PX', 5000)
   t.equal(await s.commit(rb2.claim, 'acme.b', 60_000), false, 'refused: the object lease changed hands')
   s.forget(rb2.claim)
@@ -252,3 +258,29 @@ async function monitorCommands (t: Test, url: string): Promise<{ seen: string[][
   })
   return { seen, stop: () => { monitor.disconnect() } }
 }
+
+t.test('a claim not renewed is reported lost at its local deadline; a renewed one is not, and a released one never', async (t) => {
+  const q = queueFixture(t)
+  const s = store(q.redis, q.queueName, 1000)
+  const lostAt: Record<string, number> = {}
+  const claimAt = Date.now()
+  const take = async (id: string): Promise<HeldClaim> => {
+    const r = await s.claim(s.keysFor(id), id, id, () => { lostAt[id] = Date.now() })
+    return (r as { claim: HeldClaim }).claim
+  }
+  const idle = await take('acme.idle')
+  const released = await take('acme.released')
+  await s.release(released)
+  await waitFor(() => lostAt['acme.idle'], 3000, 'the idle claim reported lost')
+  t.ok(lostAt['acme.idle'] - claimAt >= 850 && lostAt['acme.idle'] - claimAt < 1000, `lost ${lostAt['acme.idle'] - claimAt} ms after the claim: the lease less its margin`)
+  t.equal(idle.lost, true)
+
+  const renewed = await take('acme.renewed')
+  s.start()
+  t.teardown(() => s.stop())
+  await sleep(2000)
+  t.equal(lostAt['acme.renewed'], undefined, 'renewals keep re-arming the deadline')
+  t.ok(s.holds(renewed))
+  t.equal(lostAt['acme.released'], undefined)
+  await s.release(renewed)
+})

@@ -1,5 +1,13 @@
+import { EventEmitter } from 'node:events'
 import t from 'tap'
+import type { Job } from 'bullmq'
+import { pino } from 'pino'
 import type { WebhookEvent } from '../worker/event.js'
+import { createHydration } from '../worker/hydration.js'
+import { HydrationGate, hydrationKeys } from '../worker/hydration-gate.js'
+import { queueKeyBase } from '../worker/keys.js'
+import { validateWorkerOptions } from '../worker/options.js'
+import { Reporter, type WebhookWorkerEvents } from '../worker/reporter.js'
 import { safeJobId } from '../worker/job-id.js'
 import { eventJobOptions } from '../worker/job-options.js'
 import type { WorkerContext } from '../worker/options.js'
@@ -189,4 +197,75 @@ t.test('a failed call\'s error is shared; a call cut off by its starter\'s timeo
   await waitFor(() => applied.length === 2, 10_000, 'both applied')
   t.ok(calls.some((c) => c.id === patient.id && c.attempt === 1), 'the waiter called again itself, in its first attempt')
   t.equal(w.stats().retries, 3, 'only the starter spent an attempt')
+})
+
+t.test('a hung call leaves the coalescing map (and never reaches the cache) at its starter\'s deadline; a waiter is released at its own', async (t) => {
+  const q = queueFixture(t)
+  let calls = 0
+  let finishLate = (_value: unknown): void => {}
+  const options = validateWorkerOptions({
+    connection: q.url,
+    objectKey,
+    hydrateCacheMs: 60_000,
+    // The first call ignores its signal and settles only when the test says so.
+    hydrate: async () => ++calls === 1 ? await new Promise<unknown>((resolve) => { finishLate = resolve }) : { call: calls },
+    apply: async () => {}
+  })
+  const reporter = new Reporter(pino({ level: 'silent' }), new EventEmitter<WebhookWorkerEvents>())
+  const step = createHydration(options, new HydrationGate(q.redis, hydrationKeys(queueKeyBase(q.prefix, q.queueName)), undefined, reporter), reporter)
+  const old = Date.now() - 60_000
+  function attempt (deadlineMs: number) {
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(new Error(`deadline ${deadlineMs}`)), deadlineMs)
+    const ctx = { idempotencyKey: 'k', attempt: 1, fence: 1, origin: 'webhook', signal: controller.signal, log: pino({ level: 'silent' }), job: {} as Job } as const
+    const started = Date.now()
+    const settled = step(received(makeEvent({ payload: { object_id: 'o9' } }), old), ctx, 'o9', 0)
+      .then((value) => ({ value, ms: Date.now() - started }), (err: Error) => ({ error: err.message, ms: Date.now() - started }))
+    return { settled, done: settled.finally(() => clearTimeout(timer)) }
+  }
+  const within = async <T>(ms: number, p: Promise<T>): Promise<T | 'still pending'> => await Promise.race([p, sleep(ms).then(() => 'still pending' as const)])
+  const starter = attempt(1200)
+  await waitFor(() => calls === 1, 2000, 'the hung call')
+  const waiter = attempt(300)
+  const waiterOutcome = await within(1500, waiter.settled)
+  t.match(waiterOutcome, { error: 'deadline 300' }, 'the waiter that joined the call gave up at its own deadline')
+  t.ok(typeof waiterOutcome === 'object' && waiterOutcome.ms < 1000, 'not at the starter\'s')
+  t.match(await within(2500, starter.settled), { error: 'deadline 1200' }, 'the starter gave up at its deadline, though hydrate never settled')
+  finishLate({ call: 'late' })
+  await sleep(50)
+  const next = attempt(2000)
+  t.match(await within(1500, next.settled), { value: { state: { call: 2 } } }, 'the next attempt calls hydrate again; the late answer was not cached')
+  t.equal(calls, 2)
+  await Promise.all([starter.done, waiter.done, next.done])
+})
+
+t.test('a hydrate call that never settles and ignores its signal is dropped at its deadline: later events of its object call hydrate again', async (t) => {
+  const q = queueFixture(t)
+  let calls = 0
+  const applied: string[] = []
+  const letters: unknown[] = []
+  const w = await startWorker(t, q, {
+    objectKey,
+    hydrateTimeoutMs: 300,
+    retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 100 },
+    hydrate: async () => {
+      if (++calls === 1) await new Promise(() => {})
+      return { call: calls }
+    },
+    apply: async (_s, event) => { applied.push(event.id) },
+    concurrency: 4
+  })
+  w.on('deadLetter', (letter) => letters.push(letter))
+  const old = Date.now() - 60_000
+  const first = received(makeEvent({ payload: { object_id: 'o7' } }), old)
+  await q.add(first)
+  await waitFor(() => calls === 1, 5000, 'the hung call')
+  // Received long before the hung call started: it joins it.
+  const second = received(makeEvent({ payload: { object_id: 'o7' } }), old)
+  await q.add(second)
+  await waitFor(() => applied.length === 2, 10_000, 'both applied')
+  t.same(applied.slice().sort(), [first.id, second.id].sort())
+  t.same(letters, [], 'nothing dead-lettered')
+  t.ok(w.stats().hydrateCalls > 1, `hydrate called again (${w.stats().hydrateCalls} calls)`)
+  t.equal(w.stats().deadLettered, 0)
 })

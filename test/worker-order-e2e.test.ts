@@ -88,6 +88,7 @@ t.test('an equal version is applied, with ctx.lastAppliedVersion; skipEqualVersi
     { stage: 'hydrate', last: undefined }, { stage: 'apply', last: undefined },
     { stage: 'hydrate', last: 5 }, { stage: 'apply', last: 5 }
   ], 'undefined before the first commit, then the committed version, from the claim and under the lease')
+  await waitFor(() => w.stats().applied === 2, 5000, 'the second commit counted')
   t.match(w.stats(), { applied: 2, stale: 0, unchanged: 0 })
   await w.close()
 
@@ -169,7 +170,7 @@ t.test('applies for one object never overlap: a job whose object is busy waits w
   t.equal(w1.stats().retries + w2.stats().retries, 0)
 })
 
-t.test('an object lease held elsewhere delays the job; null states are applied and leave the version alone', async (t) => {
+t.test('an object lease held elsewhere delays the job; null states are applied and commit a tombstone carrying the version', async (t) => {
   const q = queueFixture(t)
   const base = queueKeyBase(q.prefix, q.queueName)
   await q.redis.set(`${base}version:acme:ord_gone`, 'n:3')
@@ -187,7 +188,7 @@ t.test('an object lease held elsewhere delays the job; null states are applied a
   t.ok(Date.now() - held >= 450, 'not before the other lease ended')
   t.same(applied, [{ state: null, attempt: 1, last: 3 }])
   t.ok(w.stats().objectBusy >= 1)
-  t.equal(await q.redis.get(`${base}version:acme:ord_gone`), 'n:3', 'no version for a deleted object')
+  t.match(await q.redis.get(`${base}version:acme:ord_gone`), /^d:\d{16}:n:3$/, 'a tombstone, with the version committed before the deletion')
 })
 
 t.test('objectKey or version returning nonsense fails the attempt at stage hydrate with a coded error', async (t) => {
@@ -208,4 +209,155 @@ t.test('objectKey or version returning nonsense fails the attempt at stage hydra
     ['hydrate', 'WEBHOOK_WORKER_BAD_CALLBACK_VALUE', /objectKey\(event\)/],
     ['hydrate', 'WEBHOOK_WORKER_BAD_CALLBACK_VALUE', /version\(state\)/]
   ])
+})
+
+/** A fake provider and a fake database for one object; hydrate calls can be held by event id. */
+function deletionFixture (objectId: string) {
+  const provider: { doc: Doc | null } = { doc: null }
+  const db = new Map<string, Doc>()
+  const holds = new Map<string, Promise<void>>()
+  const applied: Array<{ eventId: string, version: ObjectVersion | null, last: ObjectVersion | undefined }> = []
+  const hydrated: string[] = []
+  const options = {
+    objectKey,
+    version: (doc: Doc) => doc.version,
+    concurrency: 1,
+    hydrate: async (event: WebhookEvent): Promise<Doc | null> => {
+      const snapshot = provider.doc === null ? null : { ...provider.doc }
+      hydrated.push(event.id)
+      await holds.get(event.id)
+      return snapshot
+    },
+    apply: async (doc: Doc | null, event: WebhookEvent, ctx: WorkerContext) => {
+      applied.push({ eventId: event.id, version: doc?.version ?? null, last: ctx.lastAppliedVersion })
+      if (doc === null) db.delete(objectId)
+      else db.set(objectId, doc)
+    }
+  }
+  /** Makes the hydrate of `event` return only when the returned function is called. */
+  function hold (event: WebhookEvent): () => void {
+    let release = (): void => {}
+    holds.set(event.id, new Promise<void>((resolve) => { release = resolve }))
+    return release
+  }
+  return { provider, db, applied, hydrated, options, hold }
+}
+
+t.test('a deletion confirmed first, then an older state fetched before it: skipped, the object stays deleted; a state fetched after the deletion is applied', async (t) => {
+  const q = queueFixture(t)
+  const base = queueKeyBase(q.prefix, q.queueName)
+  const f = deletionFixture('acme:ord_del_a')
+  // Two workers, one job each: the deletion runs on the one not stuck in the older hydrate.
+  const w1 = await startWorker<Doc>(t, q, f.options)
+  const w2 = await startWorker<Doc>(t, q, f.options)
+  const stale: StaleInfo[] = []
+  w1.on('stale', (info) => stale.push(info))
+  w2.on('stale', (info) => stale.push(info))
+
+  f.provider.doc = { id: 'ord_del_a', version: 5 }
+  await q.add(orderEvent('ord_del_a'))
+  await waitFor(() => f.applied.length === 1, 5000, 'v5 applied')
+
+  f.provider.doc = { id: 'ord_del_a', version: 6 }
+  const update = orderEvent('ord_del_a')
+  const releaseUpdate = f.hold(update)
+  await q.add(update)
+  await waitFor(() => f.hydrated.includes(update.id), 5000, 'v6 fetched')
+
+  f.provider.doc = null
+  const deletion = orderEvent('ord_del_a')
+  await q.add(deletion)
+  await waitFor(() => f.applied.length === 2, 5000, 'the deletion applied')
+  await waitFor(async () => (await q.redis.get(`${base}version:acme:ord_del_a`))?.startsWith('d:'), 5000, 'the tombstone committed')
+  releaseUpdate()
+  await waitFor(() => w1.stats().stale + w2.stats().stale === 1, 5000, 'v6 skipped')
+
+  t.same(f.applied.map((a) => a.version), [5, null], 'v6, fetched before the deletion, was never applied')
+  t.notOk(f.db.has('acme:ord_del_a'), 'the object stays deleted')
+  t.match(stale, [{ eventId: update.id, objectKey: 'acme:ord_del_a', decision: 'stale', version: 6, lastAppliedVersion: 5, deletedAt: Number }])
+  t.ok(Math.abs((stale[0].deletedAt as number) - Date.now()) < 60_000, 'deletedAt is in ms')
+  t.match(await q.redis.get(`${base}version:acme:ord_del_a`), /^d:\d{16}:n:5$/, 'the tombstone keeps the version committed before the deletion')
+
+  // Re-created, with a version counter that started again: fetched after the tombstone, so applied.
+  f.provider.doc = { id: 'ord_del_a', version: 1 }
+  const recreated = orderEvent('ord_del_a')
+  await q.add(recreated)
+  await waitFor(() => f.applied.length === 3, 5000, 're-creation applied')
+  t.same(f.applied[2], { eventId: recreated.id, version: 1, last: 5 }, 'applied, with the version committed before the deletion as lastAppliedVersion')
+  t.same(f.db.get('acme:ord_del_a'), { id: 'ord_del_a', version: 1 })
+  await waitFor(async () => await q.redis.get(`${base}version:acme:ord_del_a`) === 'n:1', 5000, 'the new version replaces the tombstone')
+  t.equal(w1.stats().stale + w2.stats().stale, 1)
+})
+
+t.test('an older state applied first, then the deletion: the deletion is applied and commits a tombstone', async (t) => {
+  const q = queueFixture(t)
+  const base = queueKeyBase(q.prefix, q.queueName)
+  const f = deletionFixture('acme:ord_del_b')
+  let releaseApply = (): void => {}
+  const applyHeld = new Promise<void>((resolve) => { releaseApply = resolve })
+  const options = {
+    ...f.options,
+    apply: async (doc: Doc | null, event: WebhookEvent, ctx: WorkerContext) => {
+      if (doc !== null) await applyHeld
+      await f.options.apply(doc, event, ctx)
+    }
+  }
+  const w1 = await startWorker<Doc>(t, q, options)
+  const w2 = await startWorker<Doc>(t, q, options)
+
+  f.provider.doc = { id: 'ord_del_b', version: 6 }
+  const update = orderEvent('ord_del_b')
+  await q.add(update)
+  await waitFor(() => f.hydrated.includes(update.id), 5000, 'v6 fetched')
+  await sleep(100)
+  f.provider.doc = null
+  const deletion = orderEvent('ord_del_b')
+  await q.add(deletion)
+  await waitFor(() => w1.stats().objectBusy + w2.stats().objectBusy >= 1, 5000, 'the deletion waits for the object')
+  releaseApply()
+  await waitFor(() => f.applied.length === 2, 5000, 'both applied')
+
+  t.same(f.applied.map((a) => [a.eventId, a.version, a.last]), [[update.id, 6, undefined], [deletion.id, null, 6]])
+  t.notOk(f.db.has('acme:ord_del_b'), 'deleted')
+  const raw = await waitFor(async () => {
+    const value = await q.redis.get(`${base}version:acme:ord_del_b`)
+    return value?.startsWith('d:') === true ? value : undefined
+  }, 5000, 'the tombstone')
+  const [seconds, micros] = await q.redis.time()
+  const deletedAt = Number(raw.split(':')[1])
+  const now = Number(seconds) * 1e6 + Number(micros)
+  t.ok(deletedAt <= now && deletedAt > now - 5e6, 'the tombstone records when the deletion was confirmed, on Redis\'s clock (µs)')
+  t.match(raw, /^d:\d+:n:6$/, 'and the version committed before it')
+  const ttl = await q.redis.pttl(`${base}version:acme:ord_del_b`)
+  t.ok(ttl > 13 * 86_400_000 && ttl <= 14 * 86_400_000, 'it lives as long as the done marker')
+  t.equal(w1.stats().stale + w2.stats().stale, 0)
+})
+
+t.test('a state cached before a deletion that another worker confirmed is skipped, never applied', async (t) => {
+  const q = queueFixture(t)
+  const f = deletionFixture('acme:ord_del_c')
+  const cached = await startWorker<Doc>(t, q, { ...f.options, hydrateCacheMs: 60_000 })
+  const longAgo = Date.now() - 60_000
+
+  f.provider.doc = { id: 'ord_del_c', version: 6 }
+  await q.add({ ...orderEvent('ord_del_c'), receivedAt: longAgo })
+  await waitFor(() => f.applied.length === 1, 5000, 'v6 applied and cached')
+  await cached.worker.pause()
+
+  // The deletion is confirmed by another worker, whose process does not share the cache.
+  const other = await startWorker<Doc>(t, q, f.options)
+  f.provider.doc = null
+  await q.add(orderEvent('ord_del_c'))
+  await waitFor(() => f.applied.length === 2, 5000, 'the deletion applied')
+  await waitFor(async () => await q.queue.getCompletedCount() === 2, 5000, 'and committed')
+  await other.close()
+
+  cached.worker.resume()
+  const late = { ...orderEvent('ord_del_c'), receivedAt: longAgo }
+  await q.add(late)
+  await waitFor(() => cached.stats().stale === 1, 5000, 'the cached state skipped')
+  t.equal(cached.stats().cacheHits, 1, 'served from the cache')
+  t.same(f.hydrated.length, 2, 'no other hydrate call')
+  t.same(f.applied.map((a) => a.version), [6, null])
+  t.notOk(f.db.has('acme:ord_del_c'), 'the object stays deleted')
 })

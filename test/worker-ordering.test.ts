@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  compareVersions, decodeVersion, encodeVersion, objectKeyOf, objectKeys, orderDecision, versionOf
+  compareVersions, decodeStored, decodeVersion, encodeTombstone, encodeVersion, objectKeyOf, objectKeys, orderDecision, storedDecision, versionOf
 } from '../worker/ordering.js'
 import type { ObjectVersion } from '../worker/options.js'
 
@@ -18,6 +18,35 @@ t.test('versions are stored with their type and read back exactly', async (t) =>
 
 t.test('a stored form this worker does not know reads as nothing', async (t) => {
   for (const raw of [undefined, '', 'n', 'x:1', 'n:', 'n:abc', 'b:1.5', '12']) t.equal(decodeVersion(raw), undefined, String(raw))
+})
+
+t.test('tombstones: the deletion\'s time (µs) and the version before it, under a prefix of their own', async (t) => {
+  const at = 1_796_408_376_114_326
+  t.equal(encodeTombstone(at, 5), 'd:1796408376114326:n:5')
+  t.equal(encodeTombstone(at, undefined), 'd:1796408376114326:')
+  for (const v of [5, 2n ** 64n, 'a:b', '', undefined]) {
+    t.same(decodeStored(encodeTombstone(at, v)), { version: v, deletedAt: at }, `carrying ${String(v)}`)
+    t.equal(decodeVersion(encodeTombstone(at, v)), v, 'decodeVersion reads the version it carries')
+  }
+  t.same(decodeStored('n:7'), { version: 7 }, 'stored versions read as before')
+  t.same(decodeStored('s:d:1:n:2'), { version: 'd:1:n:2' }, 'a string version that looks like a tombstone stays a string')
+  t.same(decodeStored(undefined), { version: undefined })
+  for (const raw of ['d:', 'd:x:n:1', 'd:12', 'd:12345678901234567:n:1']) t.same(decodeStored(raw), { version: undefined }, `${raw} is not a tombstone this worker knows`)
+  t.same(decodeStored('d:12:x:1'), { version: undefined, deletedAt: 12 }, 'a tombstone whose version this worker cannot read still counts')
+})
+
+t.test('the order decision against a tombstone: only a state fetched after the deletion is applied', async (t) => {
+  const tomb = { version: 5, deletedAt: 1000 }
+  t.equal(storedDecision(tomb, 6, 999, false), 'stale', 'claimed before the deletion was confirmed: may predate it, even with a higher version')
+  t.equal(storedDecision(tomb, 6, 1000, false), 'stale', 'the same microsecond counts as before')
+  t.equal(storedDecision(tomb, 1, 1001, false), 'apply', 'fetched after it: re-created, whatever its version')
+  t.equal(storedDecision(tomb, 5, 1001, true), 'apply', 'even equal to the version before the deletion, with skipEqualVersion')
+  t.equal(storedDecision(tomb, 'x', 1001, false), 'apply', 'or of another kind')
+  t.equal(storedDecision(tomb, 6, undefined, false), 'stale', 'a payload state, of unknown time')
+  t.equal(storedDecision(tomb, undefined, 0, false), 'apply', 'a null state is always applied')
+  t.equal(storedDecision({ version: 5 }, 4, 2000, false), 'stale', 'without a tombstone, versions decide')
+  t.equal(storedDecision({ version: 5 }, 5, undefined, true), 'unchanged')
+  t.equal(storedDecision({ version: undefined }, 1, undefined, false), 'apply')
 })
 
 t.test('numbers and bigints compare by value, strings by code unit, mixed kinds not at all', async (t) => {

@@ -230,8 +230,10 @@ t.test('logs: one debug line per attempt with ids, claim and durations; failures
   })
   const event = makeEvent({ payload: { secret_field: 'do-not-log' } })
   await q.add(event)
-  await waitFor(() => lines.some((l) => l.msg === 'webhook dead-lettered'), 5000, 'dead letter line')
-  const attempts = lines.filter((l) => l.msg === 'webhook attempt' || l.msg === 'webhook attempt failed')
+  const attemptLines = (): Array<Record<string, unknown>> => lines.filter((l) => l.msg === 'webhook attempt' || l.msg === 'webhook attempt failed')
+  // The dead-letter line is written before the attempt's own line: wait for both.
+  await waitFor(() => lines.some((l) => l.msg === 'webhook dead-lettered') && attemptLines().some((l) => l.outcome === 'dead-lettered'), 5000, 'dead letter and attempt lines')
+  const attempts = attemptLines()
   t.equal(attempts.length, 2, 'one line per attempt')
   t.match(attempts[0], { level: 40, eventId: event.id, attempt: 1, claim: 'claimed', outcome: 'retry', stage: 'apply' })
   t.ok(Number(attempts[0].retryInMs) >= 10 && Number(attempts[0].retryInMs) <= 20, 'the chosen delay is logged')

@@ -10,7 +10,8 @@ import { defineScript, type LuaScript } from './scripts.js'
 // an object, KEYS 7 repeats KEYS 2). Positions are fixed so later checks can
 // append their keys and arguments after these. A claim also reports the last
 // committed version and how long hydration is still paused, so neither costs
-// another round trip.
+// another round trip, and the time of the claim on Redis's clock (µs, last):
+// hydrate starts after it, which is what a tombstone is compared with.
 // A claim is a key holding a fencing token (from one INCR counter per queue)
 // with a lease that the holder renews while its job runs. With a replayKey the
 // claim also covers the replayKey, so two ids for one signed delivery never
@@ -45,7 +46,8 @@ if redis.call('EXISTS', KEYS[4]) == 1 then
 end
 local version = ''
 if ARGV[5] == '1' then version = redis.call('GET', KEYS[7]) or '' end
-return {'claimed', token, first, version, redis.call('PTTL', KEYS[8])}
+local t = redis.call('TIME')
+return {'claimed', token, first, version, redis.call('PTTL', KEYS[8]), t[1] .. string.format('%06d', tonumber(t[2]))}
 `)
 
 // KEYS: 1 claim, 2 done marker, 3 replay claim, 4 replay marker, 5 the object's version, 6 the object's lease
@@ -82,7 +84,8 @@ return 1
 // The lease keeps the applies of one object apart, fenced by the token of the
 // claim that holds it (renewed and released with that claim). Taken after
 // hydrate, so hydrates of one object still overlap; it returns the committed
-// version, read under the lease, for the order check.
+// version, read under the lease, for the order check, and the time on Redis's
+// clock (µs, last): after a null state, when the deletion was confirmed.
 export const HOLD_OBJECT = defineScript('hold-object', `
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then
@@ -91,7 +94,8 @@ if holder and holder ~= ARGV[1] then
   return {'busy', ttl}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {'held', redis.call('GET', KEYS[2]) or ''}
+local t = redis.call('TIME')
+return {'held', redis.call('GET', KEYS[2]) or '', t[1] .. string.format('%06d', tonumber(t[2]))}
 `)
 
 // KEYS: claim keys; ARGV: 1 token. Deletes only what this token still holds.

@@ -26,10 +26,14 @@ export interface HeldClaim {
   until: number
   /** Set when a renewal found the claim gone or taken. */
   lost: boolean
-  /** Called once when a renewal finds the claim lost. */
+  /** Called once when a renewal finds the claim lost, or at its local deadline when renewals fail. */
   onLost: () => void
   /** True once this claim's token holds the object's lease too (renewed, released and committed with it). */
   objectHeld: boolean
+  /** When the claim was taken, in µs on Redis's clock: hydrate calls of its attempt start after it. */
+  claimedAt: number
+  /** Fires at the local deadline (`until` less the safety margin), re-armed by each renewal. */
+  deadline?: NodeJS.Timeout
 }
 
 /** The keys of an event under a queue's key base (see `queueKeyBase`). */
@@ -48,9 +52,9 @@ export type ClaimResult =
   | { decision: 'done' | 'replay' }
   | { decision: 'busy', heldForMs: number }
 
-/** What taking an object's lease found: held, with the committed version (stored form), or busy. */
+/** What taking an object's lease found: held, with the committed version (stored form) and Redis's time (µs), or busy. */
 export type HoldResult =
-  | { decision: 'held', version: string | undefined }
+  | { decision: 'held', version: string | undefined, heldAt: number }
   | { decision: 'busy', heldForMs: number }
 
 /** A version to commit with the done marker, and the stored one it replaces (`''` for none). */
@@ -91,7 +95,8 @@ export class ClaimStore {
 
   /**
    * One round trip: done, replayed, busy, or claimed with a fresh fencing
-   * token (and the object's last committed version, in its stored form).
+   * token (and the object's last committed version, in its stored form, and
+   * the claim's time on Redis's clock, in µs).
    */
   async claim (keys: EventKeys, idempotencyKey: string, jobId: string, onLost: () => void): Promise<ClaimResult> {
     const sentAt = Date.now()
@@ -101,12 +106,13 @@ export class ClaimStore {
       keys.object?.version ?? keys.done, this.#pauseKey
     ]
     const args = [this.#leaseMs, idempotencyKey, sentAt, replay ? '1' : '0', keys.object === undefined ? '0' : '1']
-    const reply = await runScript(this.#client, CLAIM, scriptKeys, args) as [string, (string | number)?, string?, string?, number?]
+    const reply = await runScript(this.#client, CLAIM, scriptKeys, args) as [string, (string | number)?, string?, string?, number?, string?]
     const decision = reply[0] as ClaimDecision
     if (decision === 'busy') return { decision, heldForMs: Number(reply[1]) }
     if (decision !== 'claimed') return { decision }
-    const claim: HeldClaim = { keys, token: String(reply[1]), until: sentAt + this.#leaseMs, lost: false, onLost, objectHeld: false }
+    const claim: HeldClaim = { keys, token: String(reply[1]), until: sentAt + this.#leaseMs, lost: false, onLost, objectHeld: false, claimedAt: Number(reply[5]) }
     this.#held.add(claim)
+    this.#armDeadline(claim)
     const pausedForMs = Number(reply[4])
     if (pausedForMs > 0) this.#onPause(pausedForMs)
     return { decision, claim, firstAttemptAt: Number(reply[2]), lastAppliedVersion: reply[3] === '' ? undefined : reply[3] }
@@ -119,15 +125,32 @@ export class ClaimStore {
   async holdObject (claim: HeldClaim): Promise<HoldResult> {
     const object = claim.keys.object
     if (object === undefined) throw new Error('holdObject: the claim has no object keys')
-    const reply = await runScript(this.#client, HOLD_OBJECT, [object.lease, object.version], [claim.token, this.#leaseMs]) as [string, string | number]
+    const reply = await runScript(this.#client, HOLD_OBJECT, [object.lease, object.version], [claim.token, this.#leaseMs]) as [string, string | number, string?]
     if (reply[0] === 'busy') return { decision: 'busy', heldForMs: Number(reply[1]) }
     claim.objectHeld = true
-    return { decision: 'held', version: reply[1] === '' ? undefined : String(reply[1]) }
+    return { decision: 'held', version: reply[1] === '' ? undefined : String(reply[1]), heldAt: Number(reply[2]) }
   }
 
   /** True while the lease is surely ours: not reported lost and not past its local deadline, less a margin. */
   holds (claim: HeldClaim): boolean {
-    return !claim.lost && Date.now() < claim.until - Math.min(250, this.#leaseMs / 10)
+    return !claim.lost && Date.now() < claim.until - this.#marginMs()
+  }
+
+  // Renewals that do not come back (a partition, a frozen Redis) must not let
+  // an apply run on past the point where another worker can take the event.
+  #armDeadline (claim: HeldClaim): void {
+    clearTimeout(claim.deadline)
+    claim.deadline = setTimeout(() => markLost(claim), Math.max(0, claim.until - this.#marginMs() - Date.now()))
+    claim.deadline.unref()
+  }
+
+  #drop (claim: HeldClaim): void {
+    this.#held.delete(claim)
+    clearTimeout(claim.deadline)
+  }
+
+  #marginMs (): number {
+    return Math.min(250, this.#leaseMs / 10)
   }
 
   /**
@@ -137,7 +160,7 @@ export class ClaimStore {
    * Releases the object's lease. False when refused.
    */
   async commit (claim: HeldClaim, idempotencyKey: string, ttlMs: number, version?: VersionWrite): Promise<boolean> {
-    this.#held.delete(claim)
+    this.#drop(claim)
     const { keys } = claim
     const replay = keys.replayMarker !== undefined && keys.replayClaim !== undefined
     const scriptKeys = [keys.claim, keys.done, keys.replayClaim ?? keys.claim, keys.replayMarker ?? keys.done, keys.object?.version ?? keys.done, keys.object?.lease ?? keys.claim]
@@ -148,13 +171,13 @@ export class ClaimStore {
 
   /** Deletes the claim if this token still holds it, so a retry (or a duplicate) can take it at once. */
   async release (claim: HeldClaim): Promise<void> {
-    this.#held.delete(claim)
+    this.#drop(claim)
     await runScript(this.#client, RELEASE, claimKeys(claim), [claim.token])
   }
 
   /** Stops renewing a claim without deleting it: it lapses within one lease. */
   forget (claim: HeldClaim): void {
-    this.#held.delete(claim)
+    this.#drop(claim)
   }
 
   /** Starts renewing held leases every third of a lease, like BullMQ renews its job locks. */
@@ -186,8 +209,11 @@ export class ClaimStore {
         const renewed = lists[n].every((_, k) => reply[i + k] === 1)
         i += lists[n].length
         if (!this.#held.has(claim)) continue
-        if (renewed) claim.until = sentAt + this.#leaseMs
-        else markLost(claim)
+        if (!renewed) markLost(claim)
+        else if (!claim.lost) {
+          claim.until = sentAt + this.#leaseMs
+          this.#armDeadline(claim)
+        }
       }
     } catch {
       // Redis unreachable: leases run out on their local deadline, which `holds` checks.

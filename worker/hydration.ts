@@ -2,7 +2,7 @@ import type { WebhookEvent } from './event.js'
 import type { HydrationGate } from './hydration-gate.js'
 import type { ResolvedWorkerOptions, WorkerContext } from './options.js'
 import { Postponed } from './postponed.js'
-import { hydrateStep, type HydrateStep } from './processor.js'
+import { hydrateStep, type Hydrated, type HydrateStep } from './processor.js'
 import type { Reporter } from './reporter.js'
 import { rateLimitPauseMs } from './retry-after.js'
 import { toError } from './steps.js'
@@ -12,12 +12,12 @@ interface Call<S> {
   startedAt: number
   /** Resolves (never rejects) once the call has its result. */
   settled: Promise<void>
-  result?: { ok: true, value: S | null } | { ok: false, error: unknown, shareable: boolean }
+  result?: { ok: true, value: Hydrated<S> } | { ok: false, error: unknown, shareable: boolean }
 }
 
 interface CacheEntry<S> {
   startedAt: number
-  value: S | null
+  value: Hydrated<S>
   expiresAt: number
 }
 
@@ -37,6 +37,9 @@ export function createHydration<S, P> (options: ResolvedWorkerOptions<S, P>, gat
  * `clockSkewMs` after the event was received, so no event is ever given a
  * state fetched before it happened; a newer event waits for the call in flight
  * and then starts, or joins, the next. The cache follows the same rule.
+ * A shared or cached state keeps the claim time of the attempt that made the
+ * call (`fetchedAfter`), so the order check never takes it for a state
+ * fetched after a deletion it may predate.
  */
 class SharedHydration<S, P> {
   readonly #hydrate: HydrateStep<S, P>
@@ -55,8 +58,8 @@ class SharedHydration<S, P> {
     this.#skewMs = skewMs
   }
 
-  readonly step: HydrateStep<S, P> = async (event, ctx, objectKey) => {
-    if (objectKey === undefined) return await this.#call(event, ctx)
+  readonly step: HydrateStep<S, P> = async (event, ctx, objectKey, claimedAt) => {
+    if (objectKey === undefined) return await this.#call(event, ctx, claimedAt)
     const notBefore = event.receivedAt + this.#skewMs
     for (;;) {
       ctx.signal.throwIfAborted()
@@ -66,8 +69,9 @@ class SharedHydration<S, P> {
         return cached.value
       }
       const call = this.#inFlight.get(objectKey)
-      if (call === undefined) return await this.#start(objectKey, event, ctx)
-      await call.settled
+      if (call === undefined) return await this.#start(objectKey, event, ctx, claimedAt)
+      // A waiter is bounded by its own deadline, not by the call it joined.
+      await untilAborted(call.settled, ctx.signal)
       const result = call.result
       if (call.startedAt > notBefore && result !== undefined && (result.ok || result.shareable)) {
         if (!result.ok) throw result.error
@@ -77,12 +81,15 @@ class SharedHydration<S, P> {
     }
   }
 
-  async #start (objectKey: string, event: WebhookEvent<P>, ctx: WorkerContext): Promise<S | null> {
+  async #start (objectKey: string, event: WebhookEvent<P>, ctx: WorkerContext, claimedAt: number): Promise<Hydrated<S>> {
     let settle = (): void => {}
     const call: Call<S> = { startedAt: 0, settled: new Promise<void>((resolve) => { settle = resolve }) }
     this.#inFlight.set(objectKey, call)
     try {
-      const value = await this.#call(event, ctx, (at) => { call.startedAt = at })
+      // A call that outlives its starter's deadline (a hydrate that ignores the
+      // signal) is dropped then: its late answer serves nobody and is not cached,
+      // so the object's next event calls hydrate again instead of waiting forever.
+      const value = await untilAborted(this.#call(event, ctx, claimedAt, (at) => { call.startedAt = at }), ctx.signal)
       call.result = { ok: true, value }
       this.#remember(objectKey, call.startedAt, value)
       return value
@@ -98,12 +105,12 @@ class SharedHydration<S, P> {
   }
 
   /** One call of the user's hydrate, through the gate; a rate-limit answer pauses hydration for the queue. */
-  async #call (event: WebhookEvent<P>, ctx: WorkerContext, onStart?: (at: number) => void): Promise<S | null> {
+  async #call (event: WebhookEvent<P>, ctx: WorkerContext, claimedAt: number, onStart?: (at: number) => void): Promise<Hydrated<S>> {
     await this.#gate.acquire(ctx.signal)
     onStart?.(Date.now())
     this.#reporter.hydrateCalled()
     try {
-      return await this.#hydrate(event, ctx, undefined)
+      return await this.#hydrate(event, ctx, undefined, claimedAt)
     } catch (err) {
       const pauseMs = rateLimitPauseMs(err)
       if (pauseMs === undefined) throw err
@@ -122,7 +129,7 @@ class SharedHydration<S, P> {
     return entry.startedAt > notBefore ? entry : undefined
   }
 
-  #remember (objectKey: string, startedAt: number, value: S | null): void {
+  #remember (objectKey: string, startedAt: number, value: Hydrated<S>): void {
     if (this.#cacheMs === 0) return
     const now = Date.now()
     // Entries go in about in expiry order: drop expired ones from the front.
@@ -134,5 +141,20 @@ class SharedHydration<S, P> {
     if (old !== undefined && old.startedAt >= startedAt) return
     this.#cache.delete(objectKey)
     this.#cache.set(objectKey, { startedAt, value, expiresAt: startedAt + this.#cacheMs })
+  }
+}
+
+/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
+async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  let aborted = (): void => {}
+  const abort = new Promise<never>((resolve, reject) => {
+    aborted = () => { reject(signal.reason) }
+    if (signal.aborted) aborted()
+    else signal.addEventListener('abort', aborted, { once: true })
+  })
+  try {
+    return await Promise.race([promise, abort])
+  } finally {
+    signal.removeEventListener('abort', aborted)
   }
 }

@@ -36,7 +36,11 @@ export function safeJobId (source: string, id: string): string {
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 const NEEDS_ESCAPE = /[%:\uD800-\uDFFF]/
 
-function escapeId (id: string): string {
+/**
+ * `id` with `%`, `:` and lone surrogates escaped (`%25`, `%3A`, `%uXXXX`):
+ * reversible, so injective, and free of `:`. Text without them is unchanged.
+ */
+export function escapeId (id: string): string {
   if (!NEEDS_ESCAPE.test(id)) return id
   return id
     .replaceAll('%', '%25')

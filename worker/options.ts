@@ -17,8 +17,24 @@ export interface WorkerContext {
   attempt: number
   /** Where the event came from: `'webhook'`, `'poll'` or `'replay'`. */
   origin: WebhookEvent['origin']
-  /** Aborted on timeout, when the claim is lost, or when the worker is forced to close. */
+  /**
+   * Aborted on timeout, when the claim is lost (taken by another worker, or
+   * not renewed by the lease's local deadline, as in a partition from Redis),
+   * or when the worker is forced to close. Once it aborts, stop writing and
+   * throw (`ctx.signal.throwIfAborted()`): another attempt may take over, and
+   * on the last attempt an apply that resolves after its timeout is
+   * committed as applied (see `applyGraceMs`).
+   */
   signal: AbortSignal
+  /**
+   * The claim's fencing token: a positive integer from one counter per queue,
+   * so every later claim of the event (a retry, a takeover after a stall or a
+   * partition, a replay) has a higher one, for as long as Redis keeps its
+   * data. Store it with your effect and refuse a write whose fence is not
+   * higher than the stored one (`… WHERE fence < $fence`): that refuses the
+   * late write of an apply that ran on past its timeout or its lease.
+   */
+  fence: number
   /** A child of the `logger` option, bound to the job and event ids. */
   log: Logger
   /** The BullMQ job. */
@@ -27,7 +43,8 @@ export interface WorkerContext {
    * The version last committed for the event's object (see the `version`
    * option), read when the claim was taken and again, under the object's
    * lease, just before `apply`; `undefined` when none was committed (or no
-   * `version` option). A transactional apply can guard with it
+   * `version` option). After a deletion (a committed `null` state), the
+   * version committed before it. A transactional apply can guard with it
    * (`… WHERE version < $new`).
    */
   lastAppliedVersion?: ObjectVersion
@@ -163,10 +180,22 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
    */
   hydrateTimeoutMs?: number
   /**
-   * How long `apply` may take; then `ctx.signal` aborts and the attempt fails (and is retried).
+   * How long `apply` may take; then `ctx.signal` aborts and the attempt
+   * fails (and is retried) once apply has settled, or `applyGraceMs` has passed.
    * @defaultValue `60000`
    */
   applyTimeoutMs?: number
+  /**
+   * After `apply` times out, how long the attempt still waits for it to
+   * settle, keeping the event's claim (and object lease) renewed, so no other
+   * attempt of the event starts meanwhile. The timed-out attempt then fails
+   * (and is retried); on the last attempt, an apply that resolved within
+   * this time is committed as applied instead of dead-lettered. Past it, the
+   * claim is left to lapse within one `lockDuration` while the apply may
+   * still run: `ctx.fence` is then what refuses its late write.
+   * @defaultValue `60000`
+   */
+  applyGraceMs?: number
   /**
    * The retry schedule. About 1.2 to 2.5 hours in all by default.
    * @defaultValue `{ attempts: 24, baseDelayMs: 1000, maxDelayMs: 600000 }`
@@ -212,7 +241,7 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
    * At most `max` calls to `hydrate` in any `duration` ms, across every worker
    * of the queue (a budget kept in Redis). Cache hits and shared calls are
    * free. A job over the budget waits, or is delayed without spending an
-   * attempt. The seed's example: `{ max: 50, duration: 60_000 }`.
+   * attempt. For example `{ max: 50, duration: 60_000 }`.
    * @defaultValue none (no limit)
    */
   rateLimit?: RateLimitOptions
@@ -225,8 +254,10 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
   /**
    * The version of a hydrated state. With `objectKey`, applies for one object
    * never overlap, and a state older than the last committed version of its
-   * object is skipped (counted as `stale`), never applied. Committed versions
-   * are kept as long as the done marker (`dedupe.ttlMs`).
+   * object is skipped (counted as `stale`), never applied. A `null` state
+   * (deleted) commits a tombstone: after it, only a state fetched after the
+   * deletion was confirmed is applied. Committed versions and tombstones are
+   * kept as long as the done marker (`dedupe.ttlMs`).
    * @defaultValue none
    */
   version?: VersionOf<S>
@@ -273,6 +304,7 @@ export interface ResolvedWorkerOptions<S = unknown, P = unknown> {
   concurrency: number
   hydrateTimeoutMs: number
   applyTimeoutMs: number
+  applyGraceMs: number
   retry: Required<RetryOptions>
   dedupe: Required<DedupeOptions>
   lockDuration: number
@@ -298,6 +330,7 @@ export const WORKER_DEFAULTS = {
   concurrency: 10,
   hydrateTimeoutMs: 30_000,
   applyTimeoutMs: 60_000,
+  applyGraceMs: 60_000,
   retry: { attempts: 24, baseDelayMs: 1000, maxDelayMs: 600_000 },
   dedupe: { ttlMs: 14 * 24 * 3_600_000 },
   lockDuration: 30_000,
@@ -315,7 +348,7 @@ export const WORKER_DEFAULTS = {
 
 const KNOWN = [
   'connection', 'apply', 'hydrate', 'queueName', 'prefix', 'concurrency', 'hydrateTimeoutMs', 'applyTimeoutMs',
-  'retry', 'dedupe', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'deadLetters', 'persistenceCheck', 'logger',
+  'applyGraceMs', 'retry', 'dedupe', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'deadLetters', 'persistenceCheck', 'logger',
   'rateLimit', 'objectKey', 'version', 'skipEqualVersion', 'hydrateCacheMs', 'clockSkewMs', 'metrics', 'queueMetrics'
 ] as const
 const HOUR_MS = 3_600_000
@@ -344,6 +377,7 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
     concurrency: pick(o.concurrency, WORKER_DEFAULTS.concurrency),
     hydrateTimeoutMs: pick(o.hydrateTimeoutMs, WORKER_DEFAULTS.hydrateTimeoutMs),
     applyTimeoutMs: pick(o.applyTimeoutMs, WORKER_DEFAULTS.applyTimeoutMs),
+    applyGraceMs: pick(o.applyGraceMs, WORKER_DEFAULTS.applyGraceMs),
     retry: retry as Required<RetryOptions>,
     dedupe: dedupe as Required<DedupeOptions>,
     lockDuration: pick(o.lockDuration, WORKER_DEFAULTS.lockDuration),
@@ -367,6 +401,7 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
   failIf(checkInteger('concurrency', resolved.concurrency, 1, 10_000))
   failIf(checkInteger('hydrateTimeoutMs', resolved.hydrateTimeoutMs, 1, 24 * HOUR_MS))
   failIf(checkInteger('applyTimeoutMs', resolved.applyTimeoutMs, 1, 24 * HOUR_MS))
+  failIf(checkInteger('applyGraceMs', resolved.applyGraceMs, 0, 24 * HOUR_MS))
   failIf(checkInteger('retry.attempts', retry.attempts, 1, ATTEMPTS_CEILING))
   failIf(checkInteger('retry.baseDelayMs', retry.baseDelayMs, 0, 24 * HOUR_MS))
   failIf(checkInteger('retry.maxDelayMs', retry.maxDelayMs, retry.baseDelayMs as number, 24 * HOUR_MS))

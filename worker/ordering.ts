@@ -47,8 +47,37 @@ export function encodeVersion (v: ObjectVersion): string {
   return `s:${v}`
 }
 
-/** The stored form back as a version; `undefined` for nothing stored (or a form this worker does not know). */
+/**
+ * What is stored for an object: the version last committed, and for a
+ * tombstone (the last commit was a `null` state), when the deletion was
+ * confirmed, in µs on Redis's clock.
+ */
+export interface StoredVersion {
+  version: ObjectVersion | undefined
+  deletedAt?: number
+}
+
+/**
+ * How a tombstone is stored: `d:<deletedAt µs>:<the version committed before it, stored form, or nothing>`.
+ * A new prefix, so `n:`, `b:` and `s:` values read as before.
+ */
+export function encodeTombstone (deletedAt: number, version: ObjectVersion | undefined): string {
+  return `d:${String(deletedAt)}:${version === undefined ? '' : encodeVersion(version)}`
+}
+
+/** The stored form back: a version, a tombstone, or `{ version: undefined }` for nothing stored (or a form this worker does not know). */
+export function decodeStored (raw: string | undefined): StoredVersion {
+  const tombstone = raw === undefined ? null : /^d:(\d{1,16}):(.*)$/s.exec(raw)
+  if (tombstone === null) return { version: decodePlain(raw) }
+  return { version: decodePlain(tombstone[2]), deletedAt: Number(tombstone[1]) }
+}
+
+/** The stored form back as a version (a tombstone's: the one committed before the deletion); `undefined` for nothing stored (or a form this worker does not know). */
 export function decodeVersion (raw: string | undefined): ObjectVersion | undefined {
+  return decodeStored(raw).version
+}
+
+function decodePlain (raw: string | undefined): ObjectVersion | undefined {
   if (raw === undefined || raw.length < 2 || raw[1] !== ':') return undefined
   const text = raw.slice(2)
   if (raw[0] === 's') return text
@@ -93,4 +122,18 @@ export function orderDecision (last: ObjectVersion | undefined, next: ObjectVers
   if (cmp === -1) return 'stale'
   if (cmp === 0 && skipEqual) return 'unchanged'
   return 'apply'
+}
+
+/**
+ * The order decision against what is stored. After a tombstone, a state is
+ * applied only if its fetch surely started after the deletion was confirmed
+ * (`fetchedAfter`, the Redis time of the claim that preceded the call, is
+ * later than `deletedAt`): the object was re-created, whatever its version.
+ * Any other state may have been fetched before the deletion and is `stale`,
+ * and so is a state of unknown fetch time (`undefined`: the event's payload).
+ * `null` states are always applied.
+ */
+export function storedDecision (stored: StoredVersion, next: ObjectVersion | undefined, fetchedAfter: number | undefined, skipEqual: boolean): OrderDecision {
+  if (stored.deletedAt === undefined || next === undefined) return orderDecision(stored.version, next, skipEqual)
+  return fetchedAfter !== undefined && fetchedAfter > stored.deletedAt ? 'apply' : 'stale'
 }

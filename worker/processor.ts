@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq'
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq'
 import type { ClaimStore, HeldClaim } from './claim.js'
 import { finalFailedReason, serializeError, type DeadLetterStage } from './dead-letter-record.js'
 import { decodeEvent } from './decode.js'
@@ -6,19 +6,30 @@ import { isPermanentError, WorkerErrors } from './errors.js'
 import type { WebhookEvent } from './event.js'
 import { safeJobId } from './job-id.js'
 import { WORKER_DEFAULTS, type ObjectVersion, type ResolvedWorkerOptions, type WorkerContext } from './options.js'
-import { decodeVersion, encodeVersion, objectKeyOf, orderDecision, versionOf } from './ordering.js'
+import { decodeStored, decodeVersion, encodeTombstone, encodeVersion, objectKeyOf, storedDecision, versionOf } from './ordering.js'
 import { Postponed, postponedDelayMs } from './postponed.js'
 import type { AttemptReport, Reporter } from './reporter.js'
 import { attemptBudget, rememberRetryDelay, retryDelayMs } from './retry.js'
-import { busyDelayMs, dedupeTtlMs, delayWithoutAttempt, isTimeout, toError, withTimeout } from './steps.js'
+import { busyDelayMs, dedupeTtlMs, delayWithoutAttempt, isTimeout, settledWithin, toError, waitWithoutAttempt, withTimeout } from './steps.js'
 import type { DeadLetterSink } from './sweeper.js'
 import type { VersionWrite } from './claim.js'
 
 /**
- * The hydrate step as the processor calls it (the user's `hydrate`, or the
- * payload), with the event's object key when `objectKey` named one.
+ * A hydrated state, and a time (µs, Redis's clock) before which its fetch
+ * surely had not started: the claim time of the attempt that made the call.
+ * `undefined` when unknown (the event's payload is the state).
  */
-export type HydrateStep<S, P> = (event: WebhookEvent<P>, ctx: WorkerContext, objectKey: string | undefined) => Promise<S | null>
+export interface Hydrated<S> {
+  state: S | null
+  fetchedAfter: number | undefined
+}
+
+/**
+ * The hydrate step as the processor calls it (the user's `hydrate`, or the
+ * payload), with the event's object key when `objectKey` named one, and the
+ * attempt's claim time (µs, Redis's clock).
+ */
+export type HydrateStep<S, P> = (event: WebhookEvent<P>, ctx: WorkerContext, objectKey: string | undefined, claimedAt: number) => Promise<Hydrated<S>>
 
 /** What the processor works with; built once per worker. */
 export interface ProcessorDeps<S, P> {
@@ -28,15 +39,25 @@ export interface ProcessorDeps<S, P> {
   claims: ClaimStore
   sink: DeadLetterSink
   reporter: Reporter
-  /** The signals of running attempts, aborted by a forced close. */
-  inFlight: Set<AbortController>
+  /** The running attempts, aborted by a forced close. */
+  inFlight: Set<InFlightAttempt>
   /** Jobs the processor dead-lettered itself, which the `failed` listener leaves alone. */
   deadLettered: WeakSet<Job>
+}
+
+/** A running attempt, as a forced close sees it. */
+export interface InFlightAttempt {
+  /** Aborts the attempt's signal, and any wait for a timed-out apply, with `reason`. */
+  abort: (reason: Error) => void
 }
 
 // A worker that lost its claim looks again soon: the new holder has probably committed by then.
 const CLAIM_LOST_RECHECK_MS = 200
 const OBJECT_BUSY_RECHECK_MS = 500
+// How long a forced close lets an aborted apply settle, so its claim is released
+// (the next worker starts at once) rather than left to lapse (it waits one lease).
+const CLOSE_SETTLE_MS = 250
+const NEVER = new AbortController().signal
 
 /**
  * The BullMQ processor: decode → claim → hydrate → order → apply → commit.
@@ -58,6 +79,9 @@ class AttemptRun<S, P> {
   readonly #token: string | undefined
   readonly #event: WebhookEvent<P>
   readonly #controller = new AbortController()
+  // Aborted when the claim is lost or the worker closes: ends the waits that outlive ctx.signal.
+  readonly #stop = new AbortController()
+  readonly #handle: InFlightAttempt = { abort: (reason) => this.#interrupt(reason) }
   readonly #started = Date.now()
   readonly #report: AttemptReport
   readonly #ctx: WorkerContext
@@ -66,7 +90,10 @@ class AttemptRun<S, P> {
   #firstAttemptAt = Date.now()
   #objectKey: string | undefined
   #version: VersionWrite | undefined
+  #fetchedAfter: number | undefined
   #skipped: 'stale' | 'unchanged' | undefined
+  #applying: Promise<unknown> | undefined
+  #applyState: Awaited<ReturnType<typeof settledWithin>> | undefined
 
   constructor (deps: ProcessorDeps<S, P>, job: Job, token: string | undefined, event: WebhookEvent<P>, bullSignal?: AbortSignal) {
     this.#deps = deps
@@ -87,12 +114,12 @@ class AttemptRun<S, P> {
       outcome: 'applied'
     }
     const log = deps.options.logger.child({ jobId: job.id, eventId: event.id, source: event.source, attempt })
-    this.#ctx = { idempotencyKey, attempt, origin: event.origin, signal: this.#controller.signal, log, job }
+    this.#ctx = { idempotencyKey, attempt, origin: event.origin, signal: this.#controller.signal, fence: 0, log, job }
     bullSignal?.addEventListener('abort', () => this.#controller.abort(bullSignal.reason), { once: true })
   }
 
   async run (): Promise<void> {
-    this.#deps.inFlight.add(this.#controller)
+    this.#deps.inFlight.add(this.#handle)
     try {
       this.#stage = 'hydrate'
       this.#objectKey = objectKeyOf(this.#deps.options.objectKey, this.#event)
@@ -105,10 +132,16 @@ class AttemptRun<S, P> {
       this.#finish(this.#skipped ?? 'applied')
     } catch (err) {
       if (err instanceof DelayedError) throw err
+      if (await this.#appliedLate(err)) return await this.#commitLate()
       await this.#fail(err)
     } finally {
-      this.#deps.inFlight.delete(this.#controller)
+      this.#deps.inFlight.delete(this.#handle)
     }
+  }
+
+  #interrupt (reason: Error): void {
+    this.#controller.abort(reason)
+    this.#stop.abort(reason)
   }
 
   /** True when claimed; otherwise the job completes (done, replay) or waits (busy). */
@@ -116,11 +149,12 @@ class AttemptRun<S, P> {
     this.#stage = 'internal'
     const { claims } = this.#deps
     const keys = claims.keysFor(this.#ctx.idempotencyKey, this.#event.replayKey, this.#ordered() ? this.#objectKey : undefined)
-    const lost = (): void => { this.#controller.abort(new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)) }
+    const lost = (): void => { this.#interrupt(new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)) }
     const result = await claims.claim(keys, this.#ctx.idempotencyKey, String(this.#job.id), lost)
     this.#report.claim = result.decision
     if (result.decision === 'claimed') {
       this.#claim = result.claim
+      this.#ctx.fence = Number(result.claim.token)
       this.#firstAttemptAt = result.firstAttemptAt
       this.#ctx.lastAppliedVersion = decodeVersion(result.lastAppliedVersion)
       return true
@@ -138,7 +172,10 @@ class AttemptRun<S, P> {
     const { hydrate, options } = this.#deps
     const started = Date.now()
     try {
-      return await withTimeout('hydrate', options.hydrateTimeoutMs, this.#controller, async () => await hydrate(this.#event, this.#ctx, this.#objectKey))
+      const claimedAt = (this.#claim as HeldClaim).claimedAt
+      const hydrated = await withTimeout('hydrate', options.hydrateTimeoutMs, this.#controller, async () => await hydrate(this.#event, this.#ctx, this.#objectKey, claimedAt))
+      this.#fetchedAfter = hydrated.fetchedAfter
+      return hydrated.state
     } finally {
       this.#report.hydrateMs = Date.now() - started
     }
@@ -150,8 +187,11 @@ class AttemptRun<S, P> {
 
   /**
    * With `objectKey` and `version`: takes the object's lease (postponed while
-   * another job applies it) and compares the state's version with the last
-   * committed one, read under the lease. False when the state must be skipped.
+   * another job applies it) and compares the state with what is committed,
+   * read under the lease: a version, or a tombstone. A `null` state commits a
+   * tombstone, dated by the lease script (which runs after hydrate returned
+   * `null`) and carrying the last version, so that a state fetched before the
+   * deletion is never applied after it. False when the state must be skipped.
    */
   async #orderStep (state: S | null): Promise<boolean> {
     const { options, claims, reporter } = this.#deps
@@ -161,18 +201,20 @@ class AttemptRun<S, P> {
     const held = await claims.holdObject(this.#claim as HeldClaim)
     // The holder's lease says little about when its apply ends (applies are usually short): look again soon.
     if (held.decision === 'busy') throw new Postponed('object-busy', busyDelayMs(Math.min(held.heldForMs, OBJECT_BUSY_RECHECK_MS)))
-    const last = decodeVersion(held.version)
+    const stored = decodeStored(held.version)
+    const last = stored.version
     this.#ctx.lastAppliedVersion = last
-    const decision = orderDecision(last, next, options.skipEqualVersion)
+    const decision = storedDecision(stored, next, this.#fetchedAfter, options.skipEqualVersion)
     if (decision === 'incomparable') this.#ctx.log.warn({ version: String(next), lastAppliedVersion: String(last) }, 'versions of different types cannot be compared; the state is applied')
     if (decision === 'apply' || decision === 'incomparable') {
-      if (next !== undefined) this.#version = { value: encodeVersion(next), expected: held.version ?? '' }
+      const value = next === undefined ? encodeTombstone(held.heldAt, last) : encodeVersion(next)
+      this.#version = { value, expected: held.version ?? '' }
       return true
     }
     this.#skipped = decision
-    // Only a state and a committed version that compare are ever skipped.
-    const versions = { version: next as ObjectVersion, lastAppliedVersion: last as ObjectVersion }
-    reporter.skipped({ jobId: String(this.#job.id), eventId: this.#event.id, objectKey: this.#objectKey as string, decision, ...versions })
+    const deletion = stored.deletedAt === undefined ? {} : { deletedAt: Math.floor(stored.deletedAt / 1000) }
+    // Only non-null states are ever skipped.
+    reporter.skipped({ jobId: String(this.#job.id), eventId: this.#event.id, objectKey: this.#objectKey as string, decision, version: next as ObjectVersion, lastAppliedVersion: last, ...deletion })
     return false
   }
 
@@ -189,10 +231,35 @@ class AttemptRun<S, P> {
     const { apply, applyTimeoutMs } = this.#deps.options
     const started = Date.now()
     try {
-      await withTimeout('apply', applyTimeoutMs, this.#controller, () => apply(state, this.#event, this.#ctx))
+      await withTimeout('apply', applyTimeoutMs, this.#controller, () => {
+        this.#applying = Promise.resolve().then(() => apply(state, this.#event, this.#ctx))
+        return this.#applying
+      })
     } finally {
       this.#report.applyMs = Date.now() - started
     }
+  }
+
+  /**
+   * After an apply timeout, waits up to `applyGraceMs` for the apply to
+   * settle, its claim still renewed, so no other attempt of the event starts
+   * meanwhile. True when it resolved on the last attempt: no retry is left,
+   * and its effect is there, so it is committed rather than dead-lettered.
+   */
+  async #appliedLate (err: unknown): Promise<boolean> {
+    if (this.#stage !== 'apply' || !isTimeout(err) || this.#applying === undefined) return false
+    this.#applyState = await settledWithin(this.#applying, this.#deps.options.applyGraceMs, this.#stop.signal)
+    return this.#applyState === 'resolved' && this.#ctx.attempt >= attemptBudget(this.#job, this.#deps.options.retry)
+  }
+
+  async #commitLate (): Promise<void> {
+    this.#ctx.log.warn({ applyTimeoutMs: this.#deps.options.applyTimeoutMs }, 'apply resolved after its timeout on the last attempt: committed as applied')
+    try {
+      await this.#commitStep()
+    } catch (err) {
+      await this.#fail(err)
+    }
+    this.#finish('applied')
   }
 
   async #commitStep (): Promise<void> {
@@ -208,7 +275,8 @@ class AttemptRun<S, P> {
   }
 
   async #fail (thrown: unknown): Promise<never> {
-    const err = toError(thrown)
+    // A lost claim or a forced close is why the attempt ended, whatever its step threw then.
+    const err = this.#stop.signal.aborted ? toError(this.#stop.signal.reason) : toError(thrown)
     const { options, sink } = this.#deps
     this.#report.stage = this.#stage
     this.#report.error = serializeError(err, false)
@@ -218,6 +286,16 @@ class AttemptRun<S, P> {
       this.#finish(err.reason)
       await delayWithoutAttempt(this.#job, this.#token, this.#report.retryInMs).catch((moveErr: unknown) => {
         if (moveErr instanceof DelayedError) throw moveErr
+        throw err
+      })
+    }
+    if ((err as { code?: unknown }).code === 'WEBHOOK_WORKER_CLOSED') {
+      await this.#releaseClaim(err)
+      this.#finish('closed')
+      // With BullMQ's lock still ours, the job goes back to wait for the next worker;
+      // without it, BullMQ refuses the move and the job is another worker's already.
+      await waitWithoutAttempt(this.#job, this.#token).catch((moveErr: unknown) => {
+        if (moveErr instanceof WaitingError) throw moveErr
         throw err
       })
     }
@@ -259,11 +337,20 @@ class AttemptRun<S, P> {
   async #releaseClaim (err: Error): Promise<void> {
     const claim = this.#claim
     if (claim === undefined) return
-    // An apply that timed out may still be running: its claim lapses on its own instead.
-    if (this.#stage === 'apply' && isTimeout(err)) return this.#deps.claims.forget(claim)
+    // An apply still running keeps its claim from the next attempt until it lapses, within one lease.
+    if (await this.#applyRunning(err)) return this.#deps.claims.forget(claim)
     await this.#deps.claims.release(claim).catch((releaseErr: unknown) => {
       this.#deps.reporter.problem(releaseErr, 'could not release a claim; it lapses within one lock duration')
     })
+  }
+
+  async #applyRunning (err: Error): Promise<boolean> {
+    if (this.#applying === undefined) return false
+    if (this.#applyState === undefined || this.#applyState === 'running') {
+      const waitMs = (err as { code?: unknown }).code === 'WEBHOOK_WORKER_CLOSED' ? CLOSE_SETTLE_MS : 0
+      this.#applyState = await settledWithin(this.#applying, waitMs, NEVER)
+    }
+    return this.#applyState === 'running'
   }
 
   #finish (outcome: AttemptReport['outcome']): void {
@@ -276,8 +363,8 @@ class AttemptRun<S, P> {
 /** The user's `hydrate`, or the event's payload when there is none. */
 export function hydrateStep<S, P> (options: ResolvedWorkerOptions<S, P>): HydrateStep<S, P> {
   const { hydrate } = options
-  if (hydrate === undefined) return async (event) => event.payload as unknown as S
-  return async (event, ctx) => await hydrate(event, ctx)
+  if (hydrate === undefined) return async (event) => ({ state: event.payload as unknown as S, fetchedAfter: undefined })
+  return async (event, ctx, _objectKey, claimedAt) => ({ state: await hydrate(event, ctx), fetchedAfter: claimedAt })
 }
 
 /** Job data the worker cannot read: dead-lettered at once (stage `decode`), since no retry can help. */

@@ -26,6 +26,8 @@ export type AttemptOutcome =
   | 'unchanged'
   /** Failed; retried after `retryInMs`. */
   | 'retry'
+  /** A forced `close` aborted the attempt: the job went back to wait, without spending an attempt. */
+  | 'closed'
   | 'dead-lettered'
 
 /** One line per attempt: what the `attempt` event carries and the debug log says. */
@@ -43,7 +45,7 @@ export interface AttemptReport {
   /** The whole attempt, claim to commit. */
   durationMs: number
   outcome: AttemptOutcome
-  /** Where it failed, for `retry`, `claim-lost`, `rate-limited`, `object-busy` and `dead-lettered`. */
+  /** Where it failed, for `retry`, `claim-lost`, `rate-limited`, `object-busy`, `closed` and `dead-lettered`. */
   stage?: DeadLetterStage
   error?: DeadLetterError
   retryInMs?: number
@@ -57,7 +59,11 @@ export interface DeadLetterAlert {
   threshold: number
 }
 
-/** The payload of `stale`: a state skipped because its object already has a newer (or, with `skipEqualVersion`, the same) version. */
+/**
+ * The payload of `stale`: a state skipped because its object already has a
+ * newer (or, with `skipEqualVersion`, the same) version, or was deleted after
+ * the state may have been fetched.
+ */
 export interface StaleInfo {
   jobId: string
   eventId: string
@@ -65,8 +71,10 @@ export interface StaleInfo {
   decision: 'stale' | 'unchanged'
   /** The version of the state that was skipped. */
   version: ObjectVersion
-  /** The last committed version of the object. */
-  lastAppliedVersion: ObjectVersion
+  /** The last committed version of the object (after a deletion, the one before it; `undefined` if none). */
+  lastAppliedVersion: ObjectVersion | undefined
+  /** When the object was deleted (ms, Redis's clock), if the state was skipped for a deletion. */
+  deletedAt?: number
 }
 
 /** Running totals of this worker, since it started. */
@@ -208,7 +216,8 @@ export class Reporter {
   /** A state not applied because of its version (counted by its attempt's outcome). */
   skipped (info: StaleInfo): void {
     const line = { ...info, version: String(info.version), lastAppliedVersion: String(info.lastAppliedVersion) }
-    if (info.decision === 'stale') this.#log.info(line, 'stale state skipped: older than the last applied version of its object')
+    if (info.deletedAt !== undefined) this.#log.info(line, 'stale state skipped: its object was deleted after it may have been fetched')
+    else if (info.decision === 'stale') this.#log.info(line, 'stale state skipped: older than the last applied version of its object')
     else this.#log.debug(line, 'state skipped: same version as the last applied one')
     this.#emitter.emit('stale', info)
   }

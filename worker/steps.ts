@@ -1,4 +1,4 @@
-import { DelayedError, type Job } from 'bullmq'
+import { DelayedError, WaitingError, type Job } from 'bullmq'
 import { WorkerErrors } from './errors.js'
 import type { DedupeOptions } from './options.js'
 import type { WebhookEvent } from './event.js'
@@ -6,21 +6,25 @@ import type { WebhookEvent } from './event.js'
 /**
  * Runs one user step with a deadline: on timeout the attempt's signal aborts
  * with `WEBHOOK_WORKER_TIMEOUT` and the step rejects with it, whether or not
- * the user's code listens to the signal.
+ * the user's code listens to the signal. The step also rejects as soon as the
+ * signal aborts for another reason (the claim lost, a forced close), and `fn`
+ * is not called when it has aborted already.
  */
 export async function withTimeout<T> (step: string, timeoutMs: number, controller: AbortController, fn: () => T | Promise<T>): Promise<T> {
+  const { signal } = controller
+  signal.throwIfAborted()
   let timer: NodeJS.Timeout | undefined
+  let onAbort = (): void => {}
   const deadline = new Promise<never>((resolve, reject) => {
-    timer = setTimeout(() => {
-      const err = new WorkerErrors.WEBHOOK_WORKER_TIMEOUT(step, timeoutMs)
-      controller.abort(err)
-      reject(err)
-    }, timeoutMs)
+    onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    timer = setTimeout(() => controller.abort(new WorkerErrors.WEBHOOK_WORKER_TIMEOUT(step, timeoutMs)), timeoutMs)
   })
   try {
     return await Promise.race([Promise.resolve().then(fn), deadline])
   } finally {
     clearTimeout(timer)
+    signal.removeEventListener('abort', onAbort)
   }
 }
 
@@ -37,6 +41,34 @@ export function isTimeout (err: unknown): boolean {
 export async function delayWithoutAttempt (job: Job, token: string | undefined, delayMs: number): Promise<never> {
   await job.moveToDelayed(Date.now() + delayMs, token ?? job.token)
   throw new DelayedError()
+}
+
+/**
+ * Puts the job back in wait without spending an attempt, then throws BullMQ's
+ * `WaitingError` so BullMQ leaves it there. Used by a forced close: the next
+ * worker runs the job at once instead of after a stall.
+ */
+export async function waitWithoutAttempt (job: Job, token: string | undefined): Promise<never> {
+  await job.moveToWait(token ?? job.token)
+  throw new WaitingError()
+}
+
+/** Whether a step's promise settled within `ms` (or before `stop` aborted), and how. */
+export async function settledWithin (running: Promise<unknown>, ms: number, stop: AbortSignal): Promise<'resolved' | 'rejected' | 'running'> {
+  let timer: NodeJS.Timeout | undefined
+  let onStop = (): void => {}
+  const cut = new Promise<'running'>((resolve) => {
+    timer = setTimeout(() => resolve('running'), ms)
+    onStop = () => resolve('running')
+    if (stop.aborted) onStop()
+    stop.addEventListener('abort', onStop, { once: true })
+  })
+  try {
+    return await Promise.race([running.then(() => 'resolved' as const, () => 'rejected' as const), cut])
+  } finally {
+    clearTimeout(timer)
+    stop.removeEventListener('abort', onStop)
+  }
 }
 
 /** How long a duplicate waits for a busy claim: about the holder's remaining lease, between 100 ms and 5 s, jittered. */

@@ -27,7 +27,7 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 // Attempts that end the event without applying it, by the result label they count under.
 const FINISHED: Partial<Record<AttemptOutcome, string>> = { applied: 'applied', duplicate: 'duplicate', replay: 'replay', stale: 'stale', unchanged: 'unchanged' }
 // Attempts that end without a result for the event: it waits, or another worker has it.
-const POSTPONED: Partial<Record<AttemptOutcome, string>> = { busy: 'busy', 'object-busy': 'object_busy', 'rate-limited': 'rate_limited', 'claim-lost': 'claim_lost' }
+const POSTPONED: Partial<Record<AttemptOutcome, string>> = { busy: 'busy', 'object-busy': 'object_busy', 'rate-limited': 'rate_limited', 'claim-lost': 'claim_lost', closed: 'closed' }
 
 /**
  * Opens the worker's metrics, or `undefined` when `metrics` is off. Rejects
@@ -84,7 +84,7 @@ function workerMetrics (m: Metrics): {
     events: counter(m, `${p}worker_events_total`, 'Events finished: applied, or skipped as a duplicate, a replay, stale or unchanged.', ['queue', 'source', 'result']),
     retries: counter(m, `${p}worker_retries_total`, 'Failed attempts that will be retried, by stage.', ['queue', 'source', 'stage']),
     deadLettered: counter(m, `${p}worker_dead_lettered_total`, 'Events dead-lettered, by stage.', ['queue', 'source', 'stage']),
-    postponed: counter(m, `${p}worker_postponed_total`, 'Attempts that ended without a result: busy (another worker has the event), object_busy, rate_limited, claim_lost.', ['queue', 'source', 'reason']),
+    postponed: counter(m, `${p}worker_postponed_total`, 'Attempts that ended without a result: busy (another worker has the event), object_busy, rate_limited, claim_lost, closed.', ['queue', 'source', 'reason']),
     saved: counter(m, `${p}worker_hydrate_calls_saved_total`, 'Hydrate calls not made: coalesced with one in flight, or served by the cache.', ['queue', 'reason']),
     hydrate: histogram(m, `${p}worker_hydrate_seconds`, 'Time in hydrate.', ['queue', 'source'], SECONDS_BUCKETS),
     apply: histogram(m, `${p}worker_apply_seconds`, 'Time in apply.', ['queue', 'source'], SECONDS_BUCKETS)

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events'
-import { Worker, type Job } from 'bullmq'
+import type { Job, Worker } from 'bullmq'
 import { ClaimStore } from './claim.js'
 import { CLAIM_SCRIPTS } from './claim-scripts.js'
 import { createWorkerClient, within, type ManagedClient } from './connection.js'
 import { DeadLetterStore } from './dead-letter-store.js'
+import { DecodingWorker } from './decode.js'
 import { deadLettersApi, type DeadLetters } from './dead-letters.js'
 import { WorkerErrors } from './errors.js'
 import { LockRegistry, REGISTRY_SCRIPTS } from './lock-registry.js'
@@ -12,7 +13,7 @@ import { createHydration } from './hydration.js'
 import { HydrationGate, hydrationKeys, HYDRATION_SCRIPTS } from './hydration-gate.js'
 import { queueKeyBase } from './keys.js'
 import { checkPersistence } from './persistence.js'
-import { createProcessor } from './processor.js'
+import { createProcessor, type InFlightAttempt } from './processor.js'
 import { Reporter, type WebhookWorkerEvents, type WorkerStats } from './reporter.js'
 import { createBackoffStrategy } from './retry.js'
 import { loadScripts } from './scripts.js'
@@ -42,7 +43,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
   readonly #store: DeadLetterStore
   readonly #sink: DeadLetterSink
   readonly #registry: LockRegistry
-  readonly #inFlight = new Set<AbortController>()
+  readonly #inFlight = new Set<InFlightAttempt>()
   readonly #ready: Promise<void>
   readonly #startState: StartState
   #readyObserved = false
@@ -71,7 +72,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     this.#registry = new LockRegistry(client, { ...o, prefix: o.prefix, queueName: o.queueName })
     const deadLettered = new WeakSet<Job>()
     const processor = createProcessor({ options: o, hydrate: createHydration(o, gate, this.#reporter), claims: this.#claims, sink: this.#sink, reporter: this.#reporter, inFlight: this.#inFlight, deadLettered })
-    this.worker = new Worker(o.queueName, processor, {
+    this.worker = new DecodingWorker(o.queueName, processor, {
       connection: client,
       prefix: o.prefix,
       concurrency: o.concurrency,
@@ -187,10 +188,13 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
   }
 
   async #shutdown (timeoutMs: number): Promise<void> {
-    const drained = await within(this.worker.close(), timeoutMs)
+    const closing = this.worker.close()
+    const drained = await within(closing, timeoutMs)
     if (!drained) {
       this.#o.logger.warn({ queue: this.#o.queueName, timeoutMs }, 'close timed out: aborting in-flight attempts')
-      for (const controller of this.#inFlight) controller.abort(new WorkerErrors.WEBHOOK_WORKER_CLOSED())
+      for (const attempt of this.#inFlight) attempt.abort(new WorkerErrors.WEBHOOK_WORKER_CLOSED())
+      // Aborted attempts give their jobs back to the queue, over the connection closed below.
+      await within(closing, ABORTED_SETTLE_MS)
     }
     clearInterval(this.#sweepTimer)
     this.#claims.stop()
@@ -203,6 +207,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
 }
 
 const CLOSING = new Error('closing')
+const ABORTED_SETTLE_MS = 1000
 
 /**
  * Validates the options, builds BullMQ's worker on a worker connection, and

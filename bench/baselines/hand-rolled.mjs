@@ -1,11 +1,11 @@
-// Baseline (b): the seed article's hand-rolled node:http receiver, with its
+// Baseline (b): a typical tutorial's hand-rolled node:http receiver, with its
 // crashes fixed and nothing else added. It buffers the body, compares decoded
-// digests of equal length with timingSafeEqual (the article's length-mismatch
+// digests of equal length with timingSafeEqual (the tutorial's length-mismatch
 // throw is the crash), JSON.parses, and makes one queue.add with a job id on a
 // fail-fast producer (no offline queue); a rejected add answers 503 instead of
-// an unhandled rejection (the article's other crash). No timeout around add,
+// an unhandled rejection (the tutorial's other crash). No timeout around add,
 // no content-type check, no safe parser, no duplicate detection: that is the
-// article's design. Logging off (the article logs nothing per request either).
+// tutorial's design. Logging off (the tutorial logs nothing per request either).
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { createHmac, timingSafeEqual } from 'node:crypto'
@@ -57,7 +57,7 @@ const server = createServer(function receive (req, res) {
     if (payload === null || typeof payload !== 'object' || payload.event_id === undefined) return answer(res, 400, '{}')
     try {
       // A job id that BullMQ accepts whatever the sender's id looks like (the
-      // article's bare event_id breaks on numeric ids and ids with ':').
+      // tutorial's bare event_id breaks on numeric ids and ids with ':').
       await queue.add('process-event', payload, {
         jobId: `acme.${String(payload.event_id).replaceAll(':', '_')}`,
         attempts: 3,

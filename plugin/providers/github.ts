@@ -4,11 +4,14 @@
  * https://docs.github.com/webhooks/using-webhooks/validating-webhook-deliveries
  */
 import { randomUUID } from 'node:crypto'
+import { escapeId } from '../../worker/job-id.js'
 import { parseJsonObject } from '../body.js'
-import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
+import type {
+  BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
+} from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret } from './checks.js'
 import {
-  contentTypeFor, decodeHex, matchingSecret, fail, hmacDigest, keyCache, optionalHeader, replayKey, signingSecret, singleHeader, utf8Key
+  contentTypeFor, decodeHex, matchingSecret, fail, failureOf, hmacDigest, keyCache, optionalHeader, replayKey, signingSecret, singleHeader, utf8Key
 } from './util.js'
 
 /** Options of `providers.github()`. */
@@ -54,9 +57,16 @@ const HEADER = 'x-hub-signature-256'
 const SIGNATURE_BYTES = 32
 const VERSIONED = /^([A-Za-z0-9]+)=(.*)$/s
 
-function receivedSignature (headers: VerifyInput['headers']): Buffer | undefined {
-  const h = singleHeader(headers, HEADER)
-  return h.ok && h.value.startsWith('sha256=') ? decodeHex(h.value.slice(7), SIGNATURE_BYTES) : undefined
+/**
+ * The event id: a delivery GUID is unique per event, not per hook, so the hook
+ * id namespaces it as `hook:delivery`. The hook part is escaped (`%` and `:`,
+ * see `escapeId`) so the first `:` always ends it, and a delivery without a
+ * hook id is escaped whole so it never contains `:`: no two different
+ * (hook, delivery) pairs give one id. GitHub's numeric hook ids and GUIDs
+ * contain neither character, so their ids read `42:72d3162e-…` unchanged.
+ */
+export function eventId (hookId: string | undefined, delivery: string): string {
+  return hookId === undefined ? escapeId(delivery) : `${escapeId(hookId)}:${delivery}`
 }
 
 /** Creates the GitHub provider. */
@@ -66,7 +76,8 @@ export function github (options: GitHubOptions): GitHubProvider {
   const bodyLimit = checkBodyLimit('github', o.bodyLimit) ?? GITHUB_BODY_LIMIT
   const keyFor = keyCache(utf8Key)
 
-  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[]): VerifyResult {
+  // What verify reads from the headers; checkHeaders runs it before the body is read.
+  function readHeaders (headers: IncomingHeaders): { ok: true, received: Buffer } | VerifyFailure {
     // The legacy SHA-1 `X-Hub-Signature` alone is not trusted.
     const header = singleHeader(headers, HEADER)
     if (!header.ok) return header
@@ -75,8 +86,14 @@ export function github (options: GitHubOptions): GitHubProvider {
     if (m[1] !== 'sha256') return fail('unsupported_version', `${HEADER} algorithm ${m[1].slice(0, 10)}`)
     const received = decodeHex(m[2], SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte hex')
+    return { ok: true, received }
+  }
+
+  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[]): VerifyResult {
+    const read = readHeaders(headers)
+    if (!read.ok) return read
     const signed = [rawBody]
-    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [received])
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [read.received])
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched }
   }
 
@@ -89,15 +106,13 @@ export function github (options: GitHubOptions): GitHubProvider {
       if (!inner.ok) return inner
       payload = inner.value
     }
-    // A delivery GUID is unique per event, not per hook: the hook id namespaces it.
     const delivery = optionalHeader(req.headers, 'x-github-delivery')
     if (delivery === undefined) return { ok: false, reason: 'missing_id', detail: 'x-github-delivery' }
-    const hookId = optionalHeader(req.headers, 'x-github-hook-id')
-    const id = hookId === undefined ? delivery : `${hookId}:${delivery}`
+    const id = eventId(optionalHeader(req.headers, 'x-github-hook-id'), delivery)
     const type = optionalHeader(req.headers, 'x-github-event') ?? ''
-    const signature = receivedSignature(req.headers)
-    // Neither header is signed: a captured delivery resent with a fresh GUID still verifies.
-    return signature === undefined ? { ok: true, id, type, payload } : { ok: true, id, type, payload, replayKey: replayKey(type, signature) }
+    // No header is signed: a captured delivery resent with a fresh GUID (or any
+    // other header changed) still verifies, and only the signed body keys it.
+    return { ok: true, id, type, payload, replayKey: replayKey('github', [req.rawBody]) }
   }
 
   function sign (body: string | Buffer, options: GitHubSignOptions = {}): Record<string, string> {
@@ -125,6 +140,7 @@ export function github (options: GitHubOptions): GitHubProvider {
     eventHeaders: Object.freeze(['x-github-event', 'x-github-delivery', 'x-github-hook-id', 'x-github-hook-installation-target-type',
       'x-github-hook-installation-target-id', 'user-agent']),
     delivery: GITHUB_DELIVERY,
+    checkHeaders: (headers) => failureOf(readHeaders(headers)),
     verify,
     toEvent,
     sign

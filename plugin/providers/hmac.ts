@@ -4,13 +4,16 @@
  */
 import { randomUUID } from 'node:crypto'
 import { checkOneOf, checkString, expected } from '../../worker/validate.js'
-import type { BodyFailure, ContentKind, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
+import type {
+  BodyFailure, ContentKind, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput,
+  VerifyResult
+} from '../provider.js'
 import {
   checkBodyLimit, checkContentTypes, checkDelivery, checkEventHeaders, checkHeaderName, checkOptionsObject, checkSecret, checkTolerance,
   invalidOption
 } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeBase64, decodeHex, matchingSecret, fail, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader,
+  checkWindow, contentTypeFor, decodeBase64, decodeHex, matchingSecret, fail, failureOf, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader,
   parseTimestampSec, replayKey, signingSecret, singleHeader, typeFromValue, utf8Key
 } from './util.js'
 
@@ -94,6 +97,7 @@ export const HMAC_DEFAULTS = Object.freeze({
 const KNOWN = ['secret', 'name', 'header', 'algorithm', 'encoding', 'signaturePrefix', 'idField', 'idHeader', 'typeField', 'typeHeader',
   'timestampHeader', 'toleranceMs', 'signedContent', 'contentTypes', 'eventHeaders', 'bodyLimit', 'delivery'] as const
 const DIGEST_BYTES = { sha1: 20, sha256: 32, sha512: 64 } as const
+interface HmacHeaders { ok: true, timestamp: string | undefined, timestampSec: number | undefined, received: Buffer }
 
 type Resolved = Required<Omit<HmacOptions, 'idHeader' | 'typeHeader' | 'timestampHeader' | 'bodyLimit'>> & Pick<HmacOptions, 'idHeader' | 'typeHeader' | 'timestampHeader' | 'bodyLimit'>
 
@@ -144,13 +148,13 @@ export function hmac (options: HmacOptions): HmacProvider {
   const keyFor = keyCache(utf8Key)
   const signsTimestamp = o.signedContent === '{timestamp}.{body}'
 
-  function receivedSignature (headers: VerifyInput['headers']): Buffer | undefined {
-    const h = singleHeader(headers, o.header)
-    if (!h.ok || !h.value.startsWith(o.signaturePrefix)) return undefined
-    return decode(h.value.slice(o.signaturePrefix.length), digestBytes)
+  // What the HMAC covers, in order: `verify` checks it and the replay key digests it.
+  function signedParts (timestamp: string | undefined, rawBody: Buffer): Array<string | Buffer> {
+    return signsTimestamp ? [`${timestamp ?? ''}.`, rawBody] : [rawBody]
   }
 
-  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
+  // What verify reads from the headers; checkHeaders runs it before the body is read.
+  function readHeaders (headers: IncomingHeaders, nowMs: number): HmacHeaders | VerifyFailure {
     const sig = singleHeader(headers, o.header)
     if (!sig.ok) return sig
     if (!sig.value.startsWith(o.signaturePrefix)) return fail('malformed_header', `${o.header} lacks its prefix`)
@@ -167,10 +171,15 @@ export function hmac (options: HmacOptions): HmacProvider {
     }
     const received = decode(sig.value.slice(o.signaturePrefix.length), digestBytes)
     if (received === undefined) return fail('no_match', `signature is not ${digestBytes}-byte ${o.encoding}`)
-    const parts = signsTimestamp ? [`${timestamp as string}.`, rawBody] : [rawBody]
-    const matched = matchingSecret(secrets, keyFor, o.algorithm, parts, [received])
+    return { ok: true, timestamp, timestampSec, received }
+  }
+
+  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
+    const read = readHeaders(headers, nowMs)
+    if (!read.ok) return read
+    const matched = matchingSecret(secrets, keyFor, o.algorithm, signedParts(read.timestamp, rawBody), [read.received])
     if (matched === -1) return fail('no_match')
-    return timestampSec === undefined ? { ok: true, secretIndex: matched } : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
+    return read.timestampSec === undefined ? { ok: true, secretIndex: matched } : { ok: true, secretIndex: matched, timestampMs: read.timestampSec * 1000 }
   }
 
   function toEvent (parsed: ParsedBody, req: ProviderRequest): EventFields | BodyFailure {
@@ -178,8 +187,9 @@ export function hmac (options: HmacOptions): HmacProvider {
     if (id === undefined) return { ok: false, reason: 'missing_id', detail: o.idHeader ?? o.idField }
     const type = o.typeHeader === undefined ? typeFromValue(parsed.value[o.typeField]) : (optionalHeader(req.headers, o.typeHeader) ?? '')
     if (o.idHeader === undefined) return { ok: true, id, type }
-    const signature = receivedSignature(req.headers)
-    return signature === undefined ? { ok: true, id, type } : { ok: true, id, type, replayKey: replayKey(type, signature) }
+    // A header id is not signed: the replay key, from the signed bytes alone, catches a capture resent with it changed.
+    const timestamp = o.timestampHeader === undefined ? undefined : optionalHeader(req.headers, o.timestampHeader)
+    return { ok: true, id, type, replayKey: replayKey(o.name, signedParts(timestamp, req.rawBody)) }
   }
 
   function sign (body: string | Buffer, options: HmacSignOptions = {}): Record<string, string> {
@@ -206,6 +216,7 @@ export function hmac (options: HmacOptions): HmacProvider {
     ...(o.bodyLimit === undefined ? {} : { bodyLimit: o.bodyLimit }),
     eventHeaders: o.eventHeaders,
     delivery: o.delivery,
+    checkHeaders: (headers, nowMs) => failureOf(readHeaders(headers, nowMs)),
     verify,
     toEvent,
     sign

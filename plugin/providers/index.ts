@@ -24,7 +24,7 @@ function preset<O, P> (factory: (options: O) => P, delivery: DeliveryFacts): Pre
 
 /** Signature scheme presets for `webhookPlugin`'s `provider` option. */
 export const providers = Object.freeze({
-  /** The generic HMAC scheme (PROVIDERS.md "Generic HMAC"). Its `delivery` is a conservative default for an unknown sender (14-day dedupe). */
+  /** The generic HMAC scheme (see the README's "Generic HMAC"). Its `delivery` is a conservative default for an unknown sender (14-day dedupe). */
   hmac: preset(hmac, HMAC_DELIVERY),
   /** Standard Webhooks and Svix (`webhook-*` and `svix-*` headers). Retries up to 75.6 h (Svix 27.6 h): dedupe 4 days. */
   standardWebhooks: preset(standardWebhooks, STANDARD_WEBHOOKS_DELIVERY),

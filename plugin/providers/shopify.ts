@@ -5,9 +5,11 @@
  */
 import { randomUUID } from 'node:crypto'
 import { checkOneOf } from '../../worker/validate.js'
-import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
+import type {
+  BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
+} from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, invalidOption } from './checks.js'
-import { contentTypeFor, decodeBase64, matchingSecret, eitherHeader, fail, hmacDigest, keyCache, replayKey, signingSecret, utf8Key } from './util.js'
+import { contentTypeFor, decodeBase64, matchingSecret, eitherHeader, fail, failureOf, hmacDigest, keyCache, replayKey, signingSecret, utf8Key } from './util.js'
 
 /** Options of `providers.shopify()`. */
 export interface ShopifyOptions {
@@ -66,13 +68,20 @@ export function shopify (options: ShopifyOptions): ShopifyProvider {
   const idHeaders = ID_HEADERS[idFrom]
   const keyFor = keyCache(utf8Key)
 
-  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[]): VerifyResult {
+  // What verify reads from the headers; checkHeaders runs it before the body is read.
+  function readHeaders (headers: IncomingHeaders): { ok: true, received: Buffer } | VerifyFailure {
     const header = eitherHeader(headers, HMAC)
     if (!header.ok) return header
     const received = decodeBase64(header.value, SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte base64')
+    return { ok: true, received }
+  }
+
+  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[]): VerifyResult {
+    const read = readHeaders(headers)
+    if (!read.ok) return read
     const signed = [rawBody]
-    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [received])
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [read.received])
     return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched }
   }
 
@@ -81,10 +90,9 @@ export function shopify (options: ShopifyOptions): ShopifyProvider {
     if (!id.ok) return { ok: false, reason: 'missing_id', detail: idHeaders[0] }
     const topic = eitherHeader(req.headers, TOPIC)
     const type = topic.ok ? topic.value : ''
-    const signature = eitherHeader(req.headers, HMAC)
-    const bytes = signature.ok ? decodeBase64(signature.value, SIGNATURE_BYTES) : undefined
-    // None of Shopify's headers is signed: the replay key catches a capture resent with a fresh id.
-    return bytes === undefined ? { ok: true, id: id.value, type } : { ok: true, id: id.value, type, replayKey: replayKey(type, bytes) }
+    // None of Shopify's headers is signed: the replay key, from the signed body
+    // alone, catches a capture resent with a fresh id or any header changed.
+    return { ok: true, id: id.value, type, replayKey: replayKey('shopify', [req.rawBody]) }
   }
 
   function sign (body: string | Buffer, options: ShopifySignOptions = {}): Record<string, string> {
@@ -111,6 +119,7 @@ export function shopify (options: ShopifyOptions): ShopifyProvider {
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
     eventHeaders: Object.freeze(EVENT_HEADERS),
     delivery: SHOPIFY_DELIVERY,
+    checkHeaders: (headers) => failureOf(readHeaders(headers)),
     verify,
     toEvent,
     sign

@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto'
 import { parseJsonObject } from '../body.js'
 import type {
-  BodyFailure, DeliveryFacts, EventFields, InlineResponse, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult
+  BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, InlineResponse, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure,
+  VerifyInput, VerifyResult
 } from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeHex, matchingSecret, fail, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader, parseTimestampSec,
+  checkWindow, contentTypeFor, decodeHex, matchingSecret, fail, failureOf, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader, parseTimestampSec,
   signingSecret, singleHeader, typeFromValue, utf8Key
 } from './util.js'
 
@@ -51,7 +52,8 @@ export function slack (options: SlackOptions): Provider {
   const bodyLimit = checkBodyLimit('slack', o.bodyLimit)
   const keyFor = keyCache(utf8Key)
 
-  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
+  // What verify reads from the headers; checkHeaders runs it before the body is read.
+  function readHeaders (headers: IncomingHeaders, nowMs: number): { ok: true, ts: string, timestampSec: number, received: Buffer } | VerifyFailure {
     const sig = singleHeader(headers, SIGNATURE)
     if (!sig.ok) return sig
     const ts = singleHeader(headers, TIMESTAMP)
@@ -65,9 +67,15 @@ export function slack (options: SlackOptions): Provider {
     if (outside !== undefined) return outside
     const received = decodeHex(m[2], SIGNATURE_BYTES)
     if (received === undefined) return fail('no_match', 'signature is not 32-byte hex')
-    const signed = [`v0:${ts.value}:`, rawBody]
-    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [received])
-    return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
+    return { ok: true, ts: ts.value, timestampSec, received }
+  }
+
+  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
+    const read = readHeaders(headers, nowMs)
+    if (!read.ok) return read
+    const signed = [`v0:${read.ts}:`, rawBody]
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [read.received])
+    return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: read.timestampSec * 1000 }
   }
 
   function toEvent (parsed: ParsedBody, req: ProviderRequest): EventFields | BodyFailure {
@@ -119,6 +127,7 @@ export function slack (options: SlackOptions): Provider {
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
     eventHeaders: Object.freeze([TIMESTAMP, 'x-slack-retry-num', 'x-slack-retry-reason']),
     delivery: SLACK_DELIVERY,
+    checkHeaders: (headers, nowMs) => failureOf(readHeaders(headers, nowMs)),
     verify,
     toEvent,
     respond,

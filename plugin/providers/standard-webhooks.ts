@@ -5,10 +5,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import { checkString } from '../../worker/validate.js'
-import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
+import type {
+  BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
+} from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance, invalidOption } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeBase64, matchingSecret, fail, hmacDigest, keyCache, nowSec, optionalHeader, parseTimestampSec,
+  checkWindow, contentTypeFor, decodeBase64, matchingSecret, fail, failureOf, hmacDigest, keyCache, nowSec, optionalHeader, parseTimestampSec,
   signingSecret, singleHeader, typeFromValue
 } from './util.js'
 
@@ -51,6 +53,7 @@ const FAMILIES = [
   { id: 'svix-id', timestamp: 'svix-timestamp', signature: 'svix-signature' }
 ] as const
 const SIGNATURE_BYTES = 32
+interface SignedHeaders { ok: true, signedPrefix: string, timestampSec: number, candidates: Array<Buffer | undefined> }
 // Unpadded keys are accepted too: some senders strip the padding from secrets.
 const BASE64_KEY = /^[A-Za-z0-9+/]+={0,2}$/
 
@@ -61,10 +64,15 @@ export function standardWebhooksKey (secret: string): Buffer | undefined {
   return Buffer.from(encoded, 'base64')
 }
 
+/** Why a secret is no Standard Webhooks key; `undefined` when it is one. Never echoes the secret. */
+function secretProblem (secret: string): string | undefined {
+  return standardWebhooksKey(secret) === undefined ? "a `whsec_` secret whose rest is base64 (as the sender's dashboard shows it)" : undefined
+}
+
 /** Creates the Standard Webhooks / Svix provider. */
 export function standardWebhooks (options: StandardWebhooksOptions): StandardWebhooksProvider {
   const o = checkOptionsObject<StandardWebhooksOptions>('standardWebhooks', options, KNOWN)
-  const secret = checkSecret('standardWebhooks', o.secret, (s) => standardWebhooksKey(s) === undefined ? "a `whsec_` secret whose rest is base64 (as the sender's dashboard shows it)" : undefined)
+  const secret = checkSecret('standardWebhooks', o.secret, secretProblem)
   const toleranceMs = checkTolerance('standardWebhooks', o.toleranceMs)
   const typeField = o.typeField ?? 'type'
   const problem = checkString('standardWebhooks.typeField', typeField)
@@ -80,7 +88,8 @@ export function standardWebhooks (options: StandardWebhooksOptions): StandardWeb
     return svix.ok || svix.reason !== 'missing_header' ? FAMILIES[1] : FAMILIES[0]
   }
 
-  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
+  // What verify reads from the headers; checkHeaders runs it before the body is read.
+  function readHeaders (headers: IncomingHeaders, nowMs: number): SignedHeaders | VerifyFailure {
     const names = family(headers)
     const id = singleHeader(headers, names.id)
     if (!id.ok) return id
@@ -102,9 +111,16 @@ export function standardWebhooks (options: StandardWebhooksOptions): StandardWeb
       candidates.push(decodeBase64(entry.slice(comma + 1), SIGNATURE_BYTES))
     }
     if (candidates.length === 0) return fail('unsupported_version', `no v1 signature in ${names.signature}`)
-    const signed = [`${id.value}.${ts.value}.`, rawBody]
-    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, candidates)
-    return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
+    if (candidates.every((c) => c === undefined)) return fail('no_match', `no v1 signature in ${names.signature} is 32-byte base64`)
+    return { ok: true, signedPrefix: `${id.value}.${ts.value}.`, timestampSec, candidates }
+  }
+
+  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
+    const read = readHeaders(headers, nowMs)
+    if (!read.ok) return read
+    const signed = [read.signedPrefix, rawBody]
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, read.candidates)
+    return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: read.timestampSec * 1000 }
   }
 
   function toEvent (parsed: ParsedBody, req: ProviderRequest): EventFields | BodyFailure {
@@ -137,6 +153,8 @@ export function standardWebhooks (options: StandardWebhooksOptions): StandardWeb
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
     eventHeaders: Object.freeze(['webhook-id', 'webhook-timestamp', 'svix-id', 'svix-timestamp']),
     delivery: STANDARD_WEBHOOKS_DELIVERY,
+    secretProblem,
+    checkHeaders: (headers, nowMs) => failureOf(readHeaders(headers, nowMs)),
     verify,
     toEvent,
     sign

@@ -3,10 +3,12 @@
  * `${t}.${body}`, keyed with the UTF-8 bytes of the whole `whsec_…` string.
  * https://docs.stripe.com/webhooks#verify-manually
  */
-import type { BodyFailure, DeliveryFacts, EventFields, ParsedBody, Provider, SecretOption, SignOptions, VerifyInput, VerifyResult } from '../provider.js'
+import type {
+  BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
+} from '../provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeHex, matchingSecret, fail, hmacDigest, idFromValue, keyCache, nowSec, parseTimestampSec, signingSecret,
+  checkWindow, contentTypeFor, decodeHex, matchingSecret, fail, failureOf, hmacDigest, idFromValue, keyCache, nowSec, parseTimestampSec, signingSecret,
   singleHeader, typeFromValue, utf8Key
 } from './util.js'
 
@@ -32,6 +34,7 @@ export const STRIPE_DELIVERY: DeliveryFacts = Object.freeze({
 })
 
 const KNOWN = ['secret', 'toleranceMs', 'bodyLimit'] as const
+interface StripeHeaders { ok: true, t: string, timestampSec: number, candidates: Array<Buffer | undefined> }
 const HEADER = 'stripe-signature'
 const SIGNATURE_BYTES = 32
 // Stripe's own user agent, so `sign()` sends what Stripe sends.
@@ -45,7 +48,8 @@ export function stripe (options: StripeOptions): Provider {
   const bodyLimit = checkBodyLimit('stripe', o.bodyLimit)
   const keyFor = keyCache(utf8Key)
 
-  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
+  // What verify reads from the headers; checkHeaders runs it before the body is read.
+  function readHeaders (headers: IncomingHeaders, nowMs: number): StripeHeaders | VerifyFailure {
     const header = singleHeader(headers, HEADER)
     if (!header.ok) return header
     let t: string | undefined
@@ -69,11 +73,18 @@ export function stripe (options: StripeOptions): Provider {
     const timestampSec = parseTimestampSec(t)
     if (timestampSec === undefined) return fail('malformed_header', 'stripe-signature t= is not integer seconds')
     if (candidates.length === 0) return fail(versions > 0 ? 'unsupported_version' : 'malformed_header', 'stripe-signature has no v1=')
+    if (candidates.every((c) => c === undefined)) return fail('no_match', 'no v1= is 32-byte hex')
     const outside = checkWindow(timestampSec, nowMs, toleranceMs)
     if (outside !== undefined) return outside
-    const signed = [`${t}.`, rawBody]
-    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, candidates)
-    return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: timestampSec * 1000 }
+    return { ok: true, t, timestampSec, candidates }
+  }
+
+  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
+    const read = readHeaders(headers, nowMs)
+    if (!read.ok) return read
+    const signed = [`${read.t}.`, rawBody]
+    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, read.candidates)
+    return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: read.timestampSec * 1000 }
   }
 
   function toEvent (parsed: ParsedBody): EventFields | BodyFailure {
@@ -102,6 +113,7 @@ export function stripe (options: StripeOptions): Provider {
     ...(bodyLimit === undefined ? {} : { bodyLimit }),
     eventHeaders: Object.freeze(['user-agent']),
     delivery: STRIPE_DELIVERY,
+    checkHeaders: (headers, nowMs) => failureOf(readHeaders(headers, nowMs)),
     verify,
     toEvent,
     sign

@@ -12,6 +12,11 @@ export type HeaderResult = { ok: true, value: string } | VerifyFailure
 const MISSING: VerifyFailure = Object.freeze({ ok: false, reason: 'missing_header' })
 const DUPLICATE: VerifyFailure = Object.freeze({ ok: false, reason: 'duplicate_header' })
 
+/** The failure of a header reading, or `undefined` when it succeeded: a preset's `checkHeaders` from the reading its `verify` starts with. */
+export function failureOf (read: { ok: true } | VerifyFailure): VerifyFailure | undefined {
+  return read.ok ? undefined : read
+}
+
 /** A failure result, with an optional detail for the log. */
 export function fail (reason: VerifyFailure['reason'], detail?: string): VerifyFailure {
   return detail === undefined ? { ok: false, reason } : { ok: false, reason, detail }
@@ -84,7 +89,7 @@ export function decodeBase64 (text: string, bytes: number): Buffer | undefined {
 
 /**
  * Constant-time equality of two digests. `timingSafeEqual` throws on unequal
- * lengths (the seed's crash); lengths are public (the algorithm fixes them).
+ * lengths (a short signature header would crash the receiver); lengths are public (the algorithm fixes them).
  */
 export function digestsEqual (a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
@@ -139,11 +144,26 @@ export function utf8Key (secret: string): Buffer {
 
 /**
  * The replay key of an event whose id comes from an unsigned header: sha256
- * over the type and the received signature bytes. A resent capture carries the
- * same signature whatever id header it is given.
+ * over the preset's name and the signed bytes, i.e. the parts the HMAC covers,
+ * in order (the exact raw body, after the signed timestamp when the scheme
+ * signs one).
+ *
+ * Only signed material enters it, so no unsigned header (id, type, topic, hook
+ * id, shop domain) can give a resent capture a new key. It is a digest of the
+ * signed bytes rather than of the received signature because those bytes are
+ * what every valid signature authenticates: a second secret during a rotation,
+ * or extra, dropped or reordered signature candidates in one header, change
+ * the signatures but not the bytes, so they cannot turn one capture into two
+ * keys. The name namespaces it, so two senders that send identical bytes to
+ * one queue do not share keys; its length prefix keeps name and bytes apart.
+ * The price: two deliveries with byte-identical signed content are one event
+ * for the dedupe TTL, as a sender that signs nothing unique per event cannot
+ * be told from a replay anyway.
  */
-export function replayKey (type: string, signature: Buffer): string {
-  return createHash('sha256').update(type).update('\0').update(signature).digest('hex')
+export function replayKey (preset: string, signed: ReadonlyArray<string | Buffer>): string {
+  const hash = createHash('sha256').update(`${Buffer.byteLength(preset)}:${preset}:`)
+  for (const part of signed) hash.update(part)
+  return hash.digest('hex')
 }
 
 /** A body field usable as an id: a non-empty string, or a safe integer as its decimal string. */

@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { randomBytes, randomInt } from 'node:crypto'
-import type { IncomingHeaders, Provider } from '../../plugin/provider.js'
+import type { IncomingHeaders, Provider, VerifyFailure, VerifyResult } from '../../plugin/provider.js'
 
 const PIECES = ['', ' ', ',', '=', '.', ':', 'v1', 'v0', 'v1,', 't=', 'sha256=', 'whsec_', '==', '\u0000', '\uFFFD', '\uD800', '1e9', '-1',
   '0x1f', '1614265330', '99999999999999999999', 'NaN', 'Infinity', '%00', 'A'.repeat(300), '\r\n', 'v0=', 'v1=', 'sha1=', 'ÿ']
@@ -35,7 +35,9 @@ export function fuzz (provider: Provider, names: readonly string[], count: numbe
     const base = valid !== undefined && randomInt(0, 2) === 0 ? valid() : {}
     const headers = { ...base, ...hostileHeaders(names.filter(() => randomInt(0, 2) === 0)) }
     const rawBody = randomInt(0, 4) === 0 ? Buffer.alloc(0) : randomBytes(randomInt(0, 200))
-    const result = provider.verify({ headers, rawBody }, ['s3cret', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], Date.now())
+    const nowMs = Date.now()
+    const result = provider.verify({ headers, rawBody }, ['s3cret', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], nowMs)
+    checkAgreement(provider.checkHeaders?.(headers, nowMs), result, provider.checkHeaders !== undefined)
     const key = result.ok ? 'ok' : result.reason
     reasons.set(key, (reasons.get(key) ?? 0) + 1)
     for (const value of [{}, { id: hostileString(), type: 7, event_id: 3.5, payload: hostileString() }]) {
@@ -44,6 +46,19 @@ export function fuzz (provider: Provider, names: readonly string[], count: numbe
     }
   }
   return reasons
+}
+
+/**
+ * The pre-check and `verify` agree: a header failure is exactly what `verify`
+ * answers for any body, and headers that pass leave only the signature
+ * comparison (`no_match` without a detail) to fail.
+ */
+function checkAgreement (pre: VerifyFailure | undefined, result: VerifyResult, defined: boolean): void {
+  if (!defined) return
+  const agrees = pre === undefined
+    ? result.ok || (result.reason === 'no_match' && result.detail === undefined)
+    : !result.ok && result.reason === pre.reason && result.detail === pre.detail
+  if (!agrees) throw new Error(`checkHeaders ${JSON.stringify(pre)} disagrees with verify ${JSON.stringify(result)}`)
 }
 
 /** A secrets list whose index reads are counted: proves every secret is tried. */

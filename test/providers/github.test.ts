@@ -1,7 +1,7 @@
 import t from 'tap'
 import { sign as octokitSign, verify as octokitVerify } from '@octokit/webhooks-methods'
 import { providers } from '../../plugin/providers/index.js'
-import { GITHUB_BODY_LIMIT, GITHUB_DELIVERY } from '../../plugin/providers/github.js'
+import { eventId, GITHUB_BODY_LIMIT, GITHUB_DELIVERY } from '../../plugin/providers/github.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
 // Published vector (GitHub docs).
@@ -80,6 +80,53 @@ t.test('toEvent: JSON and form bodies, namespaced id, type from X-GitHub-Event, 
   delete noDelivery['x-github-delivery']
   t.same(p.toEvent({ kind: 'json', value: event }, { headers: noDelivery, rawBody: json }, ok), { ok: false, reason: 'missing_id', detail: 'x-github-delivery' })
   t.match(p.toEvent({ kind: 'json', value: event }, { headers: { 'x-github-delivery': 'g' }, rawBody: json }, ok), { ok: true, id: 'g', type: '' })
+})
+
+t.test('replay key: the signed body alone, whatever the unsigned headers say', async (t) => {
+  const json = Buffer.from('{"action":"opened"}')
+  const headers = p.sign(json, { event: 'issues', id: 'guid-1', hookId: '42' })
+  const key = (h: Record<string, string>, body = json): unknown => (p.toEvent({ kind: 'json', value: {} }, { headers: h, rawBody: body }, ok) as { replayKey?: string }).replayKey
+  const original = key(headers)
+  t.match(original, /^[0-9a-f]{64}$/)
+  const { 'x-github-event': _event, ...noEvent } = headers
+  const { 'x-hub-signature-256': _sig, ...noSignature } = headers
+  for (const [label, h] of Object.entries({
+    'another event': { ...headers, 'x-github-event': 'Pull_Request' },
+    'no event': noEvent,
+    'another hook and delivery': { ...headers, 'x-github-hook-id': '1:2', 'x-github-delivery': 'x' },
+    'no signature header': noSignature
+  })) t.equal(key(h), original, label)
+  t.not(key(headers, Buffer.from('{"action":"closed"}')), original, 'another body is another key')
+  const shopifyKey = providers.shopify({ secret: 's' }).toEvent({ kind: 'json', value: {} }, { headers: { 'x-shopify-webhook-id': 'w' }, rawBody: json }, ok)
+  t.not((shopifyKey as { replayKey: string }).replayKey, original, 'the same bytes from another preset are another key')
+})
+
+t.test('ids: no two different (hook, delivery) pairs give one id; ordinary ids read hook:delivery', async (t) => {
+  t.equal(eventId('42', '72d3162e-cc78-11e3-81ab-4c9367dc0958'), '42:72d3162e-cc78-11e3-81ab-4c9367dc0958')
+  t.equal(eventId(undefined, '72d3162e-cc78-11e3-81ab-4c9367dc0958'), '72d3162e-cc78-11e3-81ab-4c9367dc0958')
+  t.not(eventId('1', '2:3'), eventId('1:2', '3'), 'the example: hook 1 + delivery 2:3 against hook 1:2 + delivery 3')
+  t.not(eventId('1', '2'), eventId(undefined, '1:2'), 'a delivery without a hook never looks like hook:delivery')
+  // Every pair over an alphabet of the troublesome characters, up to 3 characters a part.
+  const parts = ['']
+  for (let len = 1; len <= 3; len++) {
+    for (const prefix of parts.filter((x) => x.length === len - 1)) for (const c of ['1', ':', '%', '3', 'A']) parts.push(prefix + c)
+  }
+  const hooks: Array<string | undefined> = [undefined, ...parts.filter((x) => x !== '')]
+  const seen = new Map<string, string>()
+  for (const hook of hooks) {
+    for (const delivery of parts) {
+      if (delivery === '') continue
+      const id = eventId(hook, delivery)
+      const pair = JSON.stringify([hook, delivery])
+      const before = seen.get(id)
+      if (before !== undefined) t.fail(`${pair} and ${before} share ${id}`)
+      seen.set(id, pair)
+    }
+  }
+  t.equal(seen.size, hooks.length * (parts.length - 1), `${seen.size} pairs, as many ids`)
+  const headers = p.sign('{}', { id: '2:3', hookId: '1' })
+  t.match(p.toEvent({ kind: 'json', value: {} }, { headers: { ...headers, 'x-github-hook-id': '1:2', 'x-github-delivery': '3' }, rawBody: Buffer.from('{}') }, ok),
+    { ok: true, id: '1%3A2:3' }, 'toEvent composes with it')
 })
 
 t.test('sign(): the headers GitHub sends', async (t) => {

@@ -26,7 +26,7 @@ t.test('defaults: x-provider-signature, HMAC-SHA256, base64 over the raw body, i
     { ok: true, id: 'evt_1', type: 'thing.created' })
 })
 
-t.test('PROVIDERS.md vectors through the generic knobs', async (t) => {
+t.test('documented vectors through the generic knobs', async (t) => {
   const github = hmac({ secret: 'x', header: 'x-hub-signature-256', encoding: 'hex', signaturePrefix: 'sha256=' })
   const ghBody = Buffer.from('Hello, World!')
   const ghSig = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17'
@@ -173,9 +173,20 @@ t.test('toEvent: ids and types from body fields or headers; replay keys for head
   t.match(resent, { ok: true, id: 'fresh' })
   t.equal((resent as { replayKey: string }).replayKey, (first as { replayKey: string }).replayKey, 'a capture resent with a fresh id has the same replay key')
   const retyped = byHeader.toEvent({ kind: 'json', value: {} }, { headers: { ...signed, 'x-event-type': 'other' }, rawBody: body }, ok)
-  t.not((retyped as { replayKey: string }).replayKey, (first as { replayKey: string }).replayKey, 'the type is part of the replay key')
+  t.match(retyped, { type: 'other' })
+  t.equal((retyped as { replayKey: string }).replayKey, (first as { replayKey: string }).replayKey, 'the (unsigned) type header is not part of the replay key')
   t.same(byHeader.toEvent({ kind: 'json', value: { event_id: 'ignored' } }, { headers: {}, rawBody: body }, ok), { ok: false, reason: 'missing_id', detail: 'x-event-id' })
-  t.same(byHeader.toEvent({ kind: 'json', value: {} }, { headers: { 'x-event-id': 'd' }, rawBody: body }, ok), { ok: true, id: 'd', type: '' }, 'no signature header: no replay key')
+  t.same(byHeader.toEvent({ kind: 'json', value: {} }, { headers: { 'x-event-id': 'd' }, rawBody: body }, ok),
+    { ok: true, id: 'd', type: '', replayKey: (first as { replayKey: string }).replayKey }, 'only the signed body keys it, whatever the headers')
+  const named = hmac({ secret: 'k', name: 'acme', idHeader: 'x-event-id' }).toEvent({ kind: 'json', value: {} }, { headers: signed, rawBody: body }, ok)
+  t.not((named as { replayKey: string }).replayKey, (first as { replayKey: string }).replayKey, 'namespaced by the provider name')
+
+  const timed = hmac({ secret: 'k', idHeader: 'x-event-id', timestampHeader: 'x-ts' })
+  const at = (ts: string): unknown => (timed.toEvent({ kind: 'json', value: {} }, { headers: { 'x-event-id': 'd', 'x-ts': ts }, rawBody: body }, ok) as { replayKey: string }).replayKey
+  t.not(at('1700000000'), at('1700000001'), 'a signed timestamp is part of the signed bytes, so of the key')
+  const untimed = hmac({ secret: 'k', idHeader: 'x-event-id', timestampHeader: 'x-ts', signedContent: '{body}' })
+  const atUnsigned = (ts: string): unknown => (untimed.toEvent({ kind: 'json', value: {} }, { headers: { 'x-event-id': 'd', 'x-ts': ts }, rawBody: body }, ok) as { replayKey: string }).replayKey
+  t.equal(atUnsigned('1700000000'), atUnsigned('1700000001'), 'an unsigned timestamp is not')
   t.match(byHeader.sign(body), { 'x-event-id': /^[0-9a-f-]{36}$/, 'x-event-type': 'test.event' }, 'realistic defaults')
 })
 

@@ -3,7 +3,7 @@ import { providers } from '../../plugin/providers/index.js'
 import { SHOPIFY_DELIVERY } from '../../plugin/providers/shopify.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
-// Computed vector (PROVIDERS.md).
+// A vector computed from the documented scheme.
 const SECRET = 'shpss_test_secret'
 const BODY = Buffer.from('{"id":820982911946154508,"email":"jon@example.com"}')
 const SIG = 'LnwdZPLBbdjkBwPD/lDL1/rYEGby/GHPtL1aAH6Dxjc='
@@ -58,7 +58,10 @@ t.test('toEvent: topic as type, webhook id (or event id), replay key', async (t)
   t.same(p.toEvent({ kind: 'json', value: {} }, { headers: { 'x-shopify-topic': 't' }, rawBody: BODY }, ok), { ok: false, reason: 'missing_id', detail: 'x-shopify-webhook-id' })
   t.same(p.toEvent({ kind: 'json', value: {} }, { headers: { 'x-shopify-webhook-id': 'a', 'shopify-webhook-id': 'b' }, rawBody: BODY }, ok),
     { ok: false, reason: 'missing_id', detail: 'x-shopify-webhook-id' }, 'conflicting ids are not guessed between')
-  t.same(p.toEvent({ kind: 'json', value: {} }, { headers: { 'x-shopify-webhook-id': 'a' }, rawBody: BODY }, ok), { ok: true, id: 'a', type: '' })
+  const bare = p.toEvent({ kind: 'json', value: {} }, { headers: { 'x-shopify-webhook-id': 'a' }, rawBody: BODY }, ok)
+  t.same(bare, { ok: true, id: 'a', type: '', replayKey: (event as { replayKey: string }).replayKey }, 'no topic, no other header: the same body, the same replay key')
+  const other = p.toEvent({ kind: 'json', value: {} }, { headers, rawBody: Buffer.from('{"id":2}') }, ok)
+  t.not((other as { replayKey: string }).replayKey, (event as { replayKey: string }).replayKey, 'another signed body is another key')
 })
 
 t.test('sign(): the headers Shopify sends', async (t) => {

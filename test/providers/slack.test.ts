@@ -71,6 +71,15 @@ t.test('slash commands: trigger_id, else a digest of timestamp and body; an empt
   t.same(p.respond?.({ kind: 'form', value: { ssl_check: '1', token: 'x' } }, req), { statusCode: 200, body: undefined, enqueue: false }, 'the certificate check is not an event')
 })
 
+t.test('digest ids: no two different (timestamp, body) pairs share one', async (t) => {
+  // The verified timestamp is digits only, so the first ':' always ends it.
+  const idOf = (ts: string, body: string): string => (p.toEvent({ kind: 'form', value: {} }, { headers: { ...headers, 'x-slack-request-timestamp': ts }, rawBody: Buffer.from(body) }, ok) as { id: string }).id
+  const pairs: Array<[string, string]> = [['1', '2a=b'], ['12', 'a=b'], ['1', '2:a=b'], ['12', ':a=b'], ['1', ':2a=b'], ['12', '']]
+  const ids = pairs.map(([ts, body]) => idOf(ts, body))
+  t.equal(new Set(ids).size, pairs.length, JSON.stringify(ids))
+  t.equal(idOf('1', '2a=b'), idOf('1', '2a=b'), 'deterministic')
+})
+
 t.test('interactivity: the payload field, its trigger_id and type; an empty 200', async (t) => {
   const action = { type: 'block_actions', trigger_id: '1234.5678.abc', user: { id: 'U1' }, actions: [{ action_id: 'approve' }] }
   const body = Buffer.from(new URLSearchParams({ payload: JSON.stringify(action) }).toString())

@@ -10,7 +10,7 @@ import { createWebhookWorker } from '../../worker/worker.js'
 import { redisUrl } from '../helpers/redis.js'
 import { buildApp, waitFor } from '../helpers/webhook.js'
 
-// PROVIDERS.md "Unsigned ids": a captured delivery resent with a fresh id header
+// Unsigned ids: a captured delivery resent with a fresh id header
 // verifies and is accepted (202), and the worker skips it as a replay.
 async function replayFlow (t: Test, provider: Provider, idHeader: string, sign: (body: string) => Record<string, string>): Promise<void> {
   const { app, queueName } = await buildApp(t, { provider })

@@ -1,0 +1,58 @@
+import t from 'tap'
+import type { IncomingHeaders, Provider } from '../../plugin/provider.js'
+import { providers } from '../../plugin/providers/index.js'
+
+// Every preset's header pre-check: what the route runs before reading a body.
+// It refuses what verify would refuse whatever the body (the fuzz in each
+// preset's test checks that agreement), and passes every well-formed header
+// set, signed right or wrong, on to verify.
+
+const SW_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+const BODY = '{"id":"evt_1","event_id":"e1","type":"x"}'
+
+interface Case { name: string, provider: Provider, signature: string, timestamp?: string }
+const cases: Case[] = [
+  { name: 'stripe', provider: providers.stripe({ secret: 's3cret' }), signature: 'stripe-signature' },
+  { name: 'github', provider: providers.github({ secret: 's3cret' }), signature: 'x-hub-signature-256' },
+  { name: 'shopify', provider: providers.shopify({ secret: 's3cret' }), signature: 'x-shopify-hmac-sha256' },
+  { name: 'slack', provider: providers.slack({ secret: 's3cret' }), signature: 'x-slack-signature', timestamp: 'x-slack-request-timestamp' },
+  { name: 'standardWebhooks', provider: providers.standardWebhooks({ secret: SW_SECRET }), signature: 'webhook-signature', timestamp: 'webhook-timestamp' },
+  { name: 'hmac', provider: providers.hmac({ secret: 's3cret' }), signature: 'x-provider-signature' },
+  { name: 'hmac with a timestamp', provider: providers.hmac({ secret: 's3cret', timestampHeader: 'x-ts' }), signature: 'x-provider-signature', timestamp: 'x-ts' }
+]
+
+for (const { name, provider, signature, timestamp } of cases) {
+  t.test(`${name}: checkHeaders refuses bad headers before any body, and passes well-formed ones`, async (t) => {
+    const check = provider.checkHeaders
+    t.type(check, 'function', 'the preset implements the pre-check')
+    if (check === undefined) return
+    const now = Date.now()
+    const good: IncomingHeaders = provider.sign(BODY)
+    t.equal(check(good, now), undefined, 'signed headers pass')
+    const other: IncomingHeaders = provider.sign('{"another":"body"}')
+    t.equal(check(other, now), undefined, 'well-formed headers signed over another body pass (verify refuses them)')
+    t.match(check(without(good, signature), now), { ok: false, reason: 'missing_header' }, 'no signature')
+    t.match(check({ ...good, [signature]: [String(good[signature]), String(good[signature])] }, now), { ok: false, reason: 'duplicate_header' }, 'two signatures')
+    t.match(check({ ...good, [signature]: 'not a signature' }, now), { ok: false }, 'a malformed signature')
+    if (timestamp !== undefined) {
+      t.match(check(without(good, timestamp), now), { ok: false, reason: 'missing_header' }, 'no timestamp')
+      t.match(check({ ...good, [timestamp]: '1.7e9' }, now), { ok: false, reason: 'malformed_header' }, 'a malformed timestamp')
+      t.match(check(good, now + 3_600_000), { ok: false, reason: 'timestamp_too_old' }, 'a stale timestamp')
+    }
+    for (const headers of [without(good, signature), { ...good, [signature]: 'not a signature' }]) {
+      t.same(check(headers, now), provider.verify({ headers, rawBody: Buffer.from(BODY) }, ['s3cret'], now), 'the same failure as verify')
+    }
+  })
+}
+
+t.test('stripe: a timestamp out of the window is refused before the body', async (t) => {
+  const provider = providers.stripe({ secret: 's3cret' })
+  const headers = provider.sign(BODY, { timestampSec: Math.floor(Date.now() / 1000) - 600 })
+  t.match(provider.checkHeaders?.(headers, Date.now()), { ok: false, reason: 'timestamp_too_old' })
+})
+
+function without (headers: IncomingHeaders, name: string): IncomingHeaders {
+  const copy = { ...headers }
+  delete copy[name]
+  return copy
+}
