@@ -3,7 +3,7 @@
  * oldest waiting job and its pollers' cursor lag, read from Redis.
  */
 import { parseArgs } from 'node:util'
-import { QueueProbe } from '../worker/queue-stats.js'
+import { QueueProbe } from '../core/queue-stats.js'
 import { EXIT, say, type CliIo, type Command } from './command.js'
 import { connectRedis, disconnect, REDIS_OPTIONS, REDIS_USAGE, redisTarget, RedisUnreachable, UsageError } from './redis-args.js'
 

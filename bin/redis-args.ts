@@ -4,8 +4,8 @@
  * waiting for a Redis that is not there.
  */
 import { Redis } from 'ioredis'
-import { redactUrl } from '../worker/connection.js'
-import { checkRedisName } from '../worker/validate.js'
+import { redactUrl } from '../core/connection.js'
+import { checkRedisName } from '../core/validate.js'
 import type { CliIo } from './command.js'
 
 const S = 'string' as const

@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { providers } from '../plugin/providers/index.js'
-import type { Provider, SignOptions } from '../plugin/provider.js'
+import { providers } from '../providers/index.js'
+import type { Provider, SignOptions } from '../providers/provider.js'
 import { EXIT, say, type CliIo, type Command } from './command.js'
 
 const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = {

@@ -23,9 +23,9 @@
 // through `queue.add` with an `EXISTS` beside it.
 import { Job, type Queue } from 'bullmq'
 import { Packr } from 'msgpackr'
-import type { RedisClient } from '../worker/connection.js'
-import { JOB_NAME } from '../worker/event.js'
-import { eventJobOptions } from '../worker/job-options.js'
+import type { RedisClient } from '../core/connection.js'
+import { JOB_NAME } from '../core/event.js'
+import { eventJobOptions } from '../core/job-options.js'
 
 /**
  * Adds an event job in one Redis call: BullMQ's own `addStandardJob` script,

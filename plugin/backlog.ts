@@ -1,4 +1,4 @@
-import { within } from '../worker/connection.js'
+import { within } from '../core/connection.js'
 
 /** Load shedding for `maxBacklog`: says whether the queue is over its limit, from a count at most a second old. */
 export interface BacklogGuard {

@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
-import { createProducerClient, within, type ManagedClient, type RedisClient } from '../worker/connection.js'
-import { JOB_NAME, serializeEvent, type WebhookEvent } from '../worker/event.js'
-import { safeJobId } from '../worker/job-id.js'
-import { eventJobOptions } from '../worker/job-options.js'
-import { checkPersistence, type PersistenceReport } from '../worker/persistence.js'
+import { createProducerClient, within, type ManagedClient, type RedisClient } from '../core/connection.js'
+import { JOB_NAME, serializeEvent, type WebhookEvent } from '../core/event.js'
+import { safeJobId } from '../core/job-id.js'
+import { eventJobOptions } from '../core/job-options.js'
+import { checkPersistence, type PersistenceReport } from '../core/persistence.js'
 import { prepareAddScript, type AddScript } from './add-script.js'
-import { PluginErrors } from './errors.js'
+import { PluginErrors } from '../core/plugin-errors.js'
 import type { ResolvedPluginOptions } from './options.js'
 
 /** Why an event could not be enqueued. Each gives 503 with `Retry-After`. */

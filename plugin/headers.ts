@@ -1,4 +1,4 @@
-import type { ContentKind, IncomingHeaders } from './provider.js'
+import type { ContentKind, IncomingHeaders } from '../providers/provider.js'
 
 /**
  * The request headers as providers need them: lower-case names, and a

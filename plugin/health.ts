@@ -1,6 +1,6 @@
-import { within } from '../worker/connection.js'
-import type { PersistenceReport } from '../worker/persistence.js'
-import type { QueueProbe, QueueStats } from '../worker/queue-stats.js'
+import { within } from '../core/connection.js'
+import type { PersistenceReport } from '../core/persistence.js'
+import type { QueueProbe, QueueStats } from '../core/queue-stats.js'
 import type { EventProducer } from './enqueue.js'
 import type { ResolvedPluginOptions } from './options.js'
 

@@ -8,19 +8,19 @@ export { webhookPlugin }
 export default webhookPlugin
 export type { WebhookIntake, WebhookRegistry, WebhooksHealth } from './registry.js'
 export type { IntakeHealth, HealthCheck, HealthStatus } from './health.js'
-export { PluginErrors } from './errors.js'
+export { PluginErrors } from '../core/plugin-errors.js'
 export { UnknownTenantError } from './secrets.js'
 export { PLUGIN_DEFAULTS } from './options.js'
 export type { WebhookPluginOptions, PersistenceCheck, AcceptTypes } from './options.js'
 export type { IntakeStats, Outcome } from './outcome.js'
-export { providers } from './providers/index.js'
+export { providers } from '../providers/index.js'
 export type {
   PresetFactory, HmacOptions, HmacProvider, HmacSignOptions, StandardWebhooksOptions, StandardWebhooksProvider, StandardWebhooksSignOptions,
   StripeOptions, GitHubOptions, GitHubProvider, GitHubSignOptions, ShopifyOptions, ShopifyProvider, ShopifySignOptions, SlackOptions
-} from './providers/index.js'
+} from '../providers/index.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,
   InlineResponse, DeliveryFacts, SignOptions
-} from './provider.js'
-export type { WebhookEvent } from '../worker/event.js'
+} from '../providers/provider.js'
+export type { WebhookEvent } from '../core/event.js'

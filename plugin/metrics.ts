@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { counter, histogram, METRIC_PREFIX, openMetrics, seconds, type Metrics } from '../worker/prom.js'
-import { probeSource, trackQueueGauges } from '../worker/queue-gauges.js'
-import type { QueueProbe } from '../worker/queue-stats.js'
-import { PluginErrors } from './errors.js'
+import { counter, histogram, METRIC_PREFIX, openMetrics, seconds, type Metrics } from '../core/prom.js'
+import { probeSource, trackQueueGauges } from '../core/queue-gauges.js'
+import type { QueueProbe } from '../core/queue-stats.js'
+import { PluginErrors } from '../core/plugin-errors.js'
 import type { ResolvedPluginOptions } from './options.js'
 import type { OutcomeObserver } from './outcome.js'
 

@@ -1,14 +1,14 @@
 import type { LogLevel } from 'fastify'
-import type { RedisConnection } from '../worker/connection.js'
-import { connectionProblem, isCluster, isRedisClient } from '../worker/connection.js'
-import { SOURCE_PATTERN, type WebhookEvent } from '../worker/event.js'
-import { metricsProblem, type MetricsOption } from '../worker/prom.js'
+import type { RedisConnection } from '../core/connection.js'
+import { connectionProblem, isCluster, isRedisClient } from '../core/connection.js'
+import { SOURCE_PATTERN, type WebhookEvent } from '../core/event.js'
+import { metricsProblem, type MetricsOption } from '../core/prom.js'
 import {
   checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, checkString, expected, unknownKeys
-} from '../worker/validate.js'
-import { PluginErrors } from './errors.js'
-import type { Provider, SecretContext } from './provider.js'
-import { providerProblem } from './provider-check.js'
+} from '../core/validate.js'
+import { PluginErrors } from '../core/plugin-errors.js'
+import type { Provider, SecretContext } from '../providers/provider.js'
+import { providerProblem } from '../providers/provider-check.js'
 
 /** What the plugin does when Redis lacks AOF or `maxmemory-policy noeviction`. */
 export type PersistenceCheck = 'warn' | 'refuse' | 'off'

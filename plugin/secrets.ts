@@ -1,8 +1,8 @@
 import type { FastifyError } from 'fastify'
-import { PluginErrors } from './errors.js'
+import { PluginErrors } from '../core/plugin-errors.js'
 import type { OutcomeFields } from './outcome.js'
-import type { Provider, SecretContext, SecretOption, SecretResolver } from './provider.js'
-import { isSecretList, unusableSecret } from './provider-check.js'
+import type { Provider, SecretContext, SecretOption, SecretResolver } from '../providers/provider.js'
+import { isSecretList, unusableSecret } from '../providers/provider-check.js'
 
 /**
  * Thrown by a secret resolver when the request names no tenant it knows, the

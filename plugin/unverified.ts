@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { errorCodes, type FastifyRequest } from 'fastify'
-import { PluginErrors } from './errors.js'
+import { PluginErrors } from '../core/plugin-errors.js'
 import type { IntakeStats } from './outcome.js'
 
 /** The reason logged when a body does not fit in `maxUnverifiedBytes`. */

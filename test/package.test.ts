@@ -84,7 +84,7 @@ t.test('the plugin is the default export of the root and ./plugin entries, and a
 })
 
 t.test('entry points name every export (no export *)', async (t) => {
-  for (const file of ['index.ts', 'plugin/index.ts', 'worker/index.ts']) {
+  for (const file of ['index.ts', 'plugin/index.ts', 'worker/index.ts', 'providers/index.ts']) {
     const src = readFileSync(join(root, file), 'utf8')
     t.notMatch(src, /export \* /, file)
   }

@@ -47,7 +47,7 @@ function readmeTable (heading: string): Map<string, string> {
 const tables = [
   { file: 'plugin/options.ts', iface: 'WebhookPluginOptions', heading: '### Plugin options' },
   { file: 'worker/options.ts', iface: 'WebhookWorkerOptions', heading: '### Worker options' },
-  { file: 'worker/poller-options.ts', iface: 'PollerOptions', heading: '### Poller options' }
+  { file: 'poller/poller-options.ts', iface: 'PollerOptions', heading: '### Poller options' }
 ]
 
 for (const { file, iface, heading } of tables) {

@@ -1,4 +1,4 @@
-import { defineScript, type LuaScript } from './scripts.js'
+import { defineScript, type LuaScript } from '../core/scripts.js'
 
 // The scripts behind ClaimStore (claim.ts). Each runs in one round trip.
 

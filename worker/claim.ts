@@ -1,22 +1,10 @@
-import type { RedisClient } from './connection.js'
-import { queueKeyBase } from './keys.js'
+import type { RedisClient } from '../core/connection.js'
+import { eventKeys, hydrationKeys, queueKeyBase, type EventKeys } from '../core/keys.js'
 import { CLAIM, COMMIT, HOLD_OBJECT, RELEASE, RENEW } from './claim-scripts.js'
-import { hydrationKeys } from './hydration-gate.js'
-import { objectKeys, type ObjectKeys } from './ordering.js'
-import { runScript } from './scripts.js'
+import { runScript } from '../core/scripts.js'
+import type { ClaimDecision } from './reports.js'
 
-/** What a claim attempt found. */
-export type ClaimDecision = 'claimed' | 'done' | 'replay' | 'busy'
-
-/** The keys of one event. */
-export interface EventKeys {
-  done: string
-  claim: string
-  replayMarker?: string
-  replayClaim?: string
-  /** The object's version and lease, when its applies are ordered. */
-  object?: ObjectKeys
-}
+export { eventKeys, type EventKeys }
 
 /** A claim this process holds. */
 export interface HeldClaim {
@@ -36,16 +24,7 @@ export interface HeldClaim {
   deadline?: NodeJS.Timeout
 }
 
-/** The keys of an event under a queue's key base (see `queueKeyBase`). */
-export function eventKeys (base: string, idempotencyKey: string, replayKey?: string, objectKey?: string): EventKeys {
-  const keys: EventKeys = { done: `${base}done:${idempotencyKey}`, claim: `${base}claim:${idempotencyKey}` }
-  if (replayKey !== undefined) {
-    keys.replayMarker = `${base}replay:${replayKey}`
-    keys.replayClaim = `${base}claim-replay:${replayKey}`
-  }
-  if (objectKey !== undefined) keys.object = objectKeys(base, objectKey)
-  return keys
-}
+export type { ClaimDecision }
 
 export type ClaimResult =
   | { decision: 'claimed', claim: HeldClaim, firstAttemptAt: number, lastAppliedVersion: string | undefined }

@@ -1,20 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import type { RedisClient } from './connection.js'
+import type { RedisClient } from '../core/connection.js'
 import type { RateLimitOptions } from './options.js'
 import { Postponed } from './postponed.js'
 import type { Reporter } from './reporter.js'
-import { defineScript, runScript, type LuaScript } from './scripts.js'
+import { defineScript, runScript, type LuaScript } from '../core/scripts.js'
+import { hydrationKeys, type HydrationKeys } from '../core/keys.js'
 
-/** The queue's hydration keys: the call budget and the pause a 429 sets. */
-export interface HydrationKeys {
-  bucket: string
-  pause: string
-}
-
-/** The hydration keys under a queue's key base (see `queueKeyBase`). */
-export function hydrationKeys (base: string): HydrationKeys {
-  return { bucket: `${base}hydrate:bucket`, pause: `${base}hydrate:pause` }
-}
+export { hydrationKeys, type HydrationKeys }
 
 // KEYS: 1 bucket, 2 pause; ARGV: 1 max, 2 duration ms, 3 a unique member.
 // A token bucket whose every token comes back `duration` ms after it was taken:

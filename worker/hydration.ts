@@ -1,4 +1,4 @@
-import type { WebhookEvent } from './event.js'
+import type { WebhookEvent } from '../core/event.js'
 import type { HydrationGate } from './hydration-gate.js'
 import type { ResolvedWorkerOptions, WorkerContext } from './options.js'
 import { Postponed } from './postponed.js'

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { RedisClient } from './connection.js'
-import { WorkerErrors } from './errors.js'
-import { queueKeyBase } from './keys.js'
-import { defineScript, runScript, type LuaScript } from './scripts.js'
+import type { RedisClient } from '../core/connection.js'
+import { WorkerErrors } from '../core/worker-errors.js'
+import { queueKeyBase } from '../core/keys.js'
+import { defineScript, runScript, type LuaScript } from '../core/scripts.js'
 
 // KEYS: 1 registry hash (worker id -> "expiresAtMs|settings")
 // ARGV: 1 worker id, 2 settings, 3 ttl ms

@@ -1,13 +1,13 @@
 import { pino, type Logger } from 'pino'
 import type { Job } from 'bullmq'
-import { connectionProblem, type RedisConnection } from './connection.js'
-import { WorkerErrors } from './errors.js'
-import type { WebhookEvent } from './event.js'
-import { ATTEMPTS_CEILING } from './job-options.js'
-import { metricsProblem, type MetricsOption } from './prom.js'
+import { connectionProblem, type RedisConnection } from '../core/connection.js'
+import { WorkerErrors } from '../core/worker-errors.js'
+import type { WebhookEvent } from '../core/event.js'
+import { ATTEMPTS_CEILING } from '../core/job-options.js'
+import { metricsProblem, type MetricsOption } from '../core/prom.js'
 import {
   checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, expected, unknownKeys
-} from './validate.js'
+} from '../core/validate.js'
 
 /** What `hydrate` and `apply` are given besides the event. */
 export interface WorkerContext {

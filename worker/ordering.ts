@@ -1,29 +1,13 @@
-import { createHash } from 'node:crypto'
-import { WorkerErrors } from './errors.js'
-import type { WebhookEvent } from './event.js'
+import { WorkerErrors } from '../core/worker-errors.js'
+import type { WebhookEvent } from '../core/event.js'
 import type { ObjectKeyOf, ObjectVersion, VersionOf } from './options.js'
-import { describeValue } from './validate.js'
+import { describeValue } from '../core/validate.js'
+import { objectKeys, type ObjectKeys } from '../core/keys.js'
+
+export { objectKeys, type ObjectKeys }
 
 /** What the order check decided for a hydrated state. */
 export type OrderDecision = 'apply' | 'stale' | 'unchanged' | 'incomparable'
-
-/** The Redis keys of one object: its committed version and the lease that keeps its applies apart. */
-export interface ObjectKeys {
-  version: string
-  lease: string
-}
-
-// Short keys are kept readable; long ones (and any starting with '#') are hashed,
-// so the mapping stays injective and Redis keys stay small.
-const MAX_RAW_KEY = 200
-
-/** The keys of an object under a queue's key base (see `queueKeyBase`). */
-export function objectKeys (base: string, objectKey: string): ObjectKeys {
-  const part = objectKey.length <= MAX_RAW_KEY && !objectKey.startsWith('#')
-    ? objectKey
-    : `#${createHash('sha256').update(objectKey).digest('hex')}`
-  return { version: `${base}version:${part}`, lease: `${base}object:${part}` }
-}
 
 /** Calls `objectKey(event)`; anything but a non-empty string or `undefined` is `WEBHOOK_WORKER_BAD_CALLBACK_VALUE`. */
 export function objectKeyOf<P> (fn: ObjectKeyOf<P> | undefined, event: WebhookEvent<P>): string | undefined {

@@ -1,7 +1,7 @@
 import { DelayedError, WaitingError, type Job } from 'bullmq'
-import { WorkerErrors } from './errors.js'
+import { WorkerErrors } from '../core/worker-errors.js'
 import type { DedupeOptions } from './options.js'
-import type { WebhookEvent } from './event.js'
+import type { WebhookEvent } from '../core/event.js'
 
 /**
  * Runs one user step with a deadline: on timeout the attempt's signal aborts

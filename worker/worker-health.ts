@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq'
-import type { RedisClient } from './connection.js'
+import type { RedisClient } from '../core/connection.js'
 import type { WorkerStats } from './reporter.js'
 
 /** `pass`: fine; `warn`: look at it, the worker copes on its own; `fail`: restart it. */

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino'
-import type { RedisClient } from './connection.js'
-import type { DeadLetter } from './dead-letter-record.js'
-import { counter, histogram, METRIC_PREFIX, openMetrics, seconds, workerMissingDependency, type Metrics, type MetricsOption } from './prom.js'
-import { probeSource, trackQueueGauges } from './queue-gauges.js'
-import { QueueProbe } from './queue-stats.js'
-import type { AttemptOutcome, AttemptReport } from './reporter.js'
+import type { RedisClient } from '../core/connection.js'
+import type { DeadLetter } from '../dead-letters/dead-letter-record.js'
+import { counter, histogram, METRIC_PREFIX, openMetrics, seconds, workerMissingDependency, type Metrics, type MetricsOption } from '../core/prom.js'
+import { probeSource, trackQueueGauges } from '../core/queue-gauges.js'
+import { QueueProbe } from '../core/queue-stats.js'
+import type { AttemptOutcome, AttemptReport } from './reports.js'
 
 /** Where the reporter sends what it counts, when metrics are on. */
 export interface WorkerMetrics {

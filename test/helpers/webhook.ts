@@ -5,7 +5,7 @@ import { pino } from 'pino'
 import type { Test } from 'tap'
 import { webhookPlugin } from '../../plugin/plugin.js'
 import type { WebhookPluginOptions } from '../../plugin/options.js'
-import type { ContentKind, InlineResponse, ParsedBody, Provider, SecretOption, SignOptions, VerifyResult } from '../../plugin/provider.js'
+import type { ContentKind, InlineResponse, ParsedBody, Provider, SecretOption, SignOptions, VerifyResult } from '../../providers/provider.js'
 import { cleanQueue, redisUrl, testClient, uniqueName } from './redis.js'
 import { waitFor } from './wait.js'
 

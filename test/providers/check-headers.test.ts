@@ -1,6 +1,6 @@
 import t from 'tap'
-import type { IncomingHeaders, Provider } from '../../plugin/provider.js'
-import { providers } from '../../plugin/providers/index.js'
+import type { IncomingHeaders, Provider } from '../../providers/provider.js'
+import { providers } from '../../providers/index.js'
 
 // Every preset's header pre-check: what the route runs before reading a body.
 // It refuses what verify would refuse whatever the body (the fuzz in each

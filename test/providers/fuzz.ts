@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { randomBytes, randomInt } from 'node:crypto'
-import type { IncomingHeaders, Provider, VerifyFailure, VerifyResult } from '../../plugin/provider.js'
+import type { IncomingHeaders, Provider, VerifyFailure, VerifyResult } from '../../providers/provider.js'
 
 const PIECES = ['', ' ', ',', '=', '.', ':', 'v1', 'v0', 'v1,', 't=', 'sha256=', 'whsec_', '==', '\u0000', '\uFFFD', '\uD800', '1e9', '-1',
   '0x1f', '1614265330', '99999999999999999999', 'NaN', 'Infinity', '%00', 'A'.repeat(300), '\r\n', 'v0=', 'v1=', 'sha1=', 'ÿ']

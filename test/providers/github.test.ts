@@ -1,7 +1,7 @@
 import t from 'tap'
 import { sign as octokitSign, verify as octokitVerify } from '@octokit/webhooks-methods'
-import { providers } from '../../plugin/providers/index.js'
-import { eventId, GITHUB_BODY_LIMIT, GITHUB_DELIVERY } from '../../plugin/providers/github.js'
+import { providers } from '../../providers/index.js'
+import { eventId, GITHUB_BODY_LIMIT, GITHUB_DELIVERY } from '../../providers/github.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
 // Published vector (GitHub docs).

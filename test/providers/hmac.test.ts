@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
-import { providers } from '../../plugin/providers/index.js'
-import { HMAC_DEFAULTS, HMAC_DELIVERY, hmac } from '../../plugin/providers/hmac.js'
+import { providers } from '../../providers/index.js'
+import { HMAC_DEFAULTS, HMAC_DELIVERY, hmac } from '../../providers/hmac.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
 const NOW = 1_614_265_330_000

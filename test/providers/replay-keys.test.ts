@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
-import { providers } from '../../plugin/providers/index.js'
-import type { Provider } from '../../plugin/provider.js'
+import { providers } from '../../providers/index.js'
+import type { Provider } from '../../providers/provider.js'
 import type { AttemptReport } from '../../worker/reporter.js'
 import { createWebhookWorker } from '../../worker/worker.js'
 import { redisUrl } from '../helpers/redis.js'

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { providers } from '../../plugin/providers/index.js'
-import { SHOPIFY_DELIVERY } from '../../plugin/providers/shopify.js'
+import { providers } from '../../providers/index.js'
+import { SHOPIFY_DELIVERY } from '../../providers/shopify.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
 // A vector computed from the documented scheme.

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { providers } from '../../plugin/providers/index.js'
-import { SLACK_DELIVERY } from '../../plugin/providers/slack.js'
+import { providers } from '../../providers/index.js'
+import { SLACK_DELIVERY } from '../../providers/slack.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
 // Published vector (Slack docs).

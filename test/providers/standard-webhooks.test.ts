@@ -2,8 +2,8 @@ import t from 'tap'
 import { createHmac } from 'node:crypto'
 import { Webhook as StandardWebhook } from 'standardwebhooks'
 import { Webhook as SvixWebhook } from 'svix'
-import { providers } from '../../plugin/providers/index.js'
-import { STANDARD_WEBHOOKS_DELIVERY, standardWebhooksKey } from '../../plugin/providers/standard-webhooks.js'
+import { providers } from '../../providers/index.js'
+import { STANDARD_WEBHOOKS_DELIVERY, standardWebhooksKey } from '../../providers/standard-webhooks.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
 // Published vector (svix test suite).

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
 import Stripe from 'stripe'
-import { providers } from '../../plugin/providers/index.js'
-import { STRIPE_DELIVERY } from '../../plugin/providers/stripe.js'
+import { providers } from '../../providers/index.js'
+import { STRIPE_DELIVERY } from '../../providers/stripe.js'
 import { countingSecrets, fuzz, throwsOption } from './fuzz.js'
 
 // A vector computed from the documented scheme.

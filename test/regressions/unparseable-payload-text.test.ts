@@ -1,7 +1,7 @@
 import t from 'tap'
 import { prepareAddScript } from '../../plugin/add-script.js'
-import { serializeEvent } from '../../worker/event.js'
-import { safeJobId } from '../../worker/job-id.js'
+import { serializeEvent } from '../../core/event.js'
+import { safeJobId } from '../../core/job-id.js'
 import { buildApp, signed, testProvider } from '../helpers/webhook.js'
 import { makeEvent, queueFixture, sleep, startWorker, waitFor } from '../helpers/worker.js'
 

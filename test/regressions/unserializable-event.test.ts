@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import pino from 'pino'
 import { createEventProducer } from '../../plugin/enqueue.js'
 import { validatePluginOptions } from '../../plugin/options.js'
-import { providers } from '../../plugin/providers/index.js'
+import { providers } from '../../providers/index.js'
 import { cleanQueue, redisUrl, testClient, uniqueName } from '../helpers/redis.js'
 import { buildApp } from '../helpers/webhook.js'
 

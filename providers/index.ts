@@ -1,0 +1,55 @@
+/**
+ * `fastify-hybrid-webhooks/providers`: the signature presets and the
+ * `Provider` interface, with no Fastify, BullMQ or Redis behind them, for
+ * signing test deliveries and for writing a provider of your own.
+ *
+ * The provider presets. Each is a factory `({ secret, ...options }) => Provider`
+ * with a static `delivery` field: how the sender delivers, for sizing the
+ * dedupe TTL (e.g. `providers.stripe.delivery.suggestedDedupeTtlMs`).
+ */
+import type { DeliveryFacts } from './provider.js'
+import { hmac, HMAC_DELIVERY } from './hmac.js'
+import { standardWebhooks, STANDARD_WEBHOOKS_DELIVERY } from './standard-webhooks.js'
+import { stripe, STRIPE_DELIVERY } from './stripe.js'
+import { github, GITHUB_DELIVERY } from './github.js'
+import { shopify, SHOPIFY_DELIVERY } from './shopify.js'
+import { slack, SLACK_DELIVERY } from './slack.js'
+
+/** A preset factory with its sender's delivery facts. */
+export type PresetFactory<O, P> = ((options: O) => P) & {
+  /** How the sender delivers: retry horizon, suggested dedupe TTL, response deadline. */
+  readonly delivery: DeliveryFacts
+}
+
+function preset<O, P> (factory: (options: O) => P, delivery: DeliveryFacts): PresetFactory<O, P> {
+  const named = { [factory.name]: (options: O): P => factory(options) }[factory.name]
+  return Object.defineProperty(named, 'delivery', { value: delivery, enumerable: true }) as PresetFactory<O, P>
+}
+
+/** Signature scheme presets for `webhookPlugin`'s `provider` option. */
+export const providers = Object.freeze({
+  /** The generic HMAC scheme (see the README's "Generic HMAC"). Its `delivery` is a conservative default for an unknown sender (14-day dedupe). */
+  hmac: preset(hmac, HMAC_DELIVERY),
+  /** Standard Webhooks and Svix (`webhook-*` and `svix-*` headers). Retries up to 75.6 h (Svix 27.6 h): dedupe 4 days. */
+  standardWebhooks: preset(standardWebhooks, STANDARD_WEBHOOKS_DELIVERY),
+  /** Stripe (`Stripe-Signature`). Retries for 3 days: dedupe 4 days on the `evt_…` id. */
+  stripe: preset(stripe, STRIPE_DELIVERY),
+  /** GitHub (`X-Hub-Signature-256`), JSON or form bodies. No automatic retries; manual redelivery for 30 days. */
+  github: preset(github, GITHUB_DELIVERY),
+  /** Shopify (`X-Shopify-Hmac-Sha256` or `Shopify-Hmac-Sha256`). Retries for 4 h: dedupe 24 h. */
+  shopify: preset(shopify, SHOPIFY_DELIVERY),
+  /** Slack (`X-Slack-Signature`), Events API, slash commands and interactivity. Retries 3 times: dedupe 1 h. */
+  slack: preset(slack, SLACK_DELIVERY)
+})
+
+export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
+export type { StandardWebhooksOptions, StandardWebhooksProvider, StandardWebhooksSignOptions } from './standard-webhooks.js'
+export type { StripeOptions } from './stripe.js'
+export type { GitHubOptions, GitHubProvider, GitHubSignOptions } from './github.js'
+export type { ShopifyOptions, ShopifyProvider, ShopifySignOptions } from './shopify.js'
+export type { SlackOptions } from './slack.js'
+export type {
+  Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
+  VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,
+  InlineResponse, DeliveryFacts, SignOptions
+} from './provider.js'
