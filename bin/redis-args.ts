@@ -5,6 +5,7 @@
  */
 import { Redis } from 'ioredis'
 import { redactUrl } from '../core/connection.js'
+import { deadline } from '../core/deadline.js'
 import { checkRedisName } from '../core/validate.js'
 import type { CliIo } from './command.js'
 
@@ -65,17 +66,12 @@ export async function connectRedis (target: RedisTarget): Promise<Redis> {
   // connect() only says the connection closed; the 'error' event says why.
   let lastError: Error | undefined
   client.on('error', (err) => { lastError = err })
-  let timer: NodeJS.Timeout | undefined
   try {
-    await Promise.race([
-      client.connect(),
-      new Promise((_resolve, reject) => { timer = setTimeout(reject, target.timeoutMs, new Error(`no answer within ${target.timeoutMs} ms`)) })
-    ])
+    // A timeout says `no answer within <timeoutMs> ms`.
+    await deadline(target.timeoutMs, undefined, async () => await client.connect())
   } catch (err) {
     client.disconnect()
     throw new RedisUnreachable(target.url, lastError ?? err)
-  } finally {
-    clearTimeout(timer)
   }
   return client
 }

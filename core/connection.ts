@@ -1,5 +1,6 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis'
 import { batchWrites } from './batch-writes.js'
+import { deadline } from './deadline.js'
 
 /**
  * How to reach Redis: a `redis://` or `rediss://` URL, ioredis options, or an
@@ -165,13 +166,7 @@ export async function closeClient (client: RedisClient, timeoutMs = 2000): Promi
 
 /** Resolves true when `promise` settles within `ms`, false otherwise; never rejects. */
 export async function within (promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const settled = await Promise.race([
-    promise.then(() => true, () => true),
-    new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false) })
-  ])
-  clearTimeout(timer)
-  return settled
+  return await deadline(ms, undefined, () => promise.then(() => true, () => true), { fallback: () => false })
 }
 
 /** Resolves when the client is ready, or rejects after `timeoutMs` (the client keeps reconnecting). */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { RedisClient } from './connection.js'
+import { deadline } from './deadline.js'
 import { queueKeyBase } from './keys.js'
 
 /** The Redis keys of one source's poller, all under the queue's `wh:` keys. */
@@ -102,15 +103,5 @@ export async function acquireLease (options: LeaseOptions): Promise<Lease | unde
 
 /** Rejects when `promise` takes longer than `ms` (a frozen Redis keeps sockets open). */
 export async function bounded<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms while ${what}`)), ms)
-      })
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
+  return await deadline(ms, undefined, () => promise, { error: () => new Error(`Redis did not answer within ${ms} ms while ${what}`) })
 }

@@ -18,7 +18,7 @@ export function defineScript (name: string, lua: string): LuaScript {
  * Redis restart emptied its script cache (scripts are loaded at start, see
  * {@link loadScripts}, so the hot path never pays two).
  */
-export async function runScript (client: RedisClient, script: LuaScript, keys: string[], args: Array<string | number>): Promise<unknown> {
+export async function runScript (client: RedisClient, script: LuaScript, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
   try {
     return await client.evalsha(script.sha, keys.length, ...keys, ...args)
   } catch (err) {

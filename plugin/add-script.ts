@@ -12,18 +12,24 @@
 // arguments built here are compared byte for byte with what BullMQ's own code
 // builds for a probe job.
 //
+// How it runs: like every script of the package (core/scripts.ts). It is
+// loaded with SCRIPT LOAD once the queue is ready, so each add is one EVALSHA;
+// after a Redis restart emptied the script cache, the next add sends EVAL once.
+//
 // What it measured (bench/RESULTS.md): client CPU per add 27 µs through
 // `queue.add` against 20 µs through the script, and 6 µs more for an `EXISTS`
 // beside it; with it, ingest at 1 KB went from 0.86x to parity or better
 // against a hand-rolled receiver.
 //
-// What it falls back to: when the Lua cannot be read or the arguments do not
-// match (another BullMQ layout, a queue with default job options),
+// What it falls back to: when the Lua cannot be read, the arguments do not
+// match (another BullMQ layout, a queue with default job options) or Redis
+// refuses to load the script (it does not compile, SCRIPT is denied),
 // `prepareAddScript` returns `undefined`, the producer logs it once and adds
 // through `queue.add` with an `EXISTS` beside it.
 import { Job, type Queue } from 'bullmq'
 import { Packr } from 'msgpackr'
 import type { RedisClient } from '../core/connection.js'
+import { defineScript, loadScripts, runScript } from '../core/scripts.js'
 import { JOB_NAME } from '../core/event.js'
 import { eventJobOptions } from '../core/job-options.js'
 
@@ -37,8 +43,9 @@ import { eventJobOptions } from '../core/job-options.js'
  * the Lua from the command BullMQ defined on the connection, the arguments
  * checked byte for byte against what BullMQ's own code builds for a probe job.
  * When either cannot be read or does not match (another BullMQ major, another
- * backend), {@link prepareAddScript} returns `undefined` and the producer adds
- * through `queue.add` with an `EXISTS` beside it.
+ * backend), or Redis refuses to load the script, {@link prepareAddScript}
+ * returns `undefined` and the producer adds through `queue.add` with an
+ * `EXISTS` beside it.
  */
 export interface AddScript {
   /**
@@ -48,7 +55,7 @@ export interface AddScript {
   add: (jobId: string, data: string) => Promise<boolean>
 }
 
-const COMMAND = 'webhooksAddEvent'
+const SCRIPT = 'webhooksAddEvent'
 // BullMQ's own settings for its packed arguments.
 const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true })
 
@@ -80,8 +87,9 @@ interface Backend {
 interface CapturedCall { name: string, args: unknown[] }
 
 /**
- * Reads BullMQ's add script and argument layout from a ready queue; `undefined`
- * when this BullMQ cannot be matched. Never throws.
+ * Reads BullMQ's add script and argument layout from a ready queue and loads
+ * the script into Redis; `undefined` when this BullMQ cannot be matched or the
+ * script cannot be loaded. Never throws.
  */
 export async function prepareAddScript (queue: Queue, client: RedisClient): Promise<AddScript | undefined> {
   try {
@@ -109,7 +117,7 @@ async function prepare (queue: Queue, client: RedisClient): Promise<AddScript | 
   if (typeof lua !== 'string') return undefined
 
   const keys = captured.args.slice(0, 9)
-  if (!keys.every((key) => typeof key === 'string')) return undefined
+  if (!keys.every((key): key is string => typeof key === 'string')) return undefined
   const prefix = queue.toKey('')
   // The layout of BullMQ's addJobToTransaction: prefix, id, name, timestamp,
   // then parent, repeat and deduplication fields an event never has.
@@ -123,15 +131,13 @@ async function prepare (queue: Queue, client: RedisClient): Promise<AddScript | 
   const ours = [...keys, packArgs(probeId, job.timestamp), JSON.stringify(probeData), packOpts(probeId)]
   if (!ours.every((value, i) => sameArg(value, captured?.args[i]))) return undefined
 
-  const name = `${COMMAND}:${captured.name}`
-  const commands = client as unknown as Record<string, ((args: unknown[]) => Promise<unknown>) | undefined>
-  if (commands[name] === undefined) client.defineCommand(name, { numberOfKeys: 9, lua: wrapAddStandardJob(lua) })
-  const run = commands[name]
-  if (typeof run !== 'function') return undefined
+  const script = defineScript(`${SCRIPT}:${captured.name}`, wrapAddStandardJob(lua))
+  // Loaded now, at readiness, so every add is one EVALSHA.
+  await loadScripts(client, [script])
 
   return {
     async add (jobId: string, data: string): Promise<boolean> {
-      const result = await run.call(client, [...keys, packArgs(jobId, Date.now()), data, packOpts(jobId)])
+      const result = await runScript(client, script, keys, [packArgs(jobId, Date.now()), data, packOpts(jobId)])
       if (Array.isArray(result)) return true
       if (typeof result === 'string') return false
       throw new Error(`BullMQ's add script answered ${JSON.stringify(result)}`)

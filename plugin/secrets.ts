@@ -1,4 +1,5 @@
 import type { FastifyError } from 'fastify'
+import { deadline } from '../core/deadline.js'
 import { PluginErrors } from '../core/plugin-errors.js'
 import type { OutcomeFields } from './outcome.js'
 import type { Provider, SecretContext, SecretOption, SecretResolver } from '../providers/provider.js'
@@ -44,6 +45,10 @@ export type SecretSource = (ctx: SecretContext) => SecretOutcome | Promise<Secre
 const MAX_CACHE_ENTRIES = 10_000
 
 const UNKNOWN_TENANT: SecretOutcome = Object.freeze({ ok: false, reason: 'unknown_tenant' })
+
+function timedOut (): SecretOutcome {
+  return { ok: false, reason: 'secret_resolver_timeout' }
+}
 
 /**
  * How the route answers a request without secrets: an unknown tenant is an
@@ -108,24 +113,19 @@ export function createSecretSource (secret: SecretOption, options: SecretSourceO
   }
 
   async function callResolver (ctx: SecretContext): Promise<SecretOutcome> {
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<SecretOutcome>((resolve) => {
-      timer = setTimeout(resolve, options.timeoutMs, { ok: false, reason: 'secret_resolver_timeout' })
-    })
-    const answer = (async (): Promise<SecretOutcome> => {
-      try {
-        const value = await resolver(ctx)
-        if (value === null) return UNKNOWN_TENANT
-        if (!isSecretList(value)) return { ok: false, reason: 'secret_resolver_invalid' }
-        return usableOutcome(Object.freeze(typeof value === 'string' ? [value] : [...value]))
-      } catch (err) {
-        if (err instanceof UnknownTenantError || (err as Error | null)?.name === 'UnknownTenantError') return UNKNOWN_TENANT
-        return { ok: false, reason: 'secret_resolver_failed', cause: err }
-      }
-    })()
-    const outcome = await Promise.race([answer, deadline])
-    clearTimeout(timer)
-    return outcome
+    return await deadline(options.timeoutMs, undefined, async () => await answer(ctx), { fallback: timedOut })
+  }
+
+  async function answer (ctx: SecretContext): Promise<SecretOutcome> {
+    try {
+      const value = await resolver(ctx)
+      if (value === null) return UNKNOWN_TENANT
+      if (!isSecretList(value)) return { ok: false, reason: 'secret_resolver_invalid' }
+      return usableOutcome(Object.freeze(typeof value === 'string' ? [value] : [...value]))
+    } catch (err) {
+      if (err instanceof UnknownTenantError || (err as Error | null)?.name === 'UnknownTenantError') return UNKNOWN_TENANT
+      return { ok: false, reason: 'secret_resolver_failed', cause: err }
+    }
   }
 
   // A secret the scheme cannot use would fail every signature: a 401 tells

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Queue } from 'bullmq'
 import type { Logger } from 'pino'
 import { waitForReady, type RedisClient } from '../core/connection.js'
+import { deadline } from '../core/deadline.js'
 import { markSynced, type CursorBackend } from './cursor.js'
 import { isRateLimitedError, WorkerErrors } from '../core/worker-errors.js'
 import { EVENT_VERSION, JOB_NAME, type WebhookEvent } from '../core/event.js'
@@ -150,31 +151,15 @@ async function fetchPage<P> (run: RunContext<P>, cursor: string, page: number, r
 
 async function fetchOnce<P> (run: RunContext<P>, cursor: string, ctx: { signal: AbortSignal, log: Logger, page: number, runId: string }): Promise<PollPage<P>> {
   const { fetchChanges, fetchTimeoutMs } = run.options
-  const timeout = new AbortController()
-  const signal = AbortSignal.any([ctx.signal, timeout.signal])
-  let timer: NodeJS.Timeout | undefined
-  let onAbort: (() => void) | undefined
   // A fetchChanges that ignores its signal still cannot hold the run past the timeout, a lost lease or close().
-  const cutOff = new Promise<never>((resolve, reject) => {
-    timer = setTimeout(() => {
-      const err = new WorkerErrors.WEBHOOK_WORKER_TIMEOUT('fetchChanges', fetchTimeoutMs)
-      timeout.abort(err)
-      reject(err)
-    }, fetchTimeoutMs)
-    onAbort = () => reject(ctx.signal.reason)
-    ctx.signal.addEventListener('abort', onAbort, { once: true })
+  const page = await deadline(fetchTimeoutMs, ctx.signal, async (signal) => await fetchChanges(cursor, { ...ctx, signal }), {
+    error: () => new WorkerErrors.WEBHOOK_WORKER_TIMEOUT('fetchChanges', fetchTimeoutMs)
   })
-  try {
-    const page = await Promise.race([fetchChanges(cursor, { ...ctx, signal }), cutOff])
-    const problem = pageProblem(page) ??
-      // The same cursor with more to come would ask for the same page forever.
-      (page.hasMore && page.cursor === cursor ? `\`hasMore\` is true but \`cursor\` did not move from \`${cursor}\`` : undefined)
-    if (problem !== undefined) throw new BadPageError(`fetchChanges returned a bad page: ${problem}`)
-    return page
-  } finally {
-    clearTimeout(timer)
-    if (onAbort !== undefined) ctx.signal.removeEventListener('abort', onAbort)
-  }
+  const problem = pageProblem(page) ??
+    // The same cursor with more to come would ask for the same page forever.
+    (page.hasMore && page.cursor === cursor ? `\`hasMore\` is true but \`cursor\` did not move from \`${cursor}\`` : undefined)
+  if (problem !== undefined) throw new BadPageError(`fetchChanges returned a bad page: ${problem}`)
+  return page
 }
 
 /** A page that breaks the contract: not retried within the run, and the cursor stays where it was. */

@@ -1,3 +1,4 @@
+import { deadline } from '../core/deadline.js'
 import type { WebhookEvent } from '../core/event.js'
 import type { HydrationGate } from './hydration-gate.js'
 import type { ResolvedWorkerOptions, WorkerContext } from './options.js'
@@ -71,7 +72,7 @@ class SharedHydration<S, P> {
       const call = this.#inFlight.get(objectKey)
       if (call === undefined) return await this.#start(objectKey, event, ctx, claimedAt)
       // A waiter is bounded by its own deadline, not by the call it joined.
-      await untilAborted(call.settled, ctx.signal)
+      await deadline(Infinity, ctx.signal, () => call.settled)
       const result = call.result
       if (call.startedAt > notBefore && result !== undefined && (result.ok || result.shareable)) {
         if (!result.ok) throw result.error
@@ -89,7 +90,7 @@ class SharedHydration<S, P> {
       // A call that outlives its starter's deadline (a hydrate that ignores the
       // signal) is dropped then: its late answer serves nobody and is not cached,
       // so the object's next event calls hydrate again instead of waiting forever.
-      const value = await untilAborted(this.#call(event, ctx, claimedAt, (at) => { call.startedAt = at }), ctx.signal)
+      const value = await deadline(Infinity, ctx.signal, async () => await this.#call(event, ctx, claimedAt, (at) => { call.startedAt = at }))
       call.result = { ok: true, value }
       this.#remember(objectKey, call.startedAt, value)
       return value
@@ -141,20 +142,5 @@ class SharedHydration<S, P> {
     if (old !== undefined && old.startedAt >= startedAt) return
     this.#cache.delete(objectKey)
     this.#cache.set(objectKey, { startedAt, value, expiresAt: startedAt + this.#cacheMs })
-  }
-}
-
-/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
-async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  let aborted = (): void => {}
-  const abort = new Promise<never>((resolve, reject) => {
-    aborted = () => { reject(signal.reason) }
-    if (signal.aborted) aborted()
-    else signal.addEventListener('abort', aborted, { once: true })
-  })
-  try {
-    return await Promise.race([promise, abort])
-  } finally {
-    signal.removeEventListener('abort', aborted)
   }
 }

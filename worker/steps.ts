@@ -1,4 +1,5 @@
 import { DelayedError, WaitingError, type Job } from 'bullmq'
+import { deadline } from '../core/deadline.js'
 import { WorkerErrors } from '../core/worker-errors.js'
 import type { DedupeOptions } from './options.js'
 import type { WebhookEvent } from '../core/event.js'
@@ -11,21 +12,11 @@ import type { WebhookEvent } from '../core/event.js'
  * is not called when it has aborted already.
  */
 export async function withTimeout<T> (step: string, timeoutMs: number, controller: AbortController, fn: () => T | Promise<T>): Promise<T> {
-  const { signal } = controller
-  signal.throwIfAborted()
-  let timer: NodeJS.Timeout | undefined
-  let onAbort = (): void => {}
-  const deadline = new Promise<never>((resolve, reject) => {
-    onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    timer = setTimeout(() => controller.abort(new WorkerErrors.WEBHOOK_WORKER_TIMEOUT(step, timeoutMs)), timeoutMs)
-  })
-  try {
-    return await Promise.race([Promise.resolve().then(fn), deadline])
-  } finally {
-    clearTimeout(timer)
-    signal.removeEventListener('abort', onAbort)
-  }
+  return await deadline(timeoutMs, controller.signal, (stepSignal) => {
+    // The user's code holds the attempt's signal, not the step's: a timeout aborts the attempt.
+    stepSignal.addEventListener('abort', () => controller.abort(stepSignal.reason), { once: true })
+    return fn()
+  }, { error: () => new WorkerErrors.WEBHOOK_WORKER_TIMEOUT(step, timeoutMs) })
 }
 
 /** True for the error {@link withTimeout} rejects with. */
@@ -55,20 +46,9 @@ export async function waitWithoutAttempt (job: Job, token: string | undefined): 
 
 /** Whether a step's promise settled within `ms` (or before `stop` aborted), and how. */
 export async function settledWithin (running: Promise<unknown>, ms: number, stop: AbortSignal): Promise<'resolved' | 'rejected' | 'running'> {
-  let timer: NodeJS.Timeout | undefined
-  let onStop = (): void => {}
-  const cut = new Promise<'running'>((resolve) => {
-    timer = setTimeout(() => resolve('running'), ms)
-    onStop = () => resolve('running')
-    if (stop.aborted) onStop()
-    stop.addEventListener('abort', onStop, { once: true })
-  })
-  try {
-    return await Promise.race([running.then(() => 'resolved' as const, () => 'rejected' as const), cut])
-  } finally {
-    clearTimeout(timer)
-    stop.removeEventListener('abort', onStop)
-  }
+  const outcome = running.then(() => 'resolved' as const, () => 'rejected' as const)
+  // The outcome never rejects: a rejection is `stop` aborting.
+  return await deadline(ms, stop, () => outcome, { fallback: () => 'running' as const }).catch(() => 'running' as const)
 }
 
 /** How long a duplicate waits for a busy claim: about the holder's remaining lease, between 100 ms and 5 s, jittered. */

@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq'
 import type { RedisClient } from '../core/connection.js'
+import { deadline } from '../core/deadline.js'
 import type { WorkerStats } from './reporter.js'
 
 /** `pass`: fine; `warn`: look at it, the worker copes on its own; `fail`: restart it. */
@@ -63,13 +64,11 @@ async function pingRedis (client: RedisClient, timeoutMs: number): Promise<Worke
   // Worker connections queue commands while Redis is away: do not wait for the reconnect.
   if (client.status !== 'ready') return { status: 'warn', message: `Redis is not reachable (connection ${client.status}); the worker waits for it` }
   const started = Date.now()
-  let timer: NodeJS.Timeout | undefined
   try {
-    await Promise.race([client.ping(), new Promise((_resolve, reject) => { timer = setTimeout(reject, timeoutMs, new Error(`no answer within ${timeoutMs} ms`)) })])
+    await deadline(timeoutMs, undefined, async () => await client.ping())
     return { status: 'pass', latencyMs: Date.now() - started }
   } catch (err) {
+    // A timeout says `no answer within <timeoutMs> ms`.
     return { status: 'warn', message: `Redis did not answer: ${(err as Error).message}` }
-  } finally {
-    clearTimeout(timer)
   }
 }

@@ -11,12 +11,15 @@ import { JOB_NAME, serializeEvent, type WebhookEvent } from '../../core/event.js
 import { safeJobId } from '../../core/job-id.js'
 import { eventJobOptions } from '../../core/job-options.js'
 import { cleanQueue, privateRedis, redisUrl, testClient, uniqueName } from '../helpers/redis.js'
+import { waitFor } from '../helpers/wait.js'
 
 // The producer's add: BullMQ's own add script inside one of ours, which says
 // whether the job already existed and takes a turn's adds in one call. Checked
 // against real Redis and BullMQ: the job it writes is the job BullMQ writes,
-// duplicates are told apart inside one call and across calls, and a BullMQ it
-// cannot match falls back to queue.add with an EXISTS.
+// duplicates are told apart inside one call and across calls, each add is one
+// EVALSHA and survives a Redis that lost its script cache, and a BullMQ it
+// cannot match (or a Redis that will not load the script) falls back to
+// queue.add with an EXISTS.
 t.setTimeout(60_000)
 
 const silent = pino({ level: 'silent' }) as unknown as FastifyBaseLogger
@@ -123,6 +126,68 @@ t.test('a call Redis refuses: 503, nothing half-written', async (t) => {
   await admin.config('SET', 'maxmemory', '0')
   t.equal(await p.queue.count(), 0, 'no job was written')
   t.same(await p.add(event('evt_a')), { ok: true, jobId: safeJobId('acme', 'evt_a'), duplicate: false }, 'the retry is accepted')
+})
+
+/** The script commands (EVAL, EVALSHA, SCRIPT) clients send to the server from now on, as MONITOR reports them. */
+async function scriptCommands (t: Test, url: string): Promise<string[]> {
+  const monitorClient = new Redis(url)
+  const monitor = await monitorClient.monitor()
+  t.teardown(() => {
+    monitor.disconnect()
+    monitorClient.disconnect()
+  })
+  const seen: string[] = []
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const name = String(args[0]).toLowerCase()
+    if (source !== 'lua' && (name === 'eval' || name === 'evalsha' || name === 'script')) seen.push(name)
+  })
+  return seen
+}
+
+t.test('loaded at readiness: each add is one EVALSHA', async (t) => {
+  const server = await privateRedis(t)
+  const p = await producer(t, server.url, uniqueName('add-script-sha'))
+  t.equal(p.addMode, 'script')
+  const seen = await scriptCommands(t, server.url)
+  t.same(await p.add(event('evt_sha')), { ok: true, jobId: safeJobId('acme', 'evt_sha'), duplicate: false })
+  t.same(await p.add(event('evt_sha')), { ok: true, jobId: safeJobId('acme', 'evt_sha'), duplicate: true })
+  await waitFor(() => seen.length >= 2, 5000, 'the adds seen by MONITOR')
+  t.same(seen, ['evalsha', 'evalsha'], 'one round trip per add, never an EVAL')
+})
+
+t.test('Redis lost its script cache (SCRIPT FLUSH, as after a restart): the next add still succeeds, with one EVAL', async (t) => {
+  const server = await privateRedis(t)
+  const admin = new Redis(server.url)
+  t.teardown(() => { admin.disconnect() })
+  const p = await producer(t, server.url, uniqueName('add-script-flush'))
+  t.equal(p.addMode, 'script')
+  t.same(await p.add(event('evt_before')), { ok: true, jobId: safeJobId('acme', 'evt_before'), duplicate: false })
+  await admin.script('FLUSH')
+  const seen = await scriptCommands(t, server.url)
+  t.same(await p.add(event('evt_after')), { ok: true, jobId: safeJobId('acme', 'evt_after'), duplicate: false }, 'the next add succeeds')
+  t.same(await p.add(event('evt_after')), { ok: true, jobId: safeJobId('acme', 'evt_after'), duplicate: true }, 'and duplicates are still told apart')
+  await waitFor(() => seen.length >= 3, 5000, 'the adds seen by MONITOR')
+  t.same(seen, ['evalsha', 'eval', 'evalsha'], 'NOSCRIPT, EVAL once, then EVALSHA again')
+  t.equal(await p.queue.count(), 2)
+})
+
+t.test('Redis restarted: once the producer is ready again, the first add succeeds', async (t) => {
+  const server = await privateRedis(t)
+  const p = await producer(t, server.url, uniqueName('add-script-restart'))
+  t.equal(p.addMode, 'script')
+  t.ok((await p.add(event('evt_1'))).ok)
+  await server.restart()
+  await waitFor(() => p.ready, 15_000, 'the producer ready again')
+  t.same(await p.add(event('evt_2')), { ok: true, jobId: safeJobId('acme', 'evt_2'), duplicate: false })
+  t.same(await p.add(event('evt_1')), { ok: true, jobId: safeJobId('acme', 'evt_1'), duplicate: true }, 'the job from before the restart is still there (AOF)')
+})
+
+t.test('a Redis that refuses to load the script: queue.add instead', async (t) => {
+  const server = await privateRedis(t, { args: ['--rename-command', 'SCRIPT', ''] })
+  const p = await producer(t, server.url, uniqueName('add-script-no-load'))
+  t.equal(p.addMode, 'queue')
+  t.same(await p.add(event('evt_q')), { ok: true, jobId: safeJobId('acme', 'evt_q'), duplicate: false })
+  t.same(await p.add(event('evt_q')), { ok: true, jobId: safeJobId('acme', 'evt_q'), duplicate: true })
 })
 
 t.test('the queue.add fallback tells duplicates apart too', async (t) => {
