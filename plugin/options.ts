@@ -7,6 +7,7 @@ import {
   checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, checkString, expected, unknownKeys
 } from '../core/validate.js'
 import { PluginErrors } from '../core/plugin-errors.js'
+import { optionValidator, pick, type OptionValidator } from '../core/option-validator.js'
 import type { Provider, SecretContext } from '../providers/provider.js'
 import { providerProblem } from '../providers/provider-check.js'
 
@@ -248,6 +249,7 @@ const PATH_PATTERN = /^\/[^\s?#]*$/
 // Fastify's own ceiling on `bodyLimit` is the max safe integer; a webhook
 // larger than 1 GiB is not a webhook.
 const MAX_BODY_LIMIT = 1_073_741_824
+const invalid: OptionValidator = optionValidator(PluginErrors.FST_WEBHOOK_INVALID_OPTION)
 
 /**
  * Applies defaults and checks every option. Pure: throws
@@ -255,17 +257,17 @@ const MAX_BODY_LIMIT = 1_073_741_824
  */
 export function validatePluginOptions (options: unknown): ResolvedPluginOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    fail(expected('options', 'an object', options))
+    invalid.fail(expected('options', 'an object', options))
   }
   const o = options as Record<string, unknown>
   const unknown = unknownKeys(o, KNOWN)
-  if (unknown.length > 0) fail(`Unknown option \`${unknown[0]}\`; known options are ${KNOWN.join(', ')}`)
+  if (unknown.length > 0) invalid.fail(`Unknown option \`${unknown[0]}\`; known options are ${KNOWN.join(', ')}`)
 
   const provider = o.provider
-  failIf(providerProblem(provider))
+  invalid.failIf(providerProblem(provider))
   const p = provider as Provider
   const connection = connectionProblem(o.connection)
-  if (connection !== undefined) fail(`Expected \`connection\` to be ${connection}`)
+  if (connection !== undefined) invalid.fail(`Expected \`connection\` to be ${connection}`)
 
   const resolved: ResolvedPluginOptions = {
     provider: p,
@@ -299,47 +301,47 @@ export function validatePluginOptions (options: unknown): ResolvedPluginOptions 
   resolved.name = pick(o.name, `${resolved.source}:${resolved.path}`)
   resolved.maxUnverifiedBytes = pick(o.maxUnverifiedBytes, Math.max(PLUGIN_DEFAULTS.maxUnverifiedBytes, Number(resolved.bodyLimit)))
 
-  failIf(checkString('path', resolved.path, PATH_PATTERN, 'a route path starting with `/`'))
-  failIf(checkString('source', resolved.source, SOURCE_PATTERN, `a string matching ${String(SOURCE_PATTERN)}` +
+  invalid.failIf(checkString('path', resolved.path, PATH_PATTERN, 'a route path starting with `/`'))
+  invalid.failIf(checkString('source', resolved.source, SOURCE_PATTERN, `a string matching ${String(SOURCE_PATTERN)}` +
     (o.source === undefined ? ' (it defaults to the provider\'s name: set `source`)' : '')))
-  failIf(checkString('name', resolved.name))
-  failIf(checkRedisName('queueName', resolved.queueName))
+  invalid.failIf(checkString('name', resolved.name))
+  invalid.failIf(checkRedisName('queueName', resolved.queueName))
   const prefixHint = typeof resolved.prefix === 'string' && resolved.prefix.startsWith('/')
     ? '`prefix` is BullMQ\'s key prefix, not a route prefix: set the route with `path`'
     : undefined
-  failIf(prefixHint === undefined
+  invalid.failIf(prefixHint === undefined
     ? checkRedisName('prefix', resolved.prefix)
     : expected('prefix', 'a BullMQ key prefix', resolved.prefix, prefixHint))
-  failIf(checkInteger('bodyLimit', resolved.bodyLimit, 1, MAX_BODY_LIMIT))
+  invalid.failIf(checkInteger('bodyLimit', resolved.bodyLimit, 1, MAX_BODY_LIMIT))
   // Smaller than bodyLimit, a body the route accepts could never be read.
   if (checkInteger('maxUnverifiedBytes', resolved.maxUnverifiedBytes, resolved.bodyLimit) !== undefined) {
-    fail(expected('maxUnverifiedBytes', `an integer no smaller than \`bodyLimit\` (${resolved.bodyLimit})`, resolved.maxUnverifiedBytes))
+    invalid.fail(expected('maxUnverifiedBytes', `an integer no smaller than \`bodyLimit\` (${resolved.bodyLimit})`, resolved.maxUnverifiedBytes))
   }
-  failIf(checkInteger('ackTimeoutMs', resolved.ackTimeoutMs, 1, 60_000))
-  failIf(checkInteger('retryAfterMs', resolved.retryAfterMs, 1000, 86_400_000))
-  failIf(checkBoolean('requireRedisAtBoot', resolved.requireRedisAtBoot))
-  failIf(checkInteger('readyTimeoutMs', resolved.readyTimeoutMs, 1, 600_000))
-  failIf(checkOneOf('persistenceCheck', resolved.persistenceCheck, ['warn', 'refuse', 'off']))
-  failIf(checkInteger('secretCacheMs', resolved.secretCacheMs, 0))
-  failIf(checkInteger('secretNegativeCacheMs', resolved.secretNegativeCacheMs, 0))
-  failIf(checkInteger('secretTimeoutMs', resolved.secretTimeoutMs, 1, 60_000))
-  failIf(checkFunction('secretCacheKey', resolved.secretCacheKey))
-  if (resolved.logLevel !== undefined) failIf(checkOneOf('logLevel', resolved.logLevel, LOG_LEVELS))
-  failIf(metricsProblem(resolved.metrics))
-  failIf(checkBoolean('queueMetrics', resolved.queueMetrics))
+  invalid.failIf(checkInteger('ackTimeoutMs', resolved.ackTimeoutMs, 1, 60_000))
+  invalid.failIf(checkInteger('retryAfterMs', resolved.retryAfterMs, 1000, 86_400_000))
+  invalid.failIf(checkBoolean('requireRedisAtBoot', resolved.requireRedisAtBoot))
+  invalid.failIf(checkInteger('readyTimeoutMs', resolved.readyTimeoutMs, 1, 600_000))
+  invalid.failIf(checkOneOf('persistenceCheck', resolved.persistenceCheck, ['warn', 'refuse', 'off']))
+  invalid.failIf(checkInteger('secretCacheMs', resolved.secretCacheMs, 0))
+  invalid.failIf(checkInteger('secretNegativeCacheMs', resolved.secretNegativeCacheMs, 0))
+  invalid.failIf(checkInteger('secretTimeoutMs', resolved.secretTimeoutMs, 1, 60_000))
+  invalid.failIf(checkFunction('secretCacheKey', resolved.secretCacheKey))
+  if (resolved.logLevel !== undefined) invalid.failIf(checkOneOf('logLevel', resolved.logLevel, LOG_LEVELS))
+  invalid.failIf(metricsProblem(resolved.metrics))
+  invalid.failIf(checkBoolean('queueMetrics', resolved.queueMetrics))
   if (resolved.maxBacklog !== false && checkInteger('maxBacklog', resolved.maxBacklog, 1) !== undefined) {
-    fail(expected('maxBacklog', 'an integer from 1 and up, or false', resolved.maxBacklog))
+    invalid.fail(expected('maxBacklog', 'an integer from 1 and up, or false', resolved.maxBacklog))
   }
-  failIf(checkInteger('waitReplicas', resolved.waitReplicas, 0, 100))
+  invalid.failIf(checkInteger('waitReplicas', resolved.waitReplicas, 0, 100))
   // WAIT counts the replicas of the node the connection wrote to; a Cluster
   // client sends a keyless command to any node.
   if (resolved.waitReplicas > 0 && isRedisClient(resolved.connection) && isCluster(resolved.connection)) {
-    fail(expected('waitReplicas', '0 on a Redis Cluster connection', resolved.waitReplicas, 'WAIT is not routed to the node that holds the queue'))
+    invalid.fail(expected('waitReplicas', '0 on a Redis Cluster connection', resolved.waitReplicas, 'WAIT is not routed to the node that holds the queue'))
   }
-  failIf(acceptTypesProblem(resolved.acceptTypes))
-  if (resolved.healthRoute !== false) failIf(checkString('healthRoute', resolved.healthRoute, PATH_PATTERN, 'a route path starting with `/`, or false'))
-  failIf(checkInteger('healthMaxBacklog', resolved.healthMaxBacklog, 0))
-  failIf(checkInteger('healthMaxAgeMs', resolved.healthMaxAgeMs, 1))
+  invalid.failIf(acceptTypesProblem(resolved.acceptTypes))
+  if (resolved.healthRoute !== false) invalid.failIf(checkString('healthRoute', resolved.healthRoute, PATH_PATTERN, 'a route path starting with `/`, or false'))
+  invalid.failIf(checkInteger('healthMaxBacklog', resolved.healthMaxBacklog, 0))
+  invalid.failIf(checkInteger('healthMaxAgeMs', resolved.healthMaxAgeMs, 1))
   return resolved
 }
 
@@ -347,16 +349,4 @@ function acceptTypesProblem (value: unknown): string | undefined {
   if (value === undefined || typeof value === 'function') return undefined
   if (Array.isArray(value) && value.length > 0 && value.every((type) => typeof type === 'string')) return undefined
   return expected('acceptTypes', 'a non-empty array of event types or a function (type, event) => boolean', value)
-}
-
-function pick<T> (value: unknown, fallback: T): T {
-  return (value === undefined ? fallback : value) as T
-}
-
-function failIf (problem: string | undefined): void {
-  if (problem !== undefined) fail(problem)
-}
-
-function fail (message: string): never {
-  throw new PluginErrors.FST_WEBHOOK_INVALID_OPTION(message)
 }

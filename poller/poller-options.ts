@@ -4,6 +4,7 @@ import type { FetchChanges } from './poll-page.js'
 import { connectionProblem, type RedisConnection } from '../core/connection.js'
 import { SOURCE_PATTERN } from '../core/event.js'
 import { WorkerErrors } from '../core/worker-errors.js'
+import { optionValidator, type OptionValidator } from '../core/option-validator.js'
 import { metricsProblem, type MetricsOption } from '../core/prom.js'
 import {
   checkBoolean, checkFunction, checkInteger, checkRedisName, checkString, expected, unknownKeys
@@ -145,52 +146,46 @@ const DURATIONS = [
   ['enqueueTimeoutMs', 1], ['lockDuration', 100], ['stalledInterval', 100]
 ] as const
 
+const invalid: OptionValidator = optionValidator(WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
+
 /**
  * Checks poller options and fills in defaults. Pure; throws a
  * `WEBHOOK_WORKER_INVALID_OPTION` `TypeError` for the first problem found.
  */
 export function validatePollerOptions<P> (options: PollerOptions<P>): Required<Omit<PollerOptions<P>, 'store'>> & Pick<PollerOptions<P>, 'store'> {
-  if (typeof options !== 'object' || options === null) fail(expected('options', 'an object', options))
+  if (typeof options !== 'object' || options === null) invalid.fail(expected('options', 'an object', options))
   const unknown = unknownKeys(options, KNOWN)
-  if (unknown.length > 0) fail(`Unknown option \`${unknown[0]}\`; known options are ${KNOWN.join(', ')}`)
+  if (unknown.length > 0) invalid.fail(`Unknown option \`${unknown[0]}\`; known options are ${KNOWN.join(', ')}`)
   const o = { ...POLLER_DEFAULTS, ...stripUndefined(options) }
   const problem = connectionProblem(o.connection)
-  check(problem === undefined ? undefined : `Expected \`connection\` to be ${problem}`)
-  check(checkString('source', o.source, SOURCE_PATTERN))
-  check(checkFunction('fetchChanges', o.fetchChanges))
+  invalid.failIf(problem === undefined ? undefined : `Expected \`connection\` to be ${problem}`)
+  invalid.failIf(checkString('source', o.source, SOURCE_PATTERN))
+  invalid.failIf(checkFunction('fetchChanges', o.fetchChanges))
   if (typeof o.initialCursor !== 'string' && typeof o.initialCursor !== 'function') {
-    fail(expected('initialCursor', 'a string or a function returning one', o.initialCursor))
+    invalid.fail(expected('initialCursor', 'a string or a function returning one', o.initialCursor))
   }
-  check(checkRedisName('queueName', o.queueName))
-  check(checkRedisName('prefix', o.prefix))
+  invalid.failIf(checkRedisName('queueName', o.queueName))
+  invalid.failIf(checkRedisName('prefix', o.prefix))
   const pollQueue = o.pollQueueName ?? `${o.queueName}-poll`
-  check(checkRedisName('pollQueueName', pollQueue))
-  if (pollQueue === o.queueName) fail(expected('pollQueueName', 'a queue other than `queueName`', pollQueue, 'The webhook worker would take poll jobs'))
-  for (const [name, min] of DURATIONS) check(checkInteger(name, o[name], min))
-  check(checkInteger('maxPagesPerRun', o.maxPagesPerRun, 1))
-  check(checkInteger('fetchAttempts', o.fetchAttempts, 1))
-  check(checkBoolean('runOnStart', o.runOnStart))
-  check(metricsProblem(o.metrics))
-  check(checkBoolean('queueMetrics', o.queueMetrics))
+  invalid.failIf(checkRedisName('pollQueueName', pollQueue))
+  if (pollQueue === o.queueName) invalid.fail(expected('pollQueueName', 'a queue other than `queueName`', pollQueue, 'The webhook worker would take poll jobs'))
+  for (const [name, min] of DURATIONS) invalid.failIf(checkInteger(name, o[name], min))
+  invalid.failIf(checkInteger('maxPagesPerRun', o.maxPagesPerRun, 1))
+  invalid.failIf(checkInteger('fetchAttempts', o.fetchAttempts, 1))
+  invalid.failIf(checkBoolean('runOnStart', o.runOnStart))
+  invalid.failIf(metricsProblem(o.metrics))
+  invalid.failIf(checkBoolean('queueMetrics', o.queueMetrics))
   if (o.store !== undefined) {
-    if (typeof o.store !== 'object' || o.store === null) fail(expected('store', 'an object with load() and save(next, prev)', o.store))
-    check(checkFunction('store.load', o.store.load))
-    check(checkFunction('store.save', o.store.save))
+    if (typeof o.store !== 'object' || o.store === null) invalid.fail(expected('store', 'an object with load() and save(next, prev)', o.store))
+    invalid.failIf(checkFunction('store.load', o.store.load))
+    invalid.failIf(checkFunction('store.save', o.store.save))
   }
   if (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.child !== 'function') {
-    fail(expected('logger', 'a pino logger', o.logger))
+    invalid.fail(expected('logger', 'a pino logger', o.logger))
   }
   return { ...o, pollQueueName: pollQueue }
 }
 
 function stripUndefined<T extends object> (options: T): T {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T
-}
-
-function check (problem: string | undefined): void {
-  if (problem !== undefined) fail(problem)
-}
-
-function fail (message: string): never {
-  throw new WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION(message)
 }

@@ -2,6 +2,7 @@ import { pino, type Logger } from 'pino'
 import type { Job } from 'bullmq'
 import { connectionProblem, type RedisConnection } from '../core/connection.js'
 import { WorkerErrors } from '../core/worker-errors.js'
+import { optionValidator, pick, type OptionValidator } from '../core/option-validator.js'
 import type { WebhookEvent } from '../core/event.js'
 import { ATTEMPTS_CEILING } from '../core/job-options.js'
 import { metricsProblem, type MetricsOption } from '../core/prom.js'
@@ -352,6 +353,7 @@ const KNOWN = [
   'rateLimit', 'objectKey', 'version', 'skipEqualVersion', 'hydrateCacheMs', 'clockSkewMs', 'metrics', 'queueMetrics'
 ] as const
 const HOUR_MS = 3_600_000
+const invalid: OptionValidator = optionValidator(WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
 
 /**
  * Applies defaults and checks every option. Pure: throws
@@ -359,11 +361,11 @@ const HOUR_MS = 3_600_000
  */
 export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>): ResolvedWorkerOptions<S, P> {
   const o = objectOf('options', options)
-  failIf(unknownOption('', o, KNOWN))
+  invalid.failIf(unknownOption('', o, KNOWN))
   const connection = connectionProblem(o.connection)
-  if (connection !== undefined) fail(`Expected \`connection\` to be ${connection}`)
-  failIf(checkFunction('apply', o.apply))
-  if (o.hydrate !== undefined) failIf(checkFunction('hydrate', o.hydrate))
+  if (connection !== undefined) invalid.fail(`Expected \`connection\` to be ${connection}`)
+  invalid.failIf(checkFunction('apply', o.apply))
+  if (o.hydrate !== undefined) invalid.failIf(checkFunction('hydrate', o.hydrate))
 
   const retry = nested('retry', o.retry, WORKER_DEFAULTS.retry)
   const dedupe = nested('dedupe', o.dedupe, WORKER_DEFAULTS.dedupe)
@@ -396,62 +398,62 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
     queueMetrics: pick(o.queueMetrics, WORKER_DEFAULTS.queueMetrics)
   }
 
-  failIf(checkRedisName('queueName', resolved.queueName))
-  failIf(checkRedisName('prefix', resolved.prefix))
-  failIf(checkInteger('concurrency', resolved.concurrency, 1, 10_000))
-  failIf(checkInteger('hydrateTimeoutMs', resolved.hydrateTimeoutMs, 1, 24 * HOUR_MS))
-  failIf(checkInteger('applyTimeoutMs', resolved.applyTimeoutMs, 1, 24 * HOUR_MS))
-  failIf(checkInteger('applyGraceMs', resolved.applyGraceMs, 0, 24 * HOUR_MS))
-  failIf(checkInteger('retry.attempts', retry.attempts, 1, ATTEMPTS_CEILING))
-  failIf(checkInteger('retry.baseDelayMs', retry.baseDelayMs, 0, 24 * HOUR_MS))
-  failIf(checkInteger('retry.maxDelayMs', retry.maxDelayMs, retry.baseDelayMs as number, 24 * HOUR_MS))
-  if (typeof dedupe.ttlMs !== 'function') failIf(checkInteger('dedupe.ttlMs', dedupe.ttlMs, 1000))
-  failIf(checkInteger('lockDuration', resolved.lockDuration, 100, HOUR_MS))
-  failIf(checkInteger('stalledInterval', resolved.stalledInterval, 100, HOUR_MS))
-  failIf(checkInteger('maxStalledCount', resolved.maxStalledCount, 0, 1000))
-  failIf(checkInteger('deadLetters.alertThreshold', deadLetters.alertThreshold, 1))
-  failIf(checkBoolean('deadLetters.includeStack', deadLetters.includeStack))
-  failIf(checkOneOf('persistenceCheck', resolved.persistenceCheck, ['warn', 'refuse', 'off']))
+  invalid.failIf(checkRedisName('queueName', resolved.queueName))
+  invalid.failIf(checkRedisName('prefix', resolved.prefix))
+  invalid.failIf(checkInteger('concurrency', resolved.concurrency, 1, 10_000))
+  invalid.failIf(checkInteger('hydrateTimeoutMs', resolved.hydrateTimeoutMs, 1, 24 * HOUR_MS))
+  invalid.failIf(checkInteger('applyTimeoutMs', resolved.applyTimeoutMs, 1, 24 * HOUR_MS))
+  invalid.failIf(checkInteger('applyGraceMs', resolved.applyGraceMs, 0, 24 * HOUR_MS))
+  invalid.failIf(checkInteger('retry.attempts', retry.attempts, 1, ATTEMPTS_CEILING))
+  invalid.failIf(checkInteger('retry.baseDelayMs', retry.baseDelayMs, 0, 24 * HOUR_MS))
+  invalid.failIf(checkInteger('retry.maxDelayMs', retry.maxDelayMs, retry.baseDelayMs as number, 24 * HOUR_MS))
+  if (typeof dedupe.ttlMs !== 'function') invalid.failIf(checkInteger('dedupe.ttlMs', dedupe.ttlMs, 1000))
+  invalid.failIf(checkInteger('lockDuration', resolved.lockDuration, 100, HOUR_MS))
+  invalid.failIf(checkInteger('stalledInterval', resolved.stalledInterval, 100, HOUR_MS))
+  invalid.failIf(checkInteger('maxStalledCount', resolved.maxStalledCount, 0, 1000))
+  invalid.failIf(checkInteger('deadLetters.alertThreshold', deadLetters.alertThreshold, 1))
+  invalid.failIf(checkBoolean('deadLetters.includeStack', deadLetters.includeStack))
+  invalid.failIf(checkOneOf('persistenceCheck', resolved.persistenceCheck, ['warn', 'refuse', 'off']))
   const logger = resolved.logger as unknown as Record<string, unknown>
   if (typeof logger !== 'object' || logger === null || typeof logger.child !== 'function' || typeof logger.debug !== 'function') {
-    fail(expected('logger', 'a pino logger', resolved.logger))
+    invalid.fail(expected('logger', 'a pino logger', resolved.logger))
   }
   checkSharing(resolved)
-  failIf(metricsProblem(resolved.metrics))
-  failIf(checkBoolean('queueMetrics', resolved.queueMetrics))
+  invalid.failIf(metricsProblem(resolved.metrics))
+  invalid.failIf(checkBoolean('queueMetrics', resolved.queueMetrics))
   return resolved
 }
 
 function rateLimitOption (value: unknown): RateLimitOptions | undefined {
   if (value === undefined) return undefined
   const o = objectOf('rateLimit', value)
-  failIf(unknownOption('rateLimit.', o, ['max', 'duration']))
-  failIf(checkInteger('rateLimit.max', o.max, 1, 1_000_000))
-  failIf(checkInteger('rateLimit.duration', o.duration, 1, 24 * HOUR_MS))
+  invalid.failIf(unknownOption('rateLimit.', o, ['max', 'duration']))
+  invalid.failIf(checkInteger('rateLimit.max', o.max, 1, 1_000_000))
+  invalid.failIf(checkInteger('rateLimit.duration', o.duration, 1, 24 * HOUR_MS))
   return { max: o.max as number, duration: o.duration as number }
 }
 
 function checkSharing (o: ResolvedWorkerOptions<any, any>): void {
-  if (o.objectKey !== undefined) failIf(checkFunction('objectKey', o.objectKey))
-  if (o.version !== undefined) failIf(checkFunction('version', o.version))
-  if (o.version !== undefined && o.objectKey === undefined) fail(expected('objectKey', 'a function when `version` is set (versions are kept per object)', o.objectKey))
-  failIf(checkBoolean('skipEqualVersion', o.skipEqualVersion))
-  failIf(checkInteger('hydrateCacheMs', o.hydrateCacheMs, 0, 24 * HOUR_MS))
-  if (o.hydrateCacheMs > 0 && o.objectKey === undefined) fail(expected('objectKey', 'a function when `hydrateCacheMs` is set (the cache is per object)', o.objectKey))
-  failIf(checkInteger('clockSkewMs', o.clockSkewMs, 0, HOUR_MS))
+  if (o.objectKey !== undefined) invalid.failIf(checkFunction('objectKey', o.objectKey))
+  if (o.version !== undefined) invalid.failIf(checkFunction('version', o.version))
+  if (o.version !== undefined && o.objectKey === undefined) invalid.fail(expected('objectKey', 'a function when `version` is set (versions are kept per object)', o.objectKey))
+  invalid.failIf(checkBoolean('skipEqualVersion', o.skipEqualVersion))
+  invalid.failIf(checkInteger('hydrateCacheMs', o.hydrateCacheMs, 0, 24 * HOUR_MS))
+  if (o.hydrateCacheMs > 0 && o.objectKey === undefined) invalid.fail(expected('objectKey', 'a function when `hydrateCacheMs` is set (the cache is per object)', o.objectKey))
+  invalid.failIf(checkInteger('clockSkewMs', o.clockSkewMs, 0, HOUR_MS))
 }
 
 function nested (name: string, value: unknown, defaults: Record<string, unknown>): Record<string, unknown> {
   if (value === undefined) return { ...defaults }
   const o = objectOf(name, value)
-  failIf(unknownOption(`${name}.`, o, Object.keys(defaults)))
+  invalid.failIf(unknownOption(`${name}.`, o, Object.keys(defaults)))
   const merged: Record<string, unknown> = { ...defaults }
   for (const [key, v] of Object.entries(o)) if (v !== undefined) merged[key] = v
   return merged
 }
 
 function objectOf (name: string, value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(expected(name, 'an object', value))
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) invalid.fail(expected(name, 'an object', value))
   return value as Record<string, unknown>
 }
 
@@ -459,16 +461,4 @@ function unknownOption (path: string, o: object, known: readonly string[]): stri
   const unknown = unknownKeys(o, known)
   if (unknown.length === 0) return undefined
   return `Unknown option \`${path}${unknown[0]}\`; known options are ${known.map((k) => path + k).join(', ')}`
-}
-
-function pick<T> (value: unknown, fallback: T): T {
-  return (value === undefined ? fallback : value) as T
-}
-
-function failIf (problem: string | undefined): void {
-  if (problem !== undefined) fail(problem)
-}
-
-function fail (message: string): never {
-  throw new WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION(message)
 }
