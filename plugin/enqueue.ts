@@ -7,7 +7,7 @@ import { eventJobOptions } from '../core/job-options.js'
 import { checkPersistence, type PersistenceReport } from '../core/persistence.js'
 import { prepareAddScript, type AddScript } from './add-script.js'
 import { PluginErrors } from '../core/plugin-errors.js'
-import type { ResolvedPluginOptions } from './options.js'
+import type { ResolvedPluginOptions } from './resolve-options.js'
 
 /** Why an event could not be enqueued. Each gives 503 with `Retry-After`. */
 export type EnqueueFailureReason = 'redis_not_ready' | 'persistence_refused' | 'enqueue_timeout' | 'enqueue_failed' | 'not_replicated'

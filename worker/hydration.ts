@@ -1,6 +1,7 @@
 import type { WebhookEvent } from '../core/event.js'
 import type { HydrationGate } from './hydration-gate.js'
-import type { ResolvedWorkerOptions, WorkerContext } from './options.js'
+import type { WorkerContext } from './options.js'
+import type { ResolvedWorkerOptions } from './resolve-options.js'
 import { Postponed } from './postponed.js'
 import { hydrateStep, type Hydrated, type HydrateStep } from './processor.js'
 import type { Reporter } from './reporter.js'
