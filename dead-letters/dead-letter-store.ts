@@ -11,6 +11,7 @@ import {
 } from './dead-letter-scripts.js'
 import { decodeEvent } from '../core/decode.js'
 import { WorkerErrors } from '../core/worker-errors.js'
+import { optionValidator, type OptionValidator } from '../core/option-validator.js'
 import { JOB_NAME } from '../core/event.js'
 import { safeJobId } from '../core/job-id.js'
 import { eventJobOptions } from '../core/job-options.js'
@@ -23,6 +24,9 @@ const REPLAYED = ['completed'] as const
 // Writes of one letter conflict only while one event fails in several places at
 // once; each retry reads what the others wrote, and one of them always wins a round.
 const MAX_TRIES = 50
+
+/** Throws `WEBHOOK_WORKER_INVALID_OPTION` for a bad argument, here and in `createDeadLetters`. */
+export const invalid: OptionValidator = optionValidator(WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
 
 /** The dead-letter queue of one event queue, and the event queue for replays. */
 export class DeadLetterStore {
@@ -85,11 +89,11 @@ export class DeadLetterStore {
   /** A page of the letters matching the filter, in the order they were created, from a cursor. */
   async page (filter: DeadLetterFilter = {}, cursor: DeadLetterCursor = {}): Promise<DeadLetterCursorPage> {
     checkFilter(filter)
-    if (typeof cursor !== 'object' || cursor === null) fail(expected('cursor', 'an object', cursor))
+    if (typeof cursor !== 'object' || cursor === null) invalid.fail(expected('cursor', 'an object', cursor))
     const limit = cursor.limit ?? 100
-    failIf(checkInteger('cursor.limit', limit, 1, 1000))
+    invalid.failIf(checkInteger('cursor.limit', limit, 1, 1000))
     if (cursor.after !== undefined && (typeof cursor.after !== 'string' || !CURSOR.test(cursor.after))) {
-      fail(expected('cursor.after', 'the `next` of a previous page', cursor.after))
+      invalid.fail(expected('cursor.after', 'the `next` of a previous page', cursor.after))
     }
     if (cursor.after === undefined) await this.#letters.ensureIndexed()
     const letters: DeadLetter[] = []
@@ -106,8 +110,8 @@ export class DeadLetterStore {
   async list (filter: DeadLetterFilter = {}, page: DeadLetterPage = {}): Promise<DeadLetter[]> {
     const offset = page.offset ?? 0
     const limit = page.limit ?? 100
-    failIf(checkInteger('page.offset', offset, 0))
-    failIf(checkInteger('page.limit', limit, 1, 1000))
+    invalid.failIf(checkInteger('page.offset', offset, 0))
+    invalid.failIf(checkInteger('page.limit', limit, 1, 1000))
     checkFilter(filter)
     await this.#letters.ensureIndexed()
     const out: DeadLetter[] = []
@@ -142,7 +146,7 @@ export class DeadLetterStore {
 
   async replay (target: string | DeadLetterFilter, options: { force?: boolean } = {}): Promise<ReplayResult | ReplayResult[]> {
     const force = options.force ?? false
-    if (typeof force !== 'boolean') fail(expected('options.force', 'a boolean', force))
+    if (typeof force !== 'boolean') invalid.fail(expected('options.force', 'a boolean', force))
     if (typeof target === 'string') return await this.#replayOne(target, force)
     checkFilter(target)
     const ids = await this.#ids({ ...target, replayed: false })
@@ -231,17 +235,9 @@ export class DeadLetterStore {
 }
 
 function checkId (id: unknown): void {
-  if (typeof id !== 'string' || id === '') fail(expected('id', 'a dead letter id', id))
+  if (typeof id !== 'string' || id === '') invalid.fail(expected('id', 'a dead letter id', id))
 }
 
 function checkFilter (filter: unknown): void {
-  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) fail(expected('filter', 'an object', filter))
-}
-
-export function failIf (problem: string | undefined): void {
-  if (problem !== undefined) fail(problem)
-}
-
-export function fail (message: string): never {
-  throw new WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION(message)
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) invalid.fail(expected('filter', 'an object', filter))
 }

@@ -1,6 +1,6 @@
 import { connectionProblem, createWorkerClient, type RedisConnection } from '../core/connection.js'
 import type { DeadLetter, DeadLetterCursor, DeadLetterCursorPage, DeadLetterFilter, DeadLetterPage, ReplayResult } from './dead-letter-record.js'
-import { DeadLetterStore, fail, failIf } from './dead-letter-store.js'
+import { DeadLetterStore, invalid } from './dead-letter-store.js'
 import { checkRedisName, expected } from '../core/validate.js'
 
 /** Where the dead letters of a queue are. */
@@ -59,13 +59,13 @@ export interface DeadLetters {
 
 /** Opens the dead letters of a queue without a worker, e.g. from an admin script. Close it when done. */
 export function createDeadLetters (options: DeadLettersOptions): DeadLetters {
-  if (typeof options !== 'object' || options === null) fail(expected('options', 'an object', options))
+  if (typeof options !== 'object' || options === null) invalid.fail(expected('options', 'an object', options))
   const problem = connectionProblem(options.connection)
-  if (problem !== undefined) fail(`Expected \`connection\` to be ${problem}`)
+  if (problem !== undefined) invalid.fail(`Expected \`connection\` to be ${problem}`)
   const queueName = options.queueName ?? 'integration-events'
   const prefix = options.prefix ?? 'bull'
-  failIf(checkRedisName('queueName', queueName))
-  failIf(checkRedisName('prefix', prefix))
+  invalid.failIf(checkRedisName('queueName', queueName))
+  invalid.failIf(checkRedisName('prefix', prefix))
   const managed = createWorkerClient(options.connection)
   const store = new DeadLetterStore(managed.client, { queueName, prefix })
   return deadLettersApi(store, async () => {

@@ -1,16 +1,22 @@
+/**
+ * The producer's add path: the event's job id and data, the add (one script
+ * call, or BullMQ's `add` with an `EXISTS`) within `ackTimeoutMs`, and the
+ * replicas' confirmations under `waitReplicas`. Whether an add may be tried
+ * at all is the intake gate's decision (`intake-gate.ts`).
+ */
 import { Queue } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import { createProducerClient, within, type ManagedClient, type RedisClient } from '../core/connection.js'
 import { JOB_NAME, serializeEvent, type WebhookEvent } from '../core/event.js'
 import { safeJobId } from '../core/job-id.js'
 import { eventJobOptions } from '../core/job-options.js'
-import { checkPersistence, type PersistenceReport } from '../core/persistence.js'
+import type { PersistenceReport } from '../core/persistence.js'
 import { prepareAddScript, type AddScript } from './add-script.js'
-import { PluginErrors } from '../core/plugin-errors.js'
-import type { ResolvedPluginOptions } from './options.js'
+import { createIntakeGate, type GateRefusal } from './intake-gate.js'
+import type { ResolvedPluginOptions } from './resolve-options.js'
 
 /** Why an event could not be enqueued. Each gives 503 with `Retry-After`. */
-export type EnqueueFailureReason = 'redis_not_ready' | 'persistence_refused' | 'enqueue_timeout' | 'enqueue_failed' | 'not_replicated'
+export type EnqueueFailureReason = GateRefusal | 'enqueue_timeout' | 'enqueue_failed' | 'not_replicated'
 
 const WAIT_SLACK_MS = 100
 
@@ -48,124 +54,50 @@ type ProducerOptions = Pick<ResolvedPluginOptions,
 /** For the tests: `addScript: false` forces the `queue.add` path. */
 export interface ProducerInternals { addScript?: boolean }
 
-/** Builds the producer: a fail-fast connection and a BullMQ `Queue` on it. Connecting starts at once. */
+/**
+ * Builds the producer: a fail-fast connection, its intake gate, and a
+ * BullMQ `Queue` on it. Connecting starts at once.
+ */
 export function createEventProducer (options: ProducerOptions, log: FastifyBaseLogger, internals: ProducerInternals = {}): EventProducer {
-  let everReady = false
-  let reportedDown = false
-  let queueReady = false
-  // Under 'refuse', nothing is accepted until a check of the current connection passed.
-  let verified = options.persistenceCheck !== 'refuse'
-  let lastCheck: Promise<PersistenceReport | undefined> = Promise.resolve(undefined)
-  let lastReport: PersistenceReport | undefined
   let addScript: AddScript | undefined
   let addMode: EventProducer['addMode']
 
   const managed: ManagedClient = createProducerClient(options.connection, {
-    onError: onRedisError,
     connectionName: `webhooks:${options.name}`,
     // One command per add: holding it for the turn's end bought no
     // throughput and kept every request's buffers alive for longer.
     batchWrites: false
   })
   const client = managed.client
-  client.on('ready', onRedisReady)
-  client.on('close', onRedisClose)
+  // Before the queue: the gate's listeners run first on each connect.
+  const gate = createIntakeGate(client, options, log)
   // The producer only runs BullMQ's add script: skipping BullMQ's own INFO-based
   // version check keeps a Redis that refuses INFO usable.
   const queue = new Queue(options.queueName, { connection: client, prefix: options.prefix, skipVersionCheck: true })
-  queue.on('error', () => {}) // connection errors are logged by onRedisError
+  queue.on('error', () => {}) // connection errors are logged by the gate
   const initialized = queue.waitUntilReady().then(async () => {
     addScript = internals.addScript === false ? undefined : await prepareAddScript(queue, client)
     addMode = addScript === undefined ? 'queue' : 'script'
     if (addScript === undefined && internals.addScript !== false) {
       log.info({ queueName: options.queueName }, 'webhook intake: BullMQ\'s add script could not be matched; adding through queue.add with a separate duplicate check')
     }
-    queueReady = true
+    gate.queueReady()
   }, () => {})
 
   return {
     queue,
     client,
-    get ready () { return queueReady && verified && client.status === 'ready' },
-    get persistence () { return lastReport },
+    get ready () { return gate.open },
+    get persistence () { return gate.persistence },
     get addMode () { return addMode },
-    boot,
+    boot: async () => { await gate.boot(initialized, close) },
     add,
     close
   }
 
-  function onRedisReady (): void {
-    everReady = true
-    reportedDown = false
-    log.info({ queueName: options.queueName }, 'webhook intake: Redis is ready')
-    if (options.persistenceCheck !== 'off') lastCheck = runPersistenceCheck()
-  }
-
-  function onRedisClose (): void {
-    if (options.persistenceCheck === 'refuse') verified = false
-    if (everReady && !reportedDown) {
-      reportedDown = true
-      log.warn({ queueName: options.queueName }, 'webhook intake: lost the Redis connection; answering 503 until it is back')
-    }
-  }
-
-  function onRedisError (err: Error): void {
-    if (reportedDown) return
-    reportedDown = true
-    log.warn({ queueName: options.queueName, err: { message: err.message, code: (err as { code?: string }).code } },
-      'webhook intake: Redis is not reachable; answering 503 until it is')
-  }
-
-  async function runPersistenceCheck (): Promise<PersistenceReport> {
-    const report = await checkPersistence(client)
-    lastReport = report
-    const fields = { queueName: options.queueName, aof: report.aof, maxmemoryPolicy: report.maxmemoryPolicy, problems: report.problems }
-    if (report.ok) {
-      verified = true
-      log.info(fields, 'webhook intake: Redis persistence verified (appendonly yes, noeviction)')
-    } else if (!report.verifiable) {
-      // Managed services may deny INFO: refusing them would leave no way to run there.
-      verified = true
-      log.warn(fields, 'webhook intake: Redis persistence is unverifiable (INFO refused); make sure appendonly is yes and maxmemory-policy is noeviction')
-    } else if (options.persistenceCheck === 'refuse') {
-      verified = false
-      log.error(fields, 'webhook intake: Redis is not durable; refusing webhooks (503) until it is')
-    } else {
-      log.warn(fields, 'webhook intake: Redis is not durable; an acknowledged webhook can be lost')
-    }
-    return report
-  }
-
-  async function boot (): Promise<void> {
-    const deadline = Date.now() + options.readyTimeoutMs
-    const left = (): number => Math.max(0, deadline - Date.now())
-    if (options.requireRedisAtBoot) {
-      await within(initialized, left())
-      if (!queueReady) {
-        await close()
-        throw new PluginErrors.FST_WEBHOOK_REDIS_UNAVAILABLE_AT_BOOT(
-          `Redis was not ready within ${options.readyTimeoutMs} ms (requireRedisAtBoot is true; status: ${client.status})`)
-      }
-    } else {
-      // The first connection attempt, and once it connects the queue, so the
-      // first request after `ready()` is accepted; a Redis that refuses the
-      // connection does not hold the boot up, a silent one for `readyTimeoutMs` at most.
-      await within(firstOutcome(client), left())
-      if (client.status === 'ready') await within(initialized, left())
-    }
-    if (client.status !== 'ready' || options.persistenceCheck !== 'refuse') return
-    await within(lastCheck, left())
-    const report = lastReport
-    if (report !== undefined && report.verifiable && !report.ok) {
-      await close()
-      throw new PluginErrors.FST_WEBHOOK_PERSISTENCE(
-        `Redis is not durable and persistenceCheck is 'refuse': ${report.problems.join('; ')}`)
-    }
-  }
-
   async function add (event: WebhookEvent, payloadJson?: string): Promise<EnqueueOutcome> {
-    if (!queueReady || client.status !== 'ready') return { ok: false, reason: 'redis_not_ready' }
-    if (!verified) return { ok: false, reason: 'persistence_refused' }
+    const refused = gate.refusal()
+    if (refused !== undefined) return { ok: false, reason: refused }
     const jobId = safeJobId(event.source, event.id)
     // Serialized before Redis is asked anything, so an event too deep for
     // JSON.stringify (a RangeError) is never mistaken for a Redis failure.
@@ -224,8 +156,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
   }
 
   async function close (): Promise<void> {
-    client.off('ready', onRedisReady)
-    client.off('close', onRedisClose)
+    gate.detach()
     // The connection first: a queue still waiting for its first ready only
     // settles once the connection has ended.
     await managed.close()
@@ -249,20 +180,5 @@ function withDeadline<T> (promise: Promise<T>, ms: number): Promise<T | typeof T
       clearTimeout(timer)
       reject(err)
     })
-  })
-}
-
-async function firstOutcome (client: RedisClient): Promise<void> {
-  if (client.status === 'ready') return
-  await new Promise<void>((resolve) => {
-    function settle (): void {
-      client.off('ready', settle)
-      client.off('error', settle)
-      client.off('end', settle)
-      resolve()
-    }
-    client.once('ready', settle)
-    client.once('error', settle)
-    client.once('end', settle)
   })
 }

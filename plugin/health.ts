@@ -2,7 +2,7 @@ import { within } from '../core/connection.js'
 import type { PersistenceReport } from '../core/persistence.js'
 import type { QueueProbe, QueueStats } from '../core/queue-stats.js'
 import type { EventProducer } from './enqueue.js'
-import type { ResolvedPluginOptions } from './options.js'
+import type { ResolvedPluginOptions } from './resolve-options.js'
 
 /** `pass`: fine; `warn`: look at it, the route still accepts; `fail`: the route cannot accept events now. */
 export type HealthStatus = 'pass' | 'warn' | 'fail'

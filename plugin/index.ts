@@ -10,7 +10,7 @@ export type { WebhookIntake, WebhookRegistry, WebhooksHealth } from './registry.
 export type { IntakeHealth, HealthCheck, HealthStatus } from './health.js'
 export { PluginErrors } from '../core/plugin-errors.js'
 export { UnknownTenantError } from './secrets.js'
-export { PLUGIN_DEFAULTS } from './options.js'
+export { PLUGIN_DEFAULTS } from './resolve-options.js'
 export type { WebhookPluginOptions, PersistenceCheck, AcceptTypes } from './options.js'
 export type { IntakeStats, Outcome } from './outcome.js'
 export { providers } from '../providers/index.js'

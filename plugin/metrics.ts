@@ -3,7 +3,7 @@ import { counter, histogram, METRIC_PREFIX, openMetrics, seconds, type Metrics }
 import { probeSource, trackQueueGauges } from '../core/queue-gauges.js'
 import type { QueueProbe } from '../core/queue-stats.js'
 import { PluginErrors } from '../core/plugin-errors.js'
-import type { ResolvedPluginOptions } from './options.js'
+import type { ResolvedPluginOptions } from './resolve-options.js'
 import type { OutcomeObserver } from './outcome.js'
 
 /** The metrics of one registration. */

@@ -5,7 +5,8 @@ import { readSyncedAt, redisCursor, storeCursor, type CursorBackend } from './cu
 import { bounded, pollKeys } from '../core/lease.js'
 import { attachPollerMetrics } from './poller-metrics.js'
 import { runPoll, type PollResult, type PollRunEvent, type PollRunResult, type RunContext } from './poller-run.js'
-import { validatePollerOptions, type PollerOptions } from './poller-options.js'
+import type { PollerOptions } from './poller-options.js'
+import { validatePollerOptions } from './resolve-poller-options.js'
 
 export type { PollRunEvent }
 

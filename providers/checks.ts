@@ -4,22 +4,21 @@
  * expected and what came (never the value of a secret).
  */
 import { PluginErrors } from '../core/plugin-errors.js'
+import { optionValidator, type OptionValidator } from '../core/option-validator.js'
 import { expected, unknownKeys } from '../core/validate.js'
 import type { ContentKind, DeliveryFacts, SecretOption } from './provider.js'
 
 /** Throws the coded option error. */
-export function invalidOption (message: string): never {
-  throw new PluginErrors.FST_WEBHOOK_INVALID_OPTION(message)
-}
+export const invalid: OptionValidator = optionValidator(PluginErrors.FST_WEBHOOK_INVALID_OPTION)
 
 /** Checks a preset's options object and its keys; returns it typed. */
 export function checkOptionsObject<T extends object> (preset: string, options: unknown, known: readonly string[]): T {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    invalidOption(expected(`providers.${preset}() options`, 'an object with a `secret`', options))
+    invalid.fail(expected(`providers.${preset}() options`, 'an object with a `secret`', options))
   }
   const unknown = unknownKeys(options, known)
   if (unknown.length > 0) {
-    invalidOption(`Unknown option \`${unknown[0]}\` for providers.${preset}(); expected one of ${known.map((k) => `\`${k}\``).join(', ')}`)
+    invalid.fail(`Unknown option \`${unknown[0]}\` for providers.${preset}(); expected one of ${known.map((k) => `\`${k}\``).join(', ')}`)
   }
   return options as T
 }
@@ -33,13 +32,13 @@ export function checkSecret (preset: string, secret: unknown, check?: (s: string
   const what = 'a non-empty string, a non-empty array of them, or a function'
   if (typeof secret === 'function') return secret as SecretOption
   const list = Array.isArray(secret) ? secret : [secret]
-  if (list.length === 0) invalidOption(expected(name, what, secret))
+  if (list.length === 0) invalid.fail(expected(name, what, secret))
   for (const s of list) {
     // Only a non-string or an empty string reaches the message: never a usable secret.
-    if (typeof s !== 'string' || s === '') invalidOption(expected(name, what, s))
+    if (typeof s !== 'string' || s === '') invalid.fail(expected(name, what, s))
     const hint = check?.(s)
     // The value is a secret: the message names the problem, never the value.
-    if (hint !== undefined) invalidOption(`Expected \`${name}\` to be usable: ${hint}`)
+    if (hint !== undefined) invalid.fail(`Expected \`${name}\` to be usable: ${hint}`)
   }
   return secret as SecretOption
 }
@@ -52,14 +51,14 @@ const MAX_TOLERANCE_MS = 86_400_000
 export function checkTolerance (preset: string, value: unknown): number {
   if (value === undefined) return DEFAULT_TOLERANCE_MS
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1000 && value <= MAX_TOLERANCE_MS) return value
-  return invalidOption(expected(`${preset}.toleranceMs`, `an integer from 1000 to ${MAX_TOLERANCE_MS} (ms)`, value))
+  return invalid.fail(expected(`${preset}.toleranceMs`, `an integer from 1000 to ${MAX_TOLERANCE_MS} (ms)`, value))
 }
 
 /** A non-empty list of distinct content kinds. */
 export function checkContentTypes (preset: string, value: unknown): readonly ContentKind[] {
   if (Array.isArray(value) && value.length > 0 && value.length <= 2 && new Set(value).size === value.length &&
     value.every((k) => k === 'json' || k === 'form')) return Object.freeze([...value])
-  return invalidOption(expected(`${preset}.contentTypes`, "a non-empty array of 'json' and/or 'form'", value))
+  return invalid.fail(expected(`${preset}.contentTypes`, "a non-empty array of 'json' and/or 'form'", value))
 }
 
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/
@@ -67,10 +66,10 @@ const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/
 /** Lower-case header names to copy into events; never one of the signature headers. */
 export function checkEventHeaders (preset: string, value: unknown, signatureHeaders: readonly string[]): readonly string[] {
   if (!Array.isArray(value) || !value.every((h) => typeof h === 'string' && HEADER_NAME.test(h))) {
-    return invalidOption(expected(`${preset}.eventHeaders`, 'an array of lower-case header names', value))
+    return invalid.fail(expected(`${preset}.eventHeaders`, 'an array of lower-case header names', value))
   }
   const leak = value.find((h) => signatureHeaders.includes(h))
-  if (leak !== undefined) invalidOption(expected(`${preset}.eventHeaders`, 'free of signature headers', leak))
+  if (leak !== undefined) invalid.fail(expected(`${preset}.eventHeaders`, 'free of signature headers', leak))
   return Object.freeze([...new Set(value as string[])])
 }
 
@@ -78,7 +77,7 @@ export function checkEventHeaders (preset: string, value: unknown, signatureHead
 export function checkBodyLimit (preset: string, value: unknown): number | undefined {
   if (value === undefined) return undefined
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return value
-  return invalidOption(expected(`${preset}.bodyLimit`, 'an integer from 1 and up (bytes)', value))
+  return invalid.fail(expected(`${preset}.bodyLimit`, 'an integer from 1 and up (bytes)', value))
 }
 
 /** Delivery facts given by the user: three non-negative integer durations. */
@@ -86,12 +85,12 @@ export function checkDelivery (preset: string, value: unknown): DeliveryFacts {
   const v = value as Record<string, unknown> | null
   const ok = typeof v === 'object' && v !== null &&
     ['retriesForMs', 'suggestedDedupeTtlMs', 'responseDeadlineMs'].every((k) => typeof v[k] === 'number' && Number.isSafeInteger(v[k]) && (v[k] as number) >= 0)
-  if (!ok) invalidOption(expected(`${preset}.delivery`, 'an object with integer `retriesForMs`, `suggestedDedupeTtlMs` and `responseDeadlineMs` (ms)', value))
+  if (!ok) invalid.fail(expected(`${preset}.delivery`, 'an object with integer `retriesForMs`, `suggestedDedupeTtlMs` and `responseDeadlineMs` (ms)', value))
   return value as DeliveryFacts
 }
 
 /** A lower-case header name option. */
 export function checkHeaderName (name: string, value: unknown): string {
   if (typeof value === 'string' && HEADER_NAME.test(value)) return value
-  return invalidOption(expected(name, 'a lower-case header name', value))
+  return invalid.fail(expected(name, 'a lower-case header name', value))
 }

@@ -10,7 +10,7 @@ import type {
 } from './provider.js'
 import {
   checkBodyLimit, checkContentTypes, checkDelivery, checkEventHeaders, checkHeaderName, checkOptionsObject, checkSecret, checkTolerance,
-  invalidOption
+  invalid
 } from './checks.js'
 import {
   checkWindow, contentTypeFor, decodeBase64, decodeHex, matchingSecret, fail, failureOf, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader,
@@ -111,7 +111,7 @@ export function validateHmacOptions (options: HmacOptions): Resolved {
     (typeof r.signaturePrefix === 'string' ? undefined : expected('hmac.signaturePrefix', 'a string', r.signaturePrefix)) ??
     checkString('hmac.idField', r.idField) ??
     checkString('hmac.typeField', r.typeField)
-  if (problem !== undefined) invalidOption(problem)
+  invalid.failIf(problem)
   const header = checkHeaderName('hmac.header', r.header)
   const optionalName = (name: string, v: unknown): string | undefined => v === undefined ? undefined : checkHeaderName(`hmac.${name}`, v)
   const idHeader = optionalName('idHeader', o.idHeader)
@@ -119,9 +119,9 @@ export function validateHmacOptions (options: HmacOptions): Resolved {
   const timestampHeader = optionalName('timestampHeader', o.timestampHeader)
   const signedContent = o.signedContent ?? (timestampHeader === undefined ? '{body}' : '{timestamp}.{body}')
   const contentProblem = checkOneOf('hmac.signedContent', signedContent, ['{body}', '{timestamp}.{body}'])
-  if (contentProblem !== undefined) invalidOption(contentProblem)
+  invalid.failIf(contentProblem)
   if (signedContent === '{timestamp}.{body}' && timestampHeader === undefined) {
-    invalidOption(expected('hmac.timestampHeader', "a header name when `signedContent` is '{timestamp}.{body}'", undefined))
+    invalid.fail(expected('hmac.timestampHeader', "a header name when `signedContent` is '{timestamp}.{body}'", undefined))
   }
   const eventHeaders = o.eventHeaders ?? [idHeader, typeHeader, timestampHeader].filter((h): h is string => h !== undefined)
   return {

@@ -8,7 +8,7 @@ import { checkOneOf } from '../core/validate.js'
 import type {
   BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
 } from './provider.js'
-import { checkBodyLimit, checkOptionsObject, checkSecret, invalidOption } from './checks.js'
+import { checkBodyLimit, checkOptionsObject, checkSecret, invalid } from './checks.js'
 import { contentTypeFor, decodeBase64, matchingSecret, eitherHeader, fail, failureOf, hmacDigest, keyCache, replayKey, signingSecret, utf8Key } from './util.js'
 
 /** Options of `providers.shopify()`. */
@@ -63,7 +63,7 @@ export function shopify (options: ShopifyOptions): ShopifyProvider {
   const secret = checkSecret('shopify', o.secret)
   const idFrom = o.idFrom ?? 'webhook-id'
   const problem = checkOneOf('shopify.idFrom', idFrom, ['webhook-id', 'event-id'])
-  if (problem !== undefined) invalidOption(problem)
+  invalid.failIf(problem)
   const bodyLimit = checkBodyLimit('shopify', o.bodyLimit)
   const idHeaders = ID_HEADERS[idFrom]
   const keyFor = keyCache(utf8Key)

@@ -8,7 +8,7 @@ import { checkString } from '../core/validate.js'
 import type {
   BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
 } from './provider.js'
-import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance, invalidOption } from './checks.js'
+import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance, invalid } from './checks.js'
 import {
   checkWindow, contentTypeFor, decodeBase64, matchingSecret, fail, failureOf, hmacDigest, keyCache, nowSec, optionalHeader, parseTimestampSec,
   signingSecret, singleHeader, typeFromValue
@@ -76,7 +76,7 @@ export function standardWebhooks (options: StandardWebhooksOptions): StandardWeb
   const toleranceMs = checkTolerance('standardWebhooks', o.toleranceMs)
   const typeField = o.typeField ?? 'type'
   const problem = checkString('standardWebhooks.typeField', typeField)
-  if (problem !== undefined) invalidOption(problem)
+  invalid.failIf(problem)
   const bodyLimit = checkBodyLimit('standardWebhooks', o.bodyLimit)
   const keyFor = keyCache(standardWebhooksKey)
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { providers } from '../../providers/index.js'
 import { webhookPlugin } from '../../plugin/plugin.js'
-import { PLUGIN_DEFAULTS, paramsCacheKey, validatePluginOptions } from '../../plugin/options.js'
+import { PLUGIN_DEFAULTS, paramsCacheKey, validatePluginOptions } from '../../plugin/resolve-options.js'
 import type { Provider } from '../../providers/provider.js'
 import { testProvider } from '../helpers/webhook.js'
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { once } from 'node:events'
 import { Registry } from 'prom-client'
-import { validatePollerOptions } from '../../poller/poller-options.js'
+import { validatePollerOptions } from '../../poller/resolve-poller-options.js'
 import { runWithoutPromClient, sample } from '../helpers/metrics.js'
 import { cleanQueue, redisUrl, testClient, uniqueName } from '../helpers/redis.js'
 import { makeEvents, pollSetup } from '../fixtures/poller-setup.js'

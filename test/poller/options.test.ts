@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { pino } from 'pino'
-import { POLLER_DEFAULTS, validatePollerOptions, type PollerOptions } from '../../poller/poller-options.js'
+import type { PollerOptions } from '../../poller/poller-options.js'
+import { POLLER_DEFAULTS, validatePollerOptions } from '../../poller/resolve-poller-options.js'
 import { pageProblem } from '../../poller/poll-page.js'
 
 const base: PollerOptions = {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { pino } from 'pino'
-import { validateWorkerOptions, WORKER_DEFAULTS, type WebhookWorkerOptions } from '../../worker/options.js'
+import type { WebhookWorkerOptions } from '../../worker/options.js'
+import { validateWorkerOptions, WORKER_DEFAULTS } from '../../worker/resolve-options.js'
 import { createWebhookWorker } from '../../worker/worker.js'
 
 const base = { connection: 'redis://127.0.0.1:6379', apply: async () => {} }

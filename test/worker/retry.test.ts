@@ -1,6 +1,6 @@
 import t from 'tap'
 import { attemptBudget, createBackoffStrategy, rememberRetryDelay, retryDelayBounds, retryDelayMs } from '../../worker/retry.js'
-import { WORKER_DEFAULTS } from '../../worker/options.js'
+import { WORKER_DEFAULTS } from '../../worker/resolve-options.js'
 import { ATTEMPTS_CEILING } from '../../core/job-options.js'
 import type { AttemptReport } from '../../worker/reporter.js'
 import { makeEvent, queueFixture, startWorker, waitFor } from '../helpers/worker.js'
