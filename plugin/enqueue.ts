@@ -6,6 +6,7 @@
  */
 import { Queue } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
+import { deadline } from '../core/deadline.js'
 import { createProducerClient, within, type ManagedClient, type RedisClient } from '../core/connection.js'
 import { JOB_NAME, serializeEvent, type WebhookEvent } from '../core/event.js'
 import { safeJobId } from '../core/job-id.js'
@@ -113,7 +114,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
       ? addScript.add(jobId, data)
       : addWithExists(jobId, event)
     try {
-      const duplicate = await withDeadline(adding, options.ackTimeoutMs)
+      const duplicate = await deadline(options.ackTimeoutMs, undefined, () => adding, { fallback: (): typeof TIMED_OUT => TIMED_OUT })
       if (duplicate === TIMED_OUT) return { ok: false, reason: 'enqueue_timeout' }
       if (options.waitReplicas > 0) {
         const replicated = await waitForReplicas(startedAt)
@@ -149,7 +150,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     // Redis looks at blocked clients' timeouts on its cron (every 100 ms at the
     // default hz): asked for less, WAIT answers before our own deadline.
     const waitMs = Math.max(1, remainingMs - WAIT_SLACK_MS)
-    const confirmed = await withDeadline(client.wait(options.waitReplicas, waitMs), remainingMs)
+    const confirmed = await deadline(remainingMs, undefined, async () => await client.wait(options.waitReplicas, waitMs), { fallback: (): typeof TIMED_OUT => TIMED_OUT })
     if (confirmed === TIMED_OUT) return { ok: false, reason: 'enqueue_timeout' }
     if (confirmed >= options.waitReplicas) return undefined
     return { ok: false, reason: 'not_replicated', cause: new Error(`${confirmed} of ${options.waitReplicas} replicas confirmed the job within ${waitMs} ms`) }
@@ -165,20 +166,3 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
 }
 
 const TIMED_OUT = Symbol('timed out')
-
-/**
- * The promise's outcome, or {@link TIMED_OUT} after `ms`. One timer and one
- * promise per call; a late rejection is absorbed.
- */
-function withDeadline<T> (promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms, TIMED_OUT)
-    promise.then((value) => {
-      clearTimeout(timer)
-      resolve(value)
-    }, (err: unknown) => {
-      clearTimeout(timer)
-      reject(err)
-    })
-  })
-}
