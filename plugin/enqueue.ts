@@ -80,7 +80,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     addScript = internals.addScript === false ? undefined : await prepareAddScript(queue, client)
     addMode = addScript === undefined ? 'queue' : 'script'
     if (addScript === undefined && internals.addScript !== false) {
-      log.info({ queueName: options.queueName }, 'webhook intake: BullMQ\'s add script could not be matched; adding through queue.add with a separate duplicate check')
+      log.info({ queueName: options.queueName }, 'webhook intake: BullMQ\'s add script could not be matched or loaded; adding through queue.add with a separate duplicate check')
     }
     gate.queueReady()
   }, () => {})
