@@ -157,6 +157,8 @@ t.test('the cache serves events received before its entry\'s call started, until
   t.equal(calls, 1)
   t.equal(f.reporter.stats.cacheHits, 1)
 
+  // Entries are dated in ms: a call in the same ms as the first would not replace its entry.
+  await sleep(5)
   const fresh = await f.attempt(makeEvent({ payload: { object_id: 'o4' } }), { claimedAt: 7 }).settled
   t.same(fresh, { value: { state: { call: 2 }, fetchedAfter: 7 } }, 'an event newer than the entry calls hydrate')
   t.same(await f.attempt(old('o4')).settled, fresh, 'and its entry replaces the older one')

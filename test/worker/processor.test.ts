@@ -43,6 +43,8 @@ interface ProcessorFixture {
   letters: DeadLetter[]
   /** Every processor call, and what it threw. */
   runs: Run[]
+  /** The event job's first processor call, once it has returned or thrown (it may end after its attempt's report). */
+  firstRun: (event: WebhookEvent) => Promise<Run>
   inFlight: Set<InFlightAttempt>
   deadLettered: WeakSet<Job>
   /** The event's claim keys. */
@@ -116,6 +118,10 @@ async function processorFixture (t: Test, given: Options, wrapHydrate?: (step: H
     stale,
     letters,
     runs,
+    firstRun: async (event) => {
+      const jobId = safeJobId(event.source, event.id)
+      return await waitFor(() => runs.find((r) => r.jobId === jobId), 5000, `a run of ${jobId}`)
+    },
     inFlight,
     deadLettered,
     keys: (event) => eventKeys(base, safeJobId(event.source, event.id), event.replayKey, undefined),
@@ -220,7 +226,7 @@ t.test('busy: a claim held elsewhere delays the job without spending an attempt;
   const applied: number[] = []
   const f = await processorFixture(t, { apply: async (_s, _e, ctx) => { applied.push(ctx.attempt) } })
   const event = makeEvent()
-  const other = new ClaimStore(f.q.redis, { prefix: f.q.prefix, queueName: f.q.queueName, leaseMs: 600 })
+  const other = new ClaimStore(f.q.redis, { prefix: f.q.prefix, queueName: f.q.queueName, leaseMs: 1000 })
   const keys = other.keysFor(safeJobId(event.source, event.id))
   t.equal((await other.claim(keys, safeJobId(event.source, event.id), 'elsewhere', () => {})).decision, 'claimed')
   await f.q.add(event)
@@ -230,7 +236,7 @@ t.test('busy: a claim held elsewhere delays the job without spending an attempt;
   await waitFor(async () => await jobState(f, event) === 'delayed', 2000, 'delayed')
   const job = await f.q.queue.getJob(safeJobId(event.source, event.id))
   t.equal(job?.attemptsMade, 0, 'no attempt spent')
-  t.type(f.runs[0].error, DelayedError, 'BullMQ is told the job was delayed')
+  t.type((await f.firstRun(event)).error, DelayedError, 'BullMQ is told the job was delayed')
   t.same(applied, [], 'not applied while the other holder has it')
 
   await f.report(event.id, 'applied')
@@ -292,14 +298,14 @@ t.test('ordering: skipEqualVersion skips an equal version as unchanged; a busy o
   await f.report(same.id, 'unchanged')
   t.match(f.stale, [{ decision: 'unchanged', version: 5, lastAppliedVersion: 5 }])
 
-  await f.q.redis.set(keys.lease, 'another job', 'PX', 400)
+  await f.q.redis.set(keys.lease, 'another job', 'PX', 800)
   const blocked = makeEvent({ payload: { object_id: 'o2', state: { v: 6 } } })
   await f.q.add(blocked)
   const busy = await f.report(blocked.id, 'object-busy')
   t.match(busy, { stage: 'internal', claim: 'claimed', attempt: 1 })
-  t.ok((busy.retryInMs ?? 0) >= 100, `looks again later (${busy.retryInMs} ms)`)
+  t.ok((busy.retryInMs ?? 0) >= 250, `looks again later (${busy.retryInMs} ms)`)
   t.equal(await f.q.redis.exists(f.keys(blocked).claim), 0, 'its claim was released')
-  t.type(f.runs.find((r) => r.jobId === safeJobId('acme', blocked.id))?.error, DelayedError)
+  t.type((await f.firstRun(blocked)).error, DelayedError)
   await f.report(blocked.id, 'applied')
   t.same(applied, [{ id: blocked.id, attempt: 1 }], 'applied once the lease lapsed, on attempt 1')
   t.equal(await f.q.redis.get(keys.version), 'n:6')
@@ -310,7 +316,7 @@ t.test('a failed attempt is retried: its stage and delay reported, the claim rel
   const fences: number[] = []
   const failure = new Error('database down')
   const f = await processorFixture(t, {
-    retry: { attempts: 3, baseDelayMs: 300, maxDelayMs: 300 },
+    retry: { attempts: 3, baseDelayMs: 400, maxDelayMs: 400 },
     apply: async (_s, _e, ctx) => {
       fences.push(ctx.fence)
       if (ctx.attempt === 1) throw failure
@@ -321,8 +327,8 @@ t.test('a failed attempt is retried: its stage and delay reported, the claim rel
   const retry = await f.report(event.id, 'retry')
   t.equal(await f.q.redis.exists(f.keys(event).claim), 0, 'the claim is released for the retry')
   t.match(retry, { stage: 'apply', attempt: 1, claim: 'claimed', error: { name: 'Error', message: 'database down' } })
-  t.ok(retry.retryInMs !== undefined && retry.retryInMs >= 150 && retry.retryInMs <= 300, `a delay from the schedule (${retry.retryInMs})`)
-  t.equal(f.runs[0].error, failure, 'the error itself goes back to BullMQ')
+  t.ok(retry.retryInMs !== undefined && retry.retryInMs >= 200 && retry.retryInMs <= 400, `a delay from the schedule (${retry.retryInMs})`)
+  t.equal((await f.firstRun(event)).error, failure, 'the error itself goes back to BullMQ')
   const applied = await f.report(event.id, 'applied')
   t.equal(applied.attempt, 2)
   t.ok(fences[1] > fences[0], 'a higher fence for the next attempt')
@@ -381,7 +387,7 @@ t.test('dead-lettered at the stage that failed: permanent errors at once, transi
   t.match(letter(safeJobId('acme', badApply.id)), { stage: 'apply', attemptsMade: 2, error: { message: 'constraint violated' } })
   t.match(letter('acme.undecodable'), { stage: 'decode', event: { v: 99, id: 'future' } }, 'the raw data is kept')
 
-  const thrown = f.runs.find((r) => r.jobId === safeJobId('acme', gone.id))?.error
+  const thrown = (await f.firstRun(gone)).error
   t.type(thrown, UnrecoverableError, 'BullMQ is told to fail the job for good')
   t.equal(thrown?.message, '[hydrate] gone for good', 'with the stage in its reason')
   t.type(thrown?.cause, PermanentError)
@@ -396,7 +402,7 @@ t.test('a RateLimitedError from hydrate gives the job back without spending an a
     retry: { attempts: 1 },
     hydrate: async (event, ctx) => {
       calls.push(ctx.attempt)
-      if (calls.length === 1) throw new RateLimitedError(300)
+      if (calls.length === 1) throw new RateLimitedError(600)
       return event.payload
     },
     apply: async (_s, _e, ctx) => { applied.push(ctx.attempt) }
@@ -405,10 +411,10 @@ t.test('a RateLimitedError from hydrate gives the job back without spending an a
   await f.q.add(event)
   const limited = await f.report(event.id, 'rate-limited')
   t.match(limited, { stage: 'hydrate', attempt: 1, error: { name: 'Postponed' } })
-  t.ok(limited.retryInMs !== undefined && limited.retryInMs >= 300 && limited.retryInMs <= 330, `delayed for the pause (${limited.retryInMs})`)
+  t.ok(limited.retryInMs !== undefined && limited.retryInMs >= 600 && limited.retryInMs <= 660, `delayed for the pause (${limited.retryInMs})`)
   const pause = await f.q.redis.pttl(hydrationKeys(queueKeyBase(f.q.prefix, f.q.queueName)).pause)
-  t.ok(pause > 0 && pause <= 300, 'the pause is in Redis for the other workers')
-  t.type(f.runs[0].error, DelayedError)
+  t.ok(pause > 0 && pause <= 600, 'the pause is in Redis for the other workers')
+  t.type((await f.firstRun(event)).error, DelayedError)
   await f.report(event.id, 'applied')
   t.same(applied, [1], 'applied on attempt 1: the only attempt was never spent')
   t.notOk(f.outcomes(event.id).includes('dead-lettered'))
@@ -430,7 +436,7 @@ t.test('a claim taken over before the commit: the commit is refused, and the job
   t.match(lost, { stage: 'internal', attempt: 1, error: { code: 'WEBHOOK_WORKER_CLAIM_LOST' } })
   t.equal(f.reporter.stats.commitRefused, 1, 'the refused commit is counted')
   t.equal(await f.q.redis.exists(f.keys(event).done), 0, 'no done marker over the new holder')
-  t.type(f.runs[0].error, DelayedError)
+  t.type((await f.firstRun(event)).error, DelayedError)
   await f.report(event.id, 'applied', 5000)
   t.equal(applied.length, 2)
   t.equal(applied[1].attempt, 1, 'no attempt spent')
@@ -454,7 +460,7 @@ t.test('a forced close aborts the attempt: the job goes back to wait, its claim 
   for (const attempt of f.inFlight) attempt.abort(new WorkerErrors.WEBHOOK_WORKER_CLOSED())
   const closed = await f.report(event.id, 'closed')
   t.match(closed, { stage: 'apply', attempt: 1, error: { code: 'WEBHOOK_WORKER_CLOSED' } })
-  t.type(f.runs[0].error, WaitingError, 'BullMQ is told the job is back in wait')
+  t.type((await f.firstRun(event)).error, WaitingError, 'BullMQ is told the job is back in wait')
   await f.report(event.id, 'applied')
   t.same(applied, [1], 'run again at once, on attempt 1')
   t.equal(f.inFlight.size, 0, 'no attempt left in flight')
