@@ -153,6 +153,7 @@ class AttemptRun<S, P> {
     const { options, reporter } = this.#deps
     this.#stage = 'unhandled'
     if (options.unhandled === 'skip') {
+      this.#report.stage = 'unhandled'
       this.#finish('unhandled')
       reporter.unhandled(this.#event.source, this.#event.type)
       return

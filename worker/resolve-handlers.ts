@@ -31,7 +31,9 @@ export function resolveHandlers (value: unknown, invalid: OptionValidator): Hand
 
 function resolveHandler (name: string, value: unknown, invalid: OptionValidator): Route<unknown, unknown> {
   const handler = objectOf(name, value, 'a handler `{ hydrate?, apply? }`', invalid)
-  const unknown = unknownKeys(handler, HANDLER_KEYS)
+  // A literal is checked for typos (`aply`); an instance of a class of yours may carry what its methods use.
+  const plain = [Object.prototype, null].includes(Object.getPrototypeOf(handler))
+  const unknown = plain ? unknownKeys(handler, HANDLER_KEYS) : []
   if (unknown.length > 0) invalid.fail(`Unknown option \`${name}.${unknown[0]}\`; known options are ${HANDLER_KEYS.map((k) => `${name}.${k}`).join(', ')}`)
   if (handler.hydrate === undefined && handler.apply === undefined) {
     invalid.fail(expected(name, 'a handler with a `hydrate` or an `apply` function', value))

@@ -3,7 +3,8 @@
  * ones key by key) and checks every value, so the worker reads a complete,
  * valid set. The options themselves, and what each means, are in `options.ts`.
  */
-import { pino, type Logger } from 'pino'
+import type { Logger } from 'pino'
+import { DEFAULT_LOGGER, loggerOption } from '../core/logger.js'
 import { connectionProblem, type RedisConnection } from '../core/connection.js'
 import { WorkerErrors } from '../core/worker-errors.js'
 import { optionValidator, pick, type OptionValidator } from '../core/option-validator.js'
@@ -67,8 +68,7 @@ export const WORKER_DEFAULTS = {
   deadLetters: { alertThreshold: 10, includeStack: false },
   persistenceCheck: 'warn' as WorkerPersistenceCheck,
   unhandled: 'skip' as UnhandledPolicy,
-  // Synchronous: a warning written just before the process dies is not lost.
-  logger: pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true })),
+  logger: DEFAULT_LOGGER,
   skipEqualVersion: false,
   hydrateCacheMs: 0,
   clockSkewMs: 1000,
@@ -82,7 +82,6 @@ const KNOWN = [
   'rateLimit', 'objectKey', 'version', 'skipEqualVersion', 'hydrateCacheMs', 'clockSkewMs', 'metrics', 'queueMetrics'
 ] as const
 const HOUR_MS = 3_600_000
-const SILENT = pino({ level: 'silent' })
 const invalid: OptionValidator = optionValidator(WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
 
 /**
@@ -120,7 +119,7 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
     maxStalledCount: pick(o.maxStalledCount, WORKER_DEFAULTS.maxStalledCount),
     deadLetters: deadLetters as Required<DeadLetterOptions>,
     persistenceCheck: pick(o.persistenceCheck, WORKER_DEFAULTS.persistenceCheck),
-    logger: o.logger === false ? SILENT : pick(o.logger, WORKER_DEFAULTS.logger),
+    logger: loggerOption(o.logger) as Logger,
     rateLimit: rateLimitOption(o.rateLimit),
     objectKey: o.objectKey as ObjectKeyOf<P> | undefined,
     version: o.version as VersionOf<S> | undefined,
