@@ -215,6 +215,12 @@ const ABORTED_SETTLE_MS = 1000
  * starts it once the lock settings are registered. Throws
  * `WEBHOOK_WORKER_INVALID_OPTION` at once for bad options; a refusal to start
  * comes through `waitUntilReady()` (or an `error` event).
+ *
+ * `createWebhookWorker<S, P>()`: `S` is the state type, `P` the payload type.
+ * `createWebhookWorker<Events, S>()`, with `Events` a catalog of typed events
+ * such as `{ stripe: ByType<Stripe.Event>, github: ByName<WebhookEventMap> }`:
+ * `handlers` is checked against it and each handler's payload narrowed, and
+ * `S` is the state type.
  */
 export function createWebhookWorker<S = unknown, P = unknown> (options: WorkerOptionsFor<S, P>): WebhookWorkerHandle
 /** The same, for a state type that is itself a type parameter (a function wrapping `createWebhookWorker<S>()`). */
