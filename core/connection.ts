@@ -1,5 +1,6 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis'
 import { batchWrites } from './batch-writes.js'
+import { WebhookErrors } from './errors.js'
 
 /**
  * How to reach Redis: a `redis://` or `rediss://` URL, ioredis options, or an
@@ -107,7 +108,7 @@ function create (
   usableAsIs: (client: RedisClient) => boolean
 ): ManagedClient {
   const problem = connectionProblem(connection)
-  if (problem !== undefined) throw new TypeError(`Expected \`connection\` to be ${problem}`)
+  if (problem !== undefined) throw new WebhookErrors.WEBHOOK_INVALID_OPTION(`Expected \`connection\` to be ${problem}`)
   const named: RedisOptions = options.connectionName === undefined ? overrides : { ...overrides, connectionName: options.connectionName }
 
   let client: RedisClient
@@ -180,7 +181,7 @@ export async function waitForReady (client: RedisClient, timeoutMs: number): Pro
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       client.off('ready', onReady)
-      reject(new Error(`Redis was not ready within ${timeoutMs} ms (status: ${client.status})`))
+      reject(new WebhookErrors.WEBHOOK_REDIS_NOT_READY(timeoutMs, client.status))
     }, timeoutMs)
     function onReady (): void {
       clearTimeout(timer)

@@ -10,7 +10,7 @@ import {
   CURSOR, PURGE_LETTER, REPLAY_GATE, WRITE_LETTER
 } from './dead-letter-scripts.js'
 import { decodeEvent } from '../core/decode.js'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { JOB_NAME } from '../core/event.js'
 import { safeJobId } from '../core/job-id.js'
 import { eventJobOptions } from '../core/job-options.js'
@@ -68,7 +68,7 @@ export class DeadLetterStore {
       // Spread the writers of one letter apart, so that they stop colliding.
       await sleep(Math.random() * Math.min(50, 2 ** i))
     }
-    throw new Error(`The dead letter ${id} kept changing while a failure was written to it`)
+    throw new WebhookErrors.WEBHOOK_DEAD_LETTER_CONTENDED(id)
   }
 
   /** Dead letters not yet replayed, counted in O(1). */
@@ -243,5 +243,5 @@ export function failIf (problem: string | undefined): void {
 }
 
 export function fail (message: string): never {
-  throw new WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION(message)
+  throw new WebhookErrors.WEBHOOK_INVALID_OPTION(message)
 }

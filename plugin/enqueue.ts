@@ -6,7 +6,7 @@ import { safeJobId } from '../core/job-id.js'
 import { eventJobOptions } from '../core/job-options.js'
 import { checkPersistence, type PersistenceReport } from '../core/persistence.js'
 import { prepareAddScript, type AddScript } from './add-script.js'
-import { PluginErrors } from '../core/plugin-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { ResolvedPluginOptions } from './options.js'
 
 /** Why an event could not be enqueued. Each gives 503 with `Retry-After`. */
@@ -143,7 +143,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
       await within(initialized, left())
       if (!queueReady) {
         await close()
-        throw new PluginErrors.FST_WEBHOOK_REDIS_UNAVAILABLE_AT_BOOT(
+        throw new WebhookErrors.FST_WEBHOOK_REDIS_UNAVAILABLE_AT_BOOT(
           `Redis was not ready within ${options.readyTimeoutMs} ms (requireRedisAtBoot is true; status: ${client.status})`)
       }
     } else {
@@ -158,7 +158,7 @@ export function createEventProducer (options: ProducerOptions, log: FastifyBaseL
     const report = lastReport
     if (report !== undefined && report.verifiable && !report.ok) {
       await close()
-      throw new PluginErrors.FST_WEBHOOK_PERSISTENCE(
+      throw new WebhookErrors.WEBHOOK_PERSISTENCE(
         `Redis is not durable and persistenceCheck is 'refuse': ${report.problems.join('; ')}`)
     }
   }

@@ -6,7 +6,7 @@ import { metricsProblem, type MetricsOption } from '../core/prom.js'
 import {
   checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, checkString, expected, unknownKeys
 } from '../core/validate.js'
-import { PluginErrors } from '../core/plugin-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { Provider, SecretContext } from '../providers/provider.js'
 import { providerProblem } from '../providers/provider-check.js'
 
@@ -16,7 +16,7 @@ export type PersistenceCheck = 'warn' | 'refuse' | 'off'
 /** Which verified events are enqueued: a list of types, or a predicate of the type and the event. */
 export type AcceptTypes = readonly string[] | ((type: string, event: WebhookEvent) => boolean)
 
-/** Options of `webhookPlugin`. Validated at registration: a bad value fails `register` with `FST_WEBHOOK_INVALID_OPTION`. */
+/** Options of `webhookPlugin`. Validated at registration: a bad value fails `register` with `WEBHOOK_INVALID_OPTION`. */
 export interface WebhookPluginOptions {
   /**
    * The signature scheme and its secret(s), e.g. `providers.hmac({ secret })`.
@@ -146,7 +146,7 @@ export interface WebhookPluginOptions {
    * Prometheus metrics through prom-client, an optional peer dependency:
    * `true` registers them in prom-client's default registry, a `Registry` in
    * that one. Without prom-client installed, `register` fails with
-   * `FST_WEBHOOK_MISSING_DEPENDENCY`. Every name starts with `webhook_`.
+   * `WEBHOOK_MISSING_DEPENDENCY`. Every name starts with `webhook_`.
    * @defaultValue `false`
    */
   metrics?: MetricsOption
@@ -251,7 +251,7 @@ const MAX_BODY_LIMIT = 1_073_741_824
 
 /**
  * Applies defaults and checks every option. Pure: throws
- * `FST_WEBHOOK_INVALID_OPTION` (a `TypeError`) for the first bad option.
+ * `WEBHOOK_INVALID_OPTION` (a `TypeError`) for the first bad option.
  */
 export function validatePluginOptions (options: unknown): ResolvedPluginOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -358,5 +358,5 @@ function failIf (problem: string | undefined): void {
 }
 
 function fail (message: string): never {
-  throw new PluginErrors.FST_WEBHOOK_INVALID_OPTION(message)
+  throw new WebhookErrors.WEBHOOK_INVALID_OPTION(message)
 }

@@ -3,7 +3,7 @@ import type { CursorStore } from './cursor.js'
 import type { FetchChanges } from './poll-page.js'
 import { connectionProblem, type RedisConnection } from '../core/connection.js'
 import { SOURCE_PATTERN } from '../core/event.js'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { metricsProblem, type MetricsOption } from '../core/prom.js'
 import {
   checkBoolean, checkFunction, checkInteger, checkRedisName, checkString, expected, unknownKeys
@@ -104,7 +104,7 @@ export interface PollerOptions<P = unknown> {
   /**
    * Prometheus metrics through prom-client (an optional peer dependency):
    * `true` for its default registry, or a `Registry`. Without prom-client,
-   * `ready()` rejects with `WEBHOOK_WORKER_MISSING_DEPENDENCY`.
+   * `ready()` rejects with `WEBHOOK_MISSING_DEPENDENCY`.
    * @defaultValue `false`
    */
   metrics?: MetricsOption
@@ -147,7 +147,7 @@ const DURATIONS = [
 
 /**
  * Checks poller options and fills in defaults. Pure; throws a
- * `WEBHOOK_WORKER_INVALID_OPTION` `TypeError` for the first problem found.
+ * `WEBHOOK_INVALID_OPTION` `TypeError` for the first problem found.
  */
 export function validatePollerOptions<P> (options: PollerOptions<P>): Required<Omit<PollerOptions<P>, 'store'>> & Pick<PollerOptions<P>, 'store'> {
   if (typeof options !== 'object' || options === null) fail(expected('options', 'an object', options))
@@ -192,5 +192,5 @@ function check (problem: string | undefined): void {
 }
 
 function fail (message: string): never {
-  throw new WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION(message)
+  throw new WebhookErrors.WEBHOOK_INVALID_OPTION(message)
 }

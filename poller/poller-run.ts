@@ -4,7 +4,8 @@ import type { Queue } from 'bullmq'
 import type { Logger } from 'pino'
 import { waitForReady, type RedisClient } from '../core/connection.js'
 import { markSynced, type CursorBackend } from './cursor.js'
-import { isRateLimitedError, WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
+import { isRateLimitedError } from '../core/hook-errors.js'
 import { EVENT_VERSION, JOB_NAME, type WebhookEvent } from '../core/event.js'
 import { safeJobId } from '../core/job-id.js'
 import { eventJobOptions } from '../core/job-options.js'
@@ -121,13 +122,13 @@ async function loadOrInit<P> (run: RunContext<P>, lease: Lease): Promise<string 
   if (saved !== null) return saved
   const initial = typeof o.initialCursor === 'function' ? await o.initialCursor() : o.initialCursor
   if (typeof initial !== 'string') {
-    throw new WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION(`Expected \`initialCursor\` to return a string, got ${typeof initial}`)
+    throw new WebhookErrors.WEBHOOK_INVALID_OPTION(`Expected \`initialCursor\` to return a string, got ${typeof initial}`)
   }
   const outcome = await run.cursor.save(initial, null, lease)
   if (outcome === 'lease-lost') return undefined
   if (outcome === 'saved') return initial
   const raced = await run.cursor.load()
-  if (raced === null) throw new Error('The cursor store refused the initial cursor but holds none')
+  if (raced === null) throw new WebhookErrors.WEBHOOK_POLLER_BAD_CURSOR_STORE('The cursor store refused the initial cursor but holds none')
   return raced
 }
 
@@ -157,7 +158,7 @@ async function fetchOnce<P> (run: RunContext<P>, cursor: string, ctx: { signal: 
   // A fetchChanges that ignores its signal still cannot hold the run past the timeout, a lost lease or close().
   const cutOff = new Promise<never>((resolve, reject) => {
     timer = setTimeout(() => {
-      const err = new WorkerErrors.WEBHOOK_WORKER_TIMEOUT('fetchChanges', fetchTimeoutMs)
+      const err = new WebhookErrors.WEBHOOK_WORKER_TIMEOUT('fetchChanges', fetchTimeoutMs)
       timeout.abort(err)
       reject(err)
     }, fetchTimeoutMs)
@@ -177,8 +178,14 @@ async function fetchOnce<P> (run: RunContext<P>, cursor: string, ctx: { signal: 
   }
 }
 
-/** A page that breaks the contract: not retried within the run, and the cursor stays where it was. */
-export class BadPageError extends TypeError {}
+/**
+ * A page that breaks the contract (`WEBHOOK_POLLER_BAD_PAGE`, a `TypeError`): not
+ * retried within the run, and the cursor stays where it was.
+ */
+export class BadPageError extends WebhookErrors.WEBHOOK_POLLER_BAD_PAGE {
+  // Named as a TypeError is, as it was before it had a code.
+  override name = 'TypeError'
+}
 
 async function pause<P> (run: RunContext<P>, retryAfterMs: number, err: Error): Promise<{ resumeAt: number }> {
   const { client, keys, options: o, log } = run

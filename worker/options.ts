@@ -1,7 +1,7 @@
 import { pino, type Logger } from 'pino'
 import type { Job } from 'bullmq'
 import { connectionProblem, type RedisConnection } from '../core/connection.js'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { WebhookEvent } from '../core/event.js'
 import { ATTEMPTS_CEILING } from '../core/job-options.js'
 import { metricsProblem, type MetricsOption } from '../core/prom.js'
@@ -140,7 +140,7 @@ export interface DeadLetterOptions {
 /** What the worker does when Redis lacks AOF or `maxmemory-policy noeviction`. */
 export type WorkerPersistenceCheck = 'warn' | 'refuse' | 'off'
 
-/** Options of `createWebhookWorker`. Validated first: a bad value throws `WEBHOOK_WORKER_INVALID_OPTION`. */
+/** Options of `createWebhookWorker`. Validated first: a bad value throws `WEBHOOK_INVALID_OPTION`. */
 export interface WebhookWorkerOptions<S = unknown, P = unknown> {
   /**
    * How to reach Redis: a `redis://` URL, ioredis options, or an ioredis
@@ -282,7 +282,7 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
   /**
    * Prometheus metrics through prom-client (an optional peer dependency):
    * `true` for its default registry, or a `Registry`. Without prom-client,
-   * the worker refuses to start with `WEBHOOK_WORKER_MISSING_DEPENDENCY`.
+   * the worker refuses to start with `WEBHOOK_MISSING_DEPENDENCY`.
    * @defaultValue `false`
    */
   metrics?: MetricsOption
@@ -355,7 +355,7 @@ const HOUR_MS = 3_600_000
 
 /**
  * Applies defaults and checks every option. Pure: throws
- * `WEBHOOK_WORKER_INVALID_OPTION` (a `TypeError`) for the first bad option.
+ * `WEBHOOK_INVALID_OPTION` (a `TypeError`) for the first bad option.
  */
 export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>): ResolvedWorkerOptions<S, P> {
   const o = objectOf('options', options)
@@ -470,5 +470,5 @@ function failIf (problem: string | undefined): void {
 }
 
 function fail (message: string): never {
-  throw new WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION(message)
+  throw new WebhookErrors.WEBHOOK_INVALID_OPTION(message)
 }

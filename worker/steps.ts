@@ -1,5 +1,5 @@
 import { DelayedError, WaitingError, type Job } from 'bullmq'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { DedupeOptions } from './options.js'
 import type { WebhookEvent } from '../core/event.js'
 
@@ -18,7 +18,7 @@ export async function withTimeout<T> (step: string, timeoutMs: number, controlle
   const deadline = new Promise<never>((resolve, reject) => {
     onAbort = () => reject(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })
-    timer = setTimeout(() => controller.abort(new WorkerErrors.WEBHOOK_WORKER_TIMEOUT(step, timeoutMs)), timeoutMs)
+    timer = setTimeout(() => controller.abort(new WebhookErrors.WEBHOOK_WORKER_TIMEOUT(step, timeoutMs)), timeoutMs)
   })
   try {
     return await Promise.race([Promise.resolve().then(fn), deadline])
