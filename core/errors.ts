@@ -1,4 +1,17 @@
-import createError from '@fastify/error'
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
+
+/**
+ * A code for a throw that had none before: its errors keep the name of their
+ * base (`TypeError`, `Error`), as Node's coded errors do, so the code is the
+ * only thing that changed about them.
+ */
+function coded<C extends string> (code: C, message: string, Base: ErrorConstructor = Error): FastifyErrorConstructor<{ code: C }> {
+  const Coded = createError(code, message, 500, Base)
+  const name = Base.name
+  return class extends Coded {
+    override name = name
+  } as unknown as FastifyErrorConstructor<{ code: C }>
+}
 
 // Declared apart so that a narrower code can take it as its base.
 const InvalidOption = createError('WEBHOOK_INVALID_OPTION', '%s', 500, TypeError)
@@ -11,8 +24,10 @@ const InvalidOption = createError('WEBHOOK_INVALID_OPTION', '%s', 500, TypeError
  * Rejections carry their code and a generic message into the HTTP body (never
  * a secret, a signature or a stack); the precise reason goes to the log.
  * Bad options, and values of the wrong shape from the caller's callbacks, are
- * `TypeError`s. Every code is listed in the README's errors table (a test
- * checks both ways).
+ * `TypeError`s. Codes that were already Fastify errors are named
+ * `FastifyError`; the ones given to throws that had no code keep the name they
+ * had. Every code is listed in the README's errors table (a test checks both
+ * ways).
  */
 export const WebhookErrors = {
   /**
@@ -32,11 +47,11 @@ export const WebhookErrors = {
    */
   WEBHOOK_MISSING_DEPENDENCY: createError('WEBHOOK_MISSING_DEPENDENCY', '%s', 500, TypeError),
   /** `safeJobId(source, id)` got a source that does not match `SOURCE_PATTERN`, or an id that is not a string. */
-  WEBHOOK_INVALID_JOB_ID: createError('WEBHOOK_INVALID_JOB_ID', '%s', 500, TypeError),
+  WEBHOOK_INVALID_JOB_ID: coded('WEBHOOK_INVALID_JOB_ID', '%s', TypeError),
   /** The poller's Redis connection was not ready within `enqueueTimeoutMs` (`runOnce`, `status`). */
-  WEBHOOK_REDIS_NOT_READY: createError('WEBHOOK_REDIS_NOT_READY', 'Redis was not ready within %d ms (status: %s)'),
+  WEBHOOK_REDIS_NOT_READY: coded('WEBHOOK_REDIS_NOT_READY', 'Redis was not ready within %d ms (status: %s)'),
   /** A poller command got no answer from Redis within `enqueueTimeoutMs` (`runOnce`, `status`). */
-  WEBHOOK_REDIS_TIMEOUT: createError('WEBHOOK_REDIS_TIMEOUT', 'Redis did not answer within %d ms while %s'),
+  WEBHOOK_REDIS_TIMEOUT: coded('WEBHOOK_REDIS_TIMEOUT', 'Redis did not answer within %d ms while %s'),
 
   /**
    * A preset factory (`providers.stripe(…)` and the others) got a bad option,
@@ -50,7 +65,7 @@ export const WebhookErrors = {
    * A preset's `sign()` has no secret it can sign with: its secret is a
    * resolver and no `{ secret }` was given, or the given one is unusable.
    */
-  WEBHOOK_PROVIDER_BAD_SIGNING_SECRET: createError('WEBHOOK_PROVIDER_BAD_SIGNING_SECRET', '%s', 500, TypeError),
+  WEBHOOK_PROVIDER_BAD_SIGNING_SECRET: coded('WEBHOOK_PROVIDER_BAD_SIGNING_SECRET', '%s', TypeError),
 
   /** Another live worker of the queue registered other lock settings: this one refuses to start. */
   WEBHOOK_WORKER_LOCK_MISMATCH: createError('WEBHOOK_WORKER_LOCK_MISMATCH', '%s'),
@@ -66,16 +81,16 @@ export const WebhookErrors = {
   WEBHOOK_WORKER_BAD_CALLBACK_VALUE: createError('WEBHOOK_WORKER_BAD_CALLBACK_VALUE', '%s'),
 
   /** `fetchChanges` returned a page that breaks the contract: the run fails at once, the cursor stays. */
-  WEBHOOK_POLLER_BAD_PAGE: createError('WEBHOOK_POLLER_BAD_PAGE', '%s', 500, TypeError),
+  WEBHOOK_POLLER_BAD_PAGE: coded('WEBHOOK_POLLER_BAD_PAGE', '%s', TypeError),
   /** A cursor `store` broke its contract: `load` or `save` resolved to the wrong type, or `save` refused the first cursor while `load` finds none. */
-  WEBHOOK_POLLER_BAD_CURSOR_STORE: createError('WEBHOOK_POLLER_BAD_CURSOR_STORE', '%s', 500, TypeError),
+  WEBHOOK_POLLER_BAD_CURSOR_STORE: coded('WEBHOOK_POLLER_BAD_CURSOR_STORE', '%s', TypeError),
   /** `runOnce` after `close`; also the reason of `ctx.signal` when `close` stops a run. */
-  WEBHOOK_POLLER_CLOSED: createError('WEBHOOK_POLLER_CLOSED', '%s'),
+  WEBHOOK_POLLER_CLOSED: coded('WEBHOOK_POLLER_CLOSED', '%s'),
   /** The run lost its poll lease to another replica (the reason of `ctx.signal`); it stops without saving its cursor. */
-  WEBHOOK_POLLER_LEASE_LOST: createError('WEBHOOK_POLLER_LEASE_LOST', 'The poll lease %s was lost'),
+  WEBHOOK_POLLER_LEASE_LOST: coded('WEBHOOK_POLLER_LEASE_LOST', 'The poll lease %s was lost'),
 
   /** Other writers kept changing a dead letter while the worker wrote a failure to it: logged, and the job stays in BullMQ's failed set for the sweeper. */
-  WEBHOOK_DEAD_LETTER_CONTENDED: createError('WEBHOOK_DEAD_LETTER_CONTENDED', 'The dead letter %s kept changing while a failure was written to it'),
+  WEBHOOK_DEAD_LETTER_CONTENDED: coded('WEBHOOK_DEAD_LETTER_CONTENDED', 'The dead letter %s kept changing while a failure was written to it'),
 
   /** Two registrations in one app share a `name`: `register` fails. */
   FST_WEBHOOK_DUPLICATE_NAME: createError('FST_WEBHOOK_DUPLICATE_NAME', '%s', 500, TypeError),

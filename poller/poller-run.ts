@@ -182,10 +182,7 @@ async function fetchOnce<P> (run: RunContext<P>, cursor: string, ctx: { signal: 
  * A page that breaks the contract (`WEBHOOK_POLLER_BAD_PAGE`, a `TypeError`): not
  * retried within the run, and the cursor stays where it was.
  */
-export class BadPageError extends WebhookErrors.WEBHOOK_POLLER_BAD_PAGE {
-  // Named as a TypeError is, as it was before it had a code.
-  override name = 'TypeError'
-}
+export class BadPageError extends WebhookErrors.WEBHOOK_POLLER_BAD_PAGE {}
 
 async function pause<P> (run: RunContext<P>, retryAfterMs: number, err: Error): Promise<{ resumeAt: number }> {
   const { client, keys, options: o, log } = run
