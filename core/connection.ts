@@ -108,7 +108,8 @@ function create (
   usableAsIs: (client: RedisClient) => boolean
 ): ManagedClient {
   const problem = connectionProblem(connection)
-  if (problem !== undefined) throw new WebhookErrors.WEBHOOK_INVALID_OPTION(`Expected \`connection\` to be ${problem}`)
+  // Every public caller checked `connection` first, with its own coded option error.
+  if (problem !== undefined) throw new TypeError(`Expected \`connection\` to be ${problem}`)
   const named: RedisOptions = options.connectionName === undefined ? overrides : { ...overrides, connectionName: options.connectionName }
 
   let client: RedisClient
