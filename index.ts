@@ -5,7 +5,8 @@
 import { webhookPlugin } from './plugin/index.js'
 
 export default webhookPlugin
-export { webhookPlugin, PluginErrors, PLUGIN_DEFAULTS, providers, UnknownTenantError } from './plugin/index.js'
+export { webhookPlugin, PluginErrors, WebhookErrors, PLUGIN_DEFAULTS, providers, UnknownTenantError } from './plugin/index.js'
+export type { WebhookErrorCode } from './plugin/index.js'
 export type {
   WebhookIntake, WebhookRegistry, WebhooksHealth, IntakeHealth, HealthCheck, HealthStatus, AcceptTypes, WebhookPluginOptions, PersistenceCheck, IntakeStats, Outcome, Provider, ContentKind, IncomingHeaders, SecretOption,
   SecretContext, SecretResolver, VerifyFailureReason, VerifyInput, VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason,

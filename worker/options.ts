@@ -2,7 +2,7 @@
  * The options of `createWebhookWorker` and the types they are made of: what
  * each option does, its default, its unit and the values it takes. Resolving
  * and checking them is `resolve-options.ts`'s work; a value outside what is
- * written here throws `WEBHOOK_WORKER_INVALID_OPTION`.
+ * written here throws `WEBHOOK_INVALID_OPTION`.
  */
 import type { Logger } from 'pino'
 import type { Job } from 'bullmq'
@@ -148,7 +148,7 @@ export interface DeadLetterOptions {
 /** What the worker does when Redis lacks AOF or `maxmemory-policy noeviction`. */
 export type WorkerPersistenceCheck = 'warn' | 'refuse' | 'off'
 
-/** Options of `createWebhookWorker`. Validated first: a bad value throws `WEBHOOK_WORKER_INVALID_OPTION`. */
+/** Options of `createWebhookWorker`. Validated first: a bad value throws `WEBHOOK_INVALID_OPTION`. */
 export interface WebhookWorkerOptions<S = unknown, P = unknown> {
   /**
    * How to reach Redis: a `redis://` URL, ioredis options, or an ioredis
@@ -313,7 +313,7 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
    * Prometheus metrics through prom-client (an optional peer dependency):
    * `true` for its default registry, a `Registry`, or `false` for none.
    * Without prom-client, the worker refuses to start with
-   * `WEBHOOK_WORKER_MISSING_DEPENDENCY`. Every name starts with `webhook_`.
+   * `WEBHOOK_MISSING_DEPENDENCY`. Every name starts with `webhook_`.
    * @defaultValue `false`
    */
   metrics?: MetricsOption
