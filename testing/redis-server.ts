@@ -73,7 +73,7 @@ export async function privateRedis (options: PrivateRedisOptions = {}): Promise<
       return await start(port, dir, options)
     } catch (err) {
       lastError = err
-      if (options.port !== undefined || (err as { code?: string }).code === 'WEBHOOK_TESTING_REDIS_NOT_FOUND') break
+      if (options.port !== undefined || !/in use/i.test((err as Error).message)) break
     }
   }
   rmSync(dir, { recursive: true, force: true })
