@@ -1,5 +1,5 @@
-import t from 'tap'
-import Fastify from 'fastify'
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { PermanentError } from '../../core/worker-errors.js'
 import { webhookPlugin } from '../../plugin/plugin.js'
 import { providers } from '../../providers/index.js'
@@ -14,7 +14,7 @@ t.setTimeout(60_000)
 
 const provider = providers.hmac({ secret: 'drain secret' })
 
-async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<{ app: ReturnType<typeof Fastify>, queueName: string }> {
+async function setup (t: Test): Promise<{ app: FastifyInstance, queueName: string }> {
   const queueName = uniqueName('drain')
   const redis = testClient(t)
   const app = Fastify()

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Registry } from 'prom-client'
 import { serveWorkerOps, type WorkerOps } from '../../worker/ops-server.js'
 import { createWebhookWorker } from '../../worker/worker.js'
@@ -12,7 +12,7 @@ import { makeEvent, SHORT_LOCKS, waitFor } from '../helpers/worker.js'
 // over a real socket.
 t.setTimeout(60_000)
 
-async function serve (t: Parameters<Parameters<typeof t.test>[1]>[0], options: Parameters<typeof serveWorkerOps>[0]): Promise<WorkerOps> {
+async function serve (t: Test, options: Parameters<typeof serveWorkerOps>[0]): Promise<WorkerOps> {
   const ops = await serveWorkerOps(options)
   t.teardown(() => ops.close())
   return ops
