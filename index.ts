@@ -16,10 +16,10 @@ export type {
   PresetFactory, HmacOptions, HmacProvider, HmacSignOptions, StandardWebhooksOptions, StandardWebhooksProvider, StandardWebhooksSignOptions,
   StripeOptions, GitHubOptions, GitHubProvider, GitHubSignOptions, ShopifyOptions, ShopifyProvider, ShopifySignOptions, SlackOptions
 } from './plugin/index.js'
-export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller, createWebhookWorker, createDeadLetters } from './worker/index.js'
+export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller, createWebhookWorker, createDeadLetters, serveWorkerOps } from './worker/index.js'
 export type { WebhookEvent, PersistenceReport, RedisConnection, RedisClient } from './worker/index.js'
 export type {
-  WebhookWorkerHandle, CloseOptions, WorkerHealth, WorkerHealthStatus, MetricsOption, WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
+  WebhookWorkerHandle, CloseOptions, WorkerHealth, WorkerHealthStatus, WorkerOps, WorkerOpsOptions, WorkerHealthSource, MetricsOption, WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
   AttemptReport, AttemptOutcome, DeadLetterAlert, WorkerStats, WebhookWorkerEvents, DeadLetters, DeadLettersOptions, ReplayOptions,
   DeadLetter, DeadLetterStage, DeadLetterError, DeadLetterFilter, DeadLetterPage, DeadLetterCursor, DeadLetterCursorPage, DeadLetterFailure, ReplayResult, ClaimDecision,
   RateLimitOptions, ObjectKeyOf, VersionOf, ObjectVersion, StaleInfo

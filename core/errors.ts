@@ -92,6 +92,15 @@ export const WebhookErrors = {
   /** Other writers kept changing a dead letter while the worker wrote a failure to it: logged, and the job stays in BullMQ's failed set for the sweeper. */
   WEBHOOK_DEAD_LETTER_CONTENDED: coded('WEBHOOK_DEAD_LETTER_CONTENDED', 'The dead letter %s kept changing while a failure was written to it'),
 
+  /** The test kit's `privateRedis()`: no `redis-server` binary on `PATH`. */
+  WEBHOOK_TESTING_REDIS_NOT_FOUND: createError('WEBHOOK_TESTING_REDIS_NOT_FOUND', '%s'),
+  /** The test kit's `privateRedis()`: `redis-server` exited, or did not answer `PING` in time. */
+  WEBHOOK_TESTING_REDIS_START: createError('WEBHOOK_TESTING_REDIS_START', '%s'),
+  /** The test kit's `ready()` or `drain()` gave up after its `timeoutMs`. */
+  WEBHOOK_TESTING_TIMEOUT: createError('WEBHOOK_TESTING_TIMEOUT', '%s'),
+  /** The test kit's `ready()` was given an app without `webhookPlugin` registered (or without the named registration). */
+  WEBHOOK_TESTING_NO_PLUGIN: createError('WEBHOOK_TESTING_NO_PLUGIN', '%s', 500, TypeError),
+
   /** Two registrations in one app share a `name`: `register` fails. */
   FST_WEBHOOK_DUPLICATE_NAME: createError('FST_WEBHOOK_DUPLICATE_NAME', '%s', 500, TypeError),
   /** `app.webhooks` is already decorated by something other than this plugin: `register` fails. */

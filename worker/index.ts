@@ -14,6 +14,8 @@ export type { RedisConnection, RedisClient } from '../core/connection.js'
 export { createWebhookWorker } from './worker.js'
 export type { WebhookWorkerHandle, CloseOptions } from './worker.js'
 export type { WorkerHealth, WorkerHealthStatus } from './worker-health.js'
+export { serveWorkerOps } from './ops-server.js'
+export type { WorkerOps, WorkerOpsOptions, WorkerHealthSource } from './ops-server.js'
 export type { MetricsOption } from '../core/prom.js'
 export type {
   WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
