@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // An interleaved A/B of two configurations, to measure what a proposed change
 // buys before it is made in the package. An arm is `receiver[:variant]`:
 // receivers plugin, hand, bare (bench/servers, bench/baselines) and ablation

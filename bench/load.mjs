@@ -1,3 +1,4 @@
+// @ts-check
 // The load generator, in its own process so its CPU never counts as the
 // server's: autocannon over loopback, a fresh event id and a fresh signature
 // per request (setupRequest). Driven by bench/run.mjs over IPC.

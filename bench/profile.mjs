@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Profiles one process of the benchmark under load with `node --cpu-prof`: an
 // ingest server under the ingest benchmark's load (from a separate process),
 // or a worker draining a filled queue. Prints where the busy time went; the

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run bench`: every comparison of the README's table, measured in one run,
 // printed as markdown and written as JSON under bench/results/.
 import { execFileSync } from 'node:child_process'

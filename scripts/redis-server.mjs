@@ -1,3 +1,4 @@
+// @ts-check
 // Starts and stops private redis-server processes for tests, the demo, the
 // benchmarks and the chaos harness. Plain ESM so it runs before any loader.
 import { spawn, spawnSync } from 'node:child_process'

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm test`: runs tap against a private redis-server (AOF on) unless REDIS_URL
 // is set, and stops that server by its pid however the run ends.
 import { spawn } from 'node:child_process'

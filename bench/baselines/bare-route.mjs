@@ -1,3 +1,4 @@
+// @ts-check
 // Baseline (a), the ceiling: a bare Fastify route that checks the same HMAC
 // as the plugin's generic scheme on the raw body buffer and answers 202. It
 // does not parse the body and enqueues nothing, so no receiver that verifies

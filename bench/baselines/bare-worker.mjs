@@ -1,3 +1,4 @@
+// @ts-check
 // Worker baseline: a bare BullMQ Worker with a no-op processor, BullMQ's
 // defaults otherwise (same lock settings as the package's defaults). It
 // takes the same jobs as the package's worker: no dedupe, no claim, no commit.

@@ -1,3 +1,4 @@
+// @ts-check
 // Baseline (b): a typical tutorial's hand-rolled node:http receiver, with its
 // crashes fixed and nothing else added. It buffers the body, compares decoded
 // digests of equal length with timingSafeEqual (the tutorial's length-mismatch

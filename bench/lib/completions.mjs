@@ -1,3 +1,4 @@
+// @ts-check
 // Counts completed jobs inside a worker process and turns their times into a
 // steady-state rate: the jobs between the 10th and 90th percentile of
 // completions divided by the time between them, so neither connection setup

@@ -1,3 +1,4 @@
+// @ts-check
 // An experiment, not part of any benchmarked configuration: hold every ioredis
 // connection's writes in this process until the end of the event-loop turn,
 // so the commands issued in one turn (one request's EXISTS and add, or the

@@ -1,3 +1,4 @@
+// @ts-check
 // Reads a V8 .cpuprofile (node --cpu-prof) and says where the time went: by
 // package, and by function (self and inclusive), with our built files mapped
 // back to their TypeScript sources.

@@ -1,3 +1,4 @@
+// @ts-check
 // Jobs for the worker benchmarks, shaped exactly like production's: one real
 // event goes through the plugin, and its job (name, data, options) is the
 // template every benchmark job is cloned from, each with a fresh event id.

@@ -1,3 +1,4 @@
+// @ts-check
 // Child processes for servers, workers and the load generator, and what the
 // kernel says about any process: CPU time and resident memory from /proc,
 // read from outside so measuring costs the measured process nothing.

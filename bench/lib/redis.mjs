@@ -1,3 +1,4 @@
+// @ts-check
 // Each benchmark section gets its own private redis-server, configured as in
 // production (AOF on, appendfsync everysec, noeviction), and stops it after.
 import { Redis } from 'ioredis'

@@ -1,3 +1,4 @@
+// @ts-check
 // The run's markdown: one table per section and the targets with the
 // measured ratio for each.
 import { fmt, mb, table, times } from './stats.mjs'

@@ -1,3 +1,4 @@
+// @ts-check
 // The ingest servers under test and how to start them: each in its own
 // process, so its CPU and memory are its own.
 import { fileURLToPath } from 'node:url'

@@ -1,3 +1,4 @@
+// @ts-check
 // Medians, percentiles and ratios: absolute numbers drift on a shared machine,
 // so every comparison is a ratio of medians measured in the same run.
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Section 3, bursts: a backlog of events over few objects, enqueued before one
 // worker process starts; how many hydrate calls it makes, against one per
 // event: without objectKey, with objectKey (in-flight calls shared per

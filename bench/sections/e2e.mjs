@@ -1,3 +1,4 @@
+// @ts-check
 // Section 4, end to end: the plugin and the worker running together at a fixed
 // offered rate well under capacity; for each event, the time from the sender
 // receiving its 202 to the worker's apply, and from sending to apply.

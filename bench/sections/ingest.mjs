@@ -1,3 +1,4 @@
+// @ts-check
 // Section 1, ingest: the plugin against the bare route (the ceiling) and the
 // hand-rolled receiver, per body size, in interleaved trials on one private Redis.
 import { cpuSeconds, memoryOf } from '../lib/proc.mjs'

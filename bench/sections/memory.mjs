@@ -1,3 +1,4 @@
+// @ts-check
 // Section 5, memory: each receiver's resident memory under a 16 KB load (fresh
 // processes, peak as the kernel counts it), and what the worker leaves in
 // Redis per event: bytes per done marker and per retained completed job.

@@ -1,3 +1,4 @@
+// @ts-check
 // Section 2, worker: createWebhookWorker with no-op hydrate and apply against a
 // bare BullMQ Worker with a no-op processor, on the same jobs, per concurrency,
 // in interleaved runs (a fresh queue and a fresh worker process each run).

@@ -1,3 +1,4 @@
+// @ts-check
 // A receiver built up feature by feature, to price what the plugin does on
 // top of the hand-rolled baseline (bench/ab.mjs --a ablation:http --b ablation:fastify,exists).
 // BENCH_VARIANT is a comma list:

@@ -1,3 +1,4 @@
+// @ts-check
 // This package's ingress: the plugin with the generic HMAC preset, as a user
 // registers it (verify + safe parse + durable enqueue + 202). Logging off, as
 // for every server in the benchmark. BENCH_VARIANT names a user-level

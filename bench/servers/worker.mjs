@@ -1,3 +1,4 @@
+// @ts-check
 // This package's worker, in its own process: createWebhookWorker with fake
 // user callbacks, as the benchmark mode asks:
 // - throughput: no-op hydrate and apply;

@@ -1,3 +1,4 @@
+// @ts-check
 // The app under test, as its own process: Fastify with the server timeouts the
 // README recommends and the webhook plugin on the generic HMAC provider.
 // Configured by the harness through CHAOS_CONFIG (JSON); says `ready` over IPC

@@ -1,3 +1,4 @@
+// @ts-check
 // A side run of the sender on a scenario's stack, under its own run id (so
 // the main run's accounting does not see it): a warm-up, or a batch whose
 // processing is timed.

@@ -1,3 +1,4 @@
+// @ts-check
 // The negative control: the worker of the source article, reproduced in the
 // harness and nowhere else. It checks a dedupe key, sets it, THEN hydrates and
 // applies. When apply fails (or the process dies) after the marker is set,

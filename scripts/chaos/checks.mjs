@@ -1,3 +1,4 @@
+// @ts-check
 // The checks scenarios share: delivery (nothing lost, doubled or stuck), the
 // kill plan's faults, and answers under a Redis outage or freeze.
 import { check } from './verify.mjs'

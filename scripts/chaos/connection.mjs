@@ -1,3 +1,4 @@
+// @ts-check
 // How the harness's processes reach Redis: a URL for a single server, or an
 // ioredis Cluster over the nodes of a local cluster, as a user would pass one.
 import { Cluster } from 'ioredis'

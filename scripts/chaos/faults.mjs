@@ -1,3 +1,4 @@
+// @ts-check
 // Fault injection. A plan is a list of faults, each fired once the sender has
 // had a given share of the events acknowledged, so faults land under load
 // whatever the machine's speed. Every fault is recorded with its time and pid,

@@ -1,3 +1,4 @@
+// @ts-check
 // The effect ledger: where the chaos workers' apply writes its effects, and
 // where the harness counts them afterwards.
 //

@@ -1,3 +1,4 @@
+// @ts-check
 // The poller process: the package's createPoller reading the provider API's
 // change list (provider-api.mjs), on the same queue, prefix and source as the
 // webhook route, so a change seen both ways maps to one job id.

@@ -1,3 +1,4 @@
+// @ts-check
 // Process orchestration: a private redis-server, the app, N workers, each its
 // own process on loopback, each killable and restartable. Every pid is handed
 // to the reaper, and every child is SIGKILLed when the harness exits, so no

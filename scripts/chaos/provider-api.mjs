@@ -1,3 +1,4 @@
+// @ts-check
 // The provider's REST API, as the poller sees it: every event the sender
 // creates is recorded here first (sent as a webhook or not), and
 // `GET /changes?cursor=N&limit=L` lists them in creation order. The cursor is

@@ -1,3 +1,4 @@
+// @ts-check
 // The provider both ends use: the generic HMAC preset with a signed timestamp,
 // so every attempt the sender makes carries a fresh timestamp and signature.
 import { providers } from 'fastify-hybrid-webhooks'

@@ -1,3 +1,4 @@
+// @ts-check
 // A watchdog the harness forks first. The harness tells it every child pid it
 // starts (redis-server included) and every directory it creates; when the
 // harness goes away by any means, SIGKILL included, the IPC channel closes and

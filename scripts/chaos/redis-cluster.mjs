@@ -1,3 +1,4 @@
+// @ts-check
 // A local Redis Cluster of three masters and no replicas, each node a private
 // redis-server with AOF in its own directory, for the cluster scenario. It
 // answers like startRedis(): kill/start/signal act on the node that owns the

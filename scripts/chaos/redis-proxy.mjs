@@ -1,3 +1,4 @@
+// @ts-check
 // A TCP proxy in front of Redis, as its own process: what a virtual IP or a
 // managed service's endpoint does in a failover. The app and the workers
 // connect here; `{ cmd: 'switch', port }` points it at a new primary and drops

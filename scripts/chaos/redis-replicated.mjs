@@ -1,3 +1,4 @@
+// @ts-check
 // A primary with one replica behind a proxy (redis-proxy.mjs), for the
 // replicas scenario. It answers like startRedis() (url, pid, stop), and
 // `failover(holdMs)` does what Sentinel and a moving endpoint do when a primary

@@ -1,3 +1,4 @@
+// @ts-check
 // Human-readable output: each scenario's checks with PASS or FAIL, then one
 // summary table (the one the README's Reliability section quotes).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run chaos`: proves the delivery contract under faults, with numbers.
 // Runs the real pieces as separate processes on loopback (a private
 // redis-server with AOF, the app with the plugin, workers) and a sender that

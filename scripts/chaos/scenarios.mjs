@@ -1,3 +1,4 @@
+// @ts-check
 // The scenarios: what runs, which faults land, and which checks decide PASS.
 // The core ones are defined here; the others live in ./scenarios/, each a
 // definition the same runner takes:

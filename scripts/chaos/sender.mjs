@@ -1,3 +1,4 @@
+// @ts-check
 // A sender that behaves like a webhook provider: each event is POSTed until a
 // 2xx comes back, every attempt signed afresh (new timestamp, new signature),
 // every non-2xx and every connection error retried with capped, jittered

@@ -1,3 +1,4 @@
+// @ts-check
 // Hostile clients: raw sockets that never finish a request. Half dribble
 // their headers a byte at a time; half send complete headers and part of a
 // body, then stall. The pool is kept full (a closed socket is replaced) until

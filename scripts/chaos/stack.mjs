@@ -1,3 +1,4 @@
+// @ts-check
 // One scenario's stack: a private redis-server (or a local three-node Redis
 // Cluster, or a primary and a replica behind a proxy), one or more apps, N workers, optionally a poller reading a fake
 // provider API, and the harness's own view of the queue, all in a temporary

@@ -1,3 +1,4 @@
+// @ts-check
 // The end of every scenario: wait for the queue to drain, then hold what the
 // sender was told (acknowledged) against what the ledger saw (effects).
 import { callsOpenDuring, countEffects, openLedger, readLedger } from './ledger.mjs'

@@ -1,3 +1,4 @@
+// @ts-check
 // A worker process under test. CHAOS_CONFIG.mode picks the worker:
 // - 'real': the package's createWebhookWorker with a transactional apply keyed
 //   by ctx.idempotencyKey (the pattern the README documents);

@@ -1,3 +1,4 @@
+// @ts-check
 // Command-line flags of `npm run demo`.
 import { parseArgs } from 'node:util'
 

@@ -1,3 +1,4 @@
+// @ts-check
 // The final check and the report: does every order in the database equal the
 // provider's current state, and what did it take to get there.
 import { ORDER_FIELDS } from './db.mjs'

@@ -1,3 +1,4 @@
+// @ts-check
 // The figures of the summary: what each part counted, gathered at the end.
 
 /** Every counter at zero; the pipeline adds to some while it runs. */

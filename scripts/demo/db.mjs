@@ -1,3 +1,4 @@
+// @ts-check
 // The app's own database: the orders table the webhooks keep up to date, and
 // the processed-keys table that makes every apply's effect exactly-once.
 import Database from 'better-sqlite3'

@@ -1,3 +1,4 @@
+// @ts-check
 // A few requests a forger or a broken sender would send. Each must be refused
 // with its own clear 4xx and leave nothing in the queue; the summary shows them.
 

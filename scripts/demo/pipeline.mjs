@@ -1,3 +1,4 @@
+// @ts-check
 // The app side of the demo, built only from the package's public API: a
 // Fastify app with the webhook plugin, workers that hydrate from the provider's
 // API and apply into SQLite, and the poller that finds what webhooks missed.

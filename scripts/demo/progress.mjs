@@ -1,3 +1,4 @@
+// @ts-check
 // The live progress line: rewritten in place on a terminal, a plain line every
 // few seconds otherwise (CI logs, pipes). Always on stderr, so --json output on
 // stdout stays clean.

@@ -1,3 +1,4 @@
+// @ts-check
 // The fake provider: orders whose state changes over time, behind a small REST
 // API that behaves like a real, unfriendly one: latency, a token-bucket rate
 // limit answered with 429 + Retry-After, forced 429 bursts, and random 500s.

@@ -1,3 +1,4 @@
+// @ts-check
 // A small seeded PRNG, so a demo run with the same --seed makes the same
 // changes and the same delivery mix.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run demo`: the whole push-pull hybrid against a hostile provider, on
 // loopback, in one command. See USAGE in args.mjs.
 import { randomUUID } from 'node:crypto'

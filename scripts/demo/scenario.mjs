@@ -1,3 +1,4 @@
+// @ts-check
 // The hostile delivery schedule: which changes happen when, and what the
 // sender does with each resulting webhook (drop it, send it late so later
 // events overtake it, send it again).

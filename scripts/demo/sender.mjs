@@ -1,3 +1,4 @@
+// @ts-check
 // The webhook sender, as a real provider runs it: signs each attempt, waits a
 // bounded time for an answer, and retries anything but a 2xx with capped
 // exponential backoff and jitter, then gives up.

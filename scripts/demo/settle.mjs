@@ -1,3 +1,4 @@
+// @ts-check
 // After the last delivery: let the pipeline catch up before the check.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'

@@ -1,3 +1,4 @@
+// @ts-check
 // The package's log lines at warn and above, kept (not printed) so a failed run
 // can show what went wrong without flooding a good one.
 

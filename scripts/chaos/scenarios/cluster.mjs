@@ -1,3 +1,4 @@
+// @ts-check
 // Redis Cluster: a local cluster of three masters (each with AOF in its own
 // directory), every part on the hash-tag prefix `{webhooks}`. The whole
 // pipeline runs on it: the plugin, three workers, the dead letters (1 % of the

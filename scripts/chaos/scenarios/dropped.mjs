@@ -1,3 +1,4 @@
+// @ts-check
 // Webhooks dropped: the provider never sends 10 % of its webhooks. A poller
 // (the package's createPoller) reads the provider's change list and recovers
 // them; every change, sent or dropped, is applied exactly once.

@@ -1,3 +1,4 @@
+// @ts-check
 // Full Redis: a small maxmemory with noeviction and no worker running, so the
 // queue fills Redis.
 // - full-redis: without maxBacklog, Redis fills up and refuses writes (OOM);

@@ -1,3 +1,4 @@
+// @ts-check
 // Poison: 1 % of the events fail hydrate for good (PermanentError). Every
 // acknowledged event is either applied once or dead-lettered, never both and
 // never neither. Then the bug is fixed (the workers are told so), the dead

@@ -1,3 +1,4 @@
+// @ts-check
 // Replicated acknowledgements: a primary with one replica behind a moving
 // endpoint, and a failover while the replica lags (it is frozen for 3 s, then
 // the primary is SIGKILLed and the replica promoted). Workers are slower than

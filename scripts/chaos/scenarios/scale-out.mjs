@@ -1,3 +1,4 @@
+// @ts-check
 // Scale-out: two app processes (a round-robin sender over their two ports)
 // and three worker processes on one Redis. First the throughput of 1, 2 and 3
 // worker processes, each draining the same backlog; then the kill plan, with

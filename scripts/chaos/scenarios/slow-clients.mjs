@@ -1,3 +1,4 @@
+// @ts-check
 // Slow clients: hundreds of sockets dribbling headers or stalling bodies
 // while valid events flow. Valid events keep a p99 under 250 ms, every slow
 // socket is closed within requestTimeout plus a second, and the app's RSS grows

@@ -1,3 +1,4 @@
+// @ts-check
 // Stalls: a worker frozen (SIGSTOP) for lockDuration + 3 s while the others
 // run, then Redis frozen for 4 s. Every event has one effect and nothing is
 // lost; the frozen Redis gives 503s, each within ackTimeoutMs plus a second;
