@@ -4,10 +4,12 @@
 
 /** A pino destination that keeps the last `max` lines. */
 export function createWarningLog (max = 20) {
+  /** @type {string[]} */
   const lines = []
   return {
     lines,
     stream: {
+      /** @param {string} line */
       write (line) {
         lines.push(line.trim())
         if (lines.length > max) lines.shift()
