@@ -160,7 +160,8 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
     /** Jobs not yet finished: waiting, active, delayed (retries) and prioritized. */
     async backlog () {
       // 'paused' is BullMQ's pre-v5 paused list: out of its JobType, still counted.
-      const c = await queue.getJobCounts(.../** @type {import('bullmq').JobType[]} */ (['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children']))
+      const types = /** @type {import('bullmq').JobType[]} */ (['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'])
+      const c = await queue.getJobCounts(...types)
       return Object.values(c).reduce((a, b) => a + b, 0)
     },
     /**
