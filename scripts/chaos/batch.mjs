@@ -5,7 +5,11 @@
 import { chaosProvider } from './provider.mjs'
 import { createSender } from './sender.mjs'
 
-/** Sends `events` events and resolves with the sender once each is acknowledged (or given up); `observe` sees every attempt. */
+/**
+ * Sends `events` events and resolves with the sender once each is acknowledged (or given up); `observe` sees every attempt.
+ * @param {import('./types.d.mts').Ctx} ctx
+ * @param {{ events: number, label: string, senders?: number, observe?: (r: import('./types.d.mts').AttemptResult) => void }} batch
+ */
 export async function sendBatch ({ stack, s }, { events, label, senders = s.senders, observe }) {
   const sender = createSender({
     target: stack.target,

@@ -5,6 +5,7 @@ import { providers } from 'fastify-hybrid-webhooks'
 
 export const TIMESTAMP_HEADER = 'x-chaos-timestamp'
 
+/** @param {string} secret */
 export function chaosProvider (secret) {
   return providers.hmac({ secret, timestampHeader: TIMESTAMP_HEADER })
 }
