@@ -11,13 +11,16 @@ const CORKED = Symbol('corked')
 /** Patches ioredis in this process so each connection corks its socket for the rest of the turn on its first command. */
 export function corkRedisWrites () {
   const send = Redis.prototype.sendCommand
+  /** @type {Redis['sendCommand']} */
   Redis.prototype.sendCommand = function corkingSendCommand (command, stream) {
+    // The flag is this module's own, on the connection object.
+    const self = /** @type {Redis & { [CORKED]?: boolean }} */ (this)
     const socket = this.stream
-    if (socket !== undefined && this.status === 'ready' && this[CORKED] !== true) {
-      this[CORKED] = true
+    if (socket !== undefined && this.status === 'ready' && self[CORKED] !== true) {
+      self[CORKED] = true
       socket.cork()
       setImmediate(() => {
-        this[CORKED] = false
+        self[CORKED] = false
         socket.uncork()
       })
     }
