@@ -1,5 +1,5 @@
 // @ts-check
-// The run's markdown: one table per section and the targets with the
+// The run's markdown: one table per section and the benchmark targets with the
 // measured ratio for each.
 import { fmt, mb, table, times } from './stats.mjs'
 

@@ -1,6 +1,6 @@
 // @ts-check
-// The negative control: the worker of the source article, reproduced in the
-// harness and nowhere else. It checks a dedupe key, sets it, THEN hydrates and
+// The negative control: the common hand-rolled recipe (dedupe marker first),
+// kept in the harness and nowhere else. It checks a dedupe key, sets it, THEN hydrates and
 // applies. When apply fails (or the process dies) after the marker is set,
 // every retry sees the marker, skips, and completes: the event is lost. The
 // harness must catch that and report FAIL.
@@ -20,7 +20,7 @@ export async function startBrokenWorker (o) {
   async function processor (job) {
     const event = job.data
     const marker = markerBase + event.id
-    // The article's dedupe: exists, then set, before any work is done.
+    // The recipe's dedupe: exists, then set, before any work is done.
     if (await redis.exists(marker)) return 'duplicate'
     await redis.set(marker, '1', 'EX', DEDUPE_TTL_SEC)
     const state = await o.hydrate(event)

@@ -11,7 +11,7 @@ import { sleep } from './sender.mjs'
 /** @typedef {import('./types.d.mts').Stack} Stack */
 
 /**
- * The kills of the issue: Redis twice, a worker five times, the app once, spread over the run.
+ * The kill plan: Redis twice, a worker five times, the app once, spread over the run.
  * @returns {Fault[]}
  */
 export function killPlan () {

@@ -3,7 +3,7 @@
 // - 'real': the package's createWebhookWorker with a transactional apply keyed
 //   by ctx.idempotencyKey (the pattern the README documents);
 // - 'broken': the harness-local negative control (broken-worker.mjs), which
-//   commits its dedupe marker before apply, as the source article does.
+//   commits its dedupe marker before apply, as the common recipe does.
 // Both write to the same SQLite effect ledger and inject the same faults.
 //
 // Over IPC the harness can ask for `{ cmd: 'inflight' }` (the runs this worker
