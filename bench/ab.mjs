@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // An interleaved A/B of two configurations, to measure what a proposed change
 // buys before it is made in the package. An arm is `receiver[:variant]`:
 // receivers plugin, hand, bare (bench/servers, bench/baselines) and ablation
@@ -15,6 +16,12 @@ import { privateRedis, reset } from './lib/redis.mjs'
 import { EXTRA_SERVERS, INGEST_SERVERS, startLoad, startServer } from './lib/servers.mjs'
 import { fmt, median, ratio, table, times } from './lib/stats.mjs'
 import { runWorker } from './sections/worker.mjs'
+
+/**
+ * One arm's trial; `p99`, `loadCpu`, `busy` and `iowait` are measured on ingest only.
+ * @typedef {{ rate: number, cpu: number, redisCpu: number, p99?: number, loadCpu?: number, busy?: number, iowait?: number }} Trial
+ */
+/** @typedef {{ spec: string, trials: Trial[] }} Arm */
 
 const { values } = parseArgs({
   options: {
@@ -49,6 +56,7 @@ async function abIngest () {
   const bodySize = Number(values.size)
   const duration = Number(values.duration)
   const load = await startLoad()
+  /** @type {Array<Arm & import('./lib/servers.mjs').StartedServer>} */
   const arms = []
   try {
     for (const [i, { spec, receiver, variant }] of specs.entries()) {
@@ -65,6 +73,7 @@ async function abIngest () {
         const redis0 = cpuSeconds(redis.pid)
         const load0 = cpuSeconds(load.pid)
         const machine0 = machineBusy()
+        /** @type {import('./load.mjs').RunResult} */
         const r = await load.call('run', { port: arm.port, bodySize, connections: 50, duration })
         const machine1 = machineBusy()
         if (arm.queue !== undefined) {
@@ -101,7 +110,7 @@ async function abWorker () {
   const queue = 'bench-worker'
   const jobs = Number(values.jobs)
   const template = await templateJob(redis.url, queue)
-  const arms = specs.map((s) => ({ ...s, trials: [] }))
+  const arms = specs.map((s) => ({ ...s, trials: /** @type {Trial[]} */ ([]) }))
   for (let round = 0; round < rounds; round++) {
     for (const arm of rotate(arms, round)) {
       await reset(redis.client)
@@ -120,17 +129,27 @@ async function abWorker () {
   }
 }
 
-// Every arm runs first in some round, so none always follows the same neighbour.
+/**
+ * Every arm runs first in some round, so none always follows the same neighbour.
+ * @template T
+ * @param {T[]} arms
+ * @param {number} round
+ */
 function rotate (arms, round) {
   return arms.map((_, i) => arms[(i + round) % arms.length])
 }
 
+/**
+ * @param {number} i
+ * @param {string} spec
+ */
 function label (i, spec) {
   return `${i === 0 ? 'A' : `B${i}`}: ${spec}`
 }
 
+/** @param {Arm} arm */
 function medians (arm) {
-  const of = (name) => median(arm.trials.map((t) => t[name]))
+  const of = (/** @type {keyof Trial} */ name) => median(arm.trials.map((t) => t[name]))
   return { spec: arm.spec, rate: of('rate'), p99: of('p99'), cpu: of('cpu'), redisCpu: of('redisCpu'), loadCpu: of('loadCpu'), busy: of('busy'), iowait: of('iowait') }
 }
 
@@ -142,6 +161,11 @@ function machineBusy () {
   return { busy: total - n[3] - n[4], iowait: n[4], total }
 }
 
+/**
+ * @param {Arm[]} arms
+ * @param {number} i
+ * @param {'rate' | 'cpu'} field
+ */
 function paired (arms, i, field) {
   return median(arms[i].trials.map((t, round) => ratio(t[field], arms[0].trials[round][field])))
 }

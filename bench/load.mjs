@@ -1,3 +1,4 @@
+// @ts-check
 // The load generator, in its own process so its CPU never counts as the
 // server's: autocannon over loopback, a fresh event id and a fresh signature
 // per request (setupRequest). Driven by bench/run.mjs over IPC.
@@ -7,15 +8,20 @@ import { Agent, request } from 'node:http'
 import { bodyOfSize, nowMs, PATH, sign, SIGNATURE_HEADER } from './lib/events.mjs'
 import { ready, serve } from './lib/proc.mjs'
 
+/** @typedef {Awaited<ReturnType<typeof run>>} RunResult what a `run` request answers */
+/** @typedef {Awaited<ReturnType<typeof paced>>} PacedResult what a `paced` request answers */
+
 /**
  * Runs one closed-loop load with autocannon: `{ port, bodySize, connections, duration }`.
  * Resolves with its request count, status counts, rate and latency percentiles.
+ * @param {{ port: number, bodySize: number, connections: number, duration: number }} request
  */
 async function run ({ port, bodySize, connections, duration }) {
   const body = bodyOfSize(bodySize)
   const tag = randomBytes(4).toString('hex')
   let seq = 0
 
+  /** @param {import('autocannon').Request} req */
   function setupRequest (req) {
     const n = seq++
     const text = body(`evt_${tag}_${n}`, `obj-${n}`, Date.now())
@@ -54,18 +60,24 @@ async function run ({ port, bodySize, connections, duration }) {
  * sends each second's quota per connection back to back, which measures
  * bursts, not latency at a steady rate. Resolves with when each event was
  * sent and acknowledged (epoch ms).
+ * @param {{ port: number, bodySize: number, rate: number, duration: number, connections: number }} request
  */
 async function paced ({ port, bodySize, rate, duration, connections }) {
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   const body = bodyOfSize(bodySize)
   const tag = randomBytes(4).toString('hex')
   const total = Math.round(rate * duration)
+  /** @type {Array<[string, number]>} */
   const sent = []
+  /** @type {Array<[string, number]>} */
   const acked = []
+  /** @type {Record<string, number>} */
   const statuses = {}
   let inFlight = 0
   let seq = 0
+  /** @type {() => void} */
   let finish
+  /** @type {Promise<void>} */
   const done = new Promise((resolve) => { finish = resolve })
   const start = performance.now()
 
@@ -86,7 +98,7 @@ async function paced ({ port, bodySize, rate, duration, connections }) {
     }, (res) => {
       res.resume()
       res.on('end', () => {
-        statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1
+        statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1
         if (res.statusCode === 202) acked.push([id, nowMs()])
         settle()
       })

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Profiles one process of the benchmark under load with `node --cpu-prof`: an
 // ingest server under the ingest benchmark's load (from a separate process),
 // or a worker draining a filled queue. Prints where the busy time went; the
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     top: { type: 'string', default: '25' }
   }
 })
+/** @type {Record<string, string>} */
 const WORKERS = { worker: 'package', 'bare-worker': 'bare' }
 const server = [...INGEST_SERVERS, ...EXTRA_SERVERS].find((s) => s.key === values.target)
 if (server === undefined && WORKERS[values.target] === undefined) {
@@ -43,15 +45,18 @@ mkdirSync(dir, { recursive: true })
 const execArgv = ['--cpu-prof', '--cpu-prof-dir', dir]
 
 const redis = await privateRedis()
+/** @type {{ fromUs: number, toUs: number }} */
 let window
+/** @type {string | undefined} set by the profiling function */
 let title
 try {
-  window = server === undefined ? await profileWorker() : await profileServer()
+  window = server === undefined ? await profileWorker() : await profileServer(server)
 } finally {
   await redis.stop()
 }
 
-async function profileServer () {
+/** @param {import('./lib/servers.mjs').ServerSpec} server */
+async function profileServer (server) {
   const load = await startLoad()
   const s = await startServer(server, redis.url, { execArgv, variant: values.variant })
   try {
@@ -88,16 +93,17 @@ async function profileWorker () {
   }
 }
 
-const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')))
+// node --cpu-prof wrote one when the profiled process exited.
+const file = join(dir, /** @type {string} */ (readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))))
 const a = analyse(file, window)
-const pct = (x) => `${(x * 100).toFixed(1)}%`
+const pct = (/** @type {number} */ x) => `${(x * 100).toFixed(1)}%`
 console.log(`## CPU profile: ${title}\n`)
 console.log(`Busy time ${fmt(a.busyMs)} ms. Profile: ${file}\n`)
 console.log('### By package (self time)\n')
 console.log(table(['package', 'ms', 'share'], a.categories.map((c) => [c.key, fmt(c.ms), pct(c.share)])))
 console.log(`\n### Top ${top} functions by self time\n`)
 console.log(table(['function', 'ms', 'share'], a.self.slice(0, top).map((f) => [f.key, fmt(f.ms), pct(f.share)])))
-const ours = (list) => list.filter((f) => /\.ts:\d+\)$/.test(f.key)).slice(0, top)
+const ours = (/** @type {Array<{ key: string, ms: number, share: number }>} */ list) => list.filter((f) => /\.ts:\d+\)$/.test(f.key)).slice(0, top)
 console.log('\n### This package: self time\n')
 console.log(table(['function', 'ms', 'share'], ours(a.self).map((f) => [f.key, fmt(f.ms), pct(f.share)])))
 console.log('\n### This package: inclusive time (the function and everything it called)\n')

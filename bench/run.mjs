@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run bench`: every comparison of the README's table, measured in one run,
 // printed as markdown and written as JSON under bench/results/.
 import { execFileSync } from 'node:child_process'
@@ -14,8 +15,10 @@ const here = dirname(fileURLToPath(import.meta.url))
 const startedAt = new Date()
 // Other work on the machine skews absolute numbers (ratios less so): say how busy it was.
 const loadBefore = loadavg()
+/** @type {import('./lib/config.mjs').Log} */
 const log = (line) => console.error(`bench: ${line}`)
 
+/** @type {Record<string, string>} */
 const SECTION_FILES = {
   ingest: './sections/ingest.mjs',
   worker: './sections/worker.mjs',
@@ -24,6 +27,7 @@ const SECTION_FILES = {
   memory: './sections/memory.mjs'
 }
 
+/** @type {Record<string, import('./lib/report.mjs').SectionResult>} */
 const results = {}
 for (const name of config.sections) {
   log(`section ${name}`)
@@ -42,7 +46,7 @@ const machine = {
   platform: `${process.platform} ${process.arch}`,
   loadAverage: { before: loadBefore, after: loadavg() }
 }
-const output = { startedAt: startedAt.toISOString(), commit: commitOf(), seconds: (Date.now() - startedAt) / 1000, machine, config, results }
+const output = { startedAt: startedAt.toISOString(), commit: commitOf(), seconds: (Date.now() - startedAt.getTime()) / 1000, machine, config, results }
 const text = report(output)
 console.log(text)
 
@@ -53,7 +57,7 @@ log(`wrote ${out} after ${output.seconds.toFixed(1)} s`)
 
 // The commit measured, and whether the package's sources differed from it.
 function commitOf () {
-  const git = (...args) => execFileSync('git', args, { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  const git = (/** @type {string[]} */ ...args) => execFileSync('git', args, { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
   try {
     return { id: git('rev-parse', '--short', 'HEAD'), sourcesModified: git('status', '--porcelain', '--', '../plugin', '../worker', '../index.ts') !== '' }
   } catch {

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { WebhookErrors } from '../core/errors.js'
 import { providers } from '../providers/index.js'
 import type { Provider, SignOptions } from '../providers/provider.js'
 import { EXIT, say, type CliIo, type Command } from './command.js'
@@ -79,7 +80,7 @@ export async function runSend (argv: string[], io: CliIo): Promise<number> {
     return await post(request, io)
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
-      (err as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || (err as { code?: string }).code === 'FST_WEBHOOK_INVALID_OPTION') {
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err instanceof WebhookErrors.WEBHOOK_PROVIDER_INVALID_OPTION) {
       say(io.stderr, `send: ${(err as Error).message}`)
       say(io.stderr, 'Run `fastify-hybrid-webhooks send --help` for the options.')
       return EXIT.usage

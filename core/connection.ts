@@ -1,6 +1,7 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis'
 import { batchWrites } from './batch-writes.js'
 import { deadline } from './deadline.js'
+import { WebhookErrors } from './errors.js'
 
 /**
  * How to reach Redis: a `redis://` or `rediss://` URL, ioredis options, or an
@@ -108,6 +109,7 @@ function create (
   usableAsIs: (client: RedisClient) => boolean
 ): ManagedClient {
   const problem = connectionProblem(connection)
+  // Every public caller checked `connection` first, with its own coded option error.
   if (problem !== undefined) throw new TypeError(`Expected \`connection\` to be ${problem}`)
   const named: RedisOptions = options.connectionName === undefined ? overrides : { ...overrides, connectionName: options.connectionName }
 
@@ -175,7 +177,7 @@ export async function waitForReady (client: RedisClient, timeoutMs: number): Pro
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       client.off('ready', onReady)
-      reject(new Error(`Redis was not ready within ${timeoutMs} ms (status: ${client.status})`))
+      reject(new WebhookErrors.WEBHOOK_REDIS_NOT_READY(timeoutMs, client.status))
     }, timeoutMs)
     function onReady (): void {
       clearTimeout(timer)

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { WebhookErrors } from './errors.js'
 import { SOURCE_PATTERN } from './event.js'
 
 // Escaped ids longer than this are hashed, so a job id (and every key derived
@@ -18,10 +19,10 @@ const MAX_ESCAPED_ID_BYTES = 128
  */
 export function safeJobId (source: string, id: string): string {
   if (typeof source !== 'string' || !SOURCE_PATTERN.test(source)) {
-    throw new TypeError(`Expected \`source\` to match ${String(SOURCE_PATTERN)}, got \`${String(source)}\` (${typeof source})`)
+    throw new WebhookErrors.WEBHOOK_INVALID_JOB_ID(`Expected \`source\` to match ${String(SOURCE_PATTERN)}, got \`${String(source)}\` (${typeof source})`)
   }
   if (typeof id !== 'string') {
-    throw new TypeError(`Expected \`id\` to be a string, got \`${String(id)}\` (${typeof id})`)
+    throw new WebhookErrors.WEBHOOK_INVALID_JOB_ID(`Expected \`id\` to be a string, got \`${String(id)}\` (${typeof id})`)
   }
   const escaped = escapeId(id)
   if (Buffer.byteLength(escaped) > MAX_ESCAPED_ID_BYTES) {

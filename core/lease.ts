@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { RedisClient } from './connection.js'
 import { deadline } from './deadline.js'
+import { WebhookErrors } from './errors.js'
 import { queueKeyBase } from './keys.js'
 
 /** The Redis keys of one source's poller, all under the queue's `wh:` keys. */
@@ -78,7 +79,7 @@ export async function acquireLease (options: LeaseOptions): Promise<Lease | unde
       if (Number(kept) === 1 || lost.signal.aborted) return
       clearInterval(timer)
       log.warn({ token }, 'poll lease lost: this run stops and cannot save its cursor')
-      lost.abort(new Error(`The poll lease ${token} was lost`))
+      lost.abort(new WebhookErrors.WEBHOOK_POLLER_LEASE_LOST(token))
     } catch (err) {
       // A failed renewal is not a loss: the fenced save refuses the cursor if the lease did expire.
       log.debug({ err, token }, 'poll lease renewal failed')
@@ -103,5 +104,5 @@ export async function acquireLease (options: LeaseOptions): Promise<Lease | unde
 
 /** Rejects when `promise` takes longer than `ms` (a frozen Redis keeps sockets open). */
 export async function bounded<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return await deadline(ms, undefined, () => promise, { error: () => new Error(`Redis did not answer within ${ms} ms while ${what}`) })
+  return await deadline(ms, undefined, () => promise, { error: () => new WebhookErrors.WEBHOOK_REDIS_TIMEOUT(ms, what) })
 }

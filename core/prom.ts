@@ -5,7 +5,7 @@
  * registrations (or a plugin and a worker) in one process never collide.
  */
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { WorkerErrors } from './worker-errors.js'
+import { WebhookErrors } from './errors.js'
 import { expected } from './validate.js'
 
 /** The `metrics` option: `true` for prom-client's default registry, or a `Registry` of yours. */
@@ -49,7 +49,7 @@ export async function openMetrics (option: MetricsOption, missing: (message: str
 
 /** The worker side's error for a missing prom-client, for {@link openMetrics}. */
 export function workerMissingDependency (message: string, cause: unknown): Error {
-  const err = new WorkerErrors.WEBHOOK_WORKER_MISSING_DEPENDENCY(message)
+  const err = new WebhookErrors.WEBHOOK_MISSING_DEPENDENCY(message)
   err.cause = cause
   return err
 }

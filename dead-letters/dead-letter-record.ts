@@ -1,3 +1,4 @@
+import { isOwnCode } from '../core/errors.js'
 import type { WebhookEvent } from '../core/event.js'
 
 /** Where an event failed for good; `unhandled`: no handler matched it, under `unhandled: 'dead-letter'`. */
@@ -144,7 +145,7 @@ export function serializeError (err: unknown, includeStack: boolean): DeadLetter
   const out: DeadLetterError = { name: e.name, message: e.message }
   if (typeof e.code === 'string' || typeof e.code === 'number') out.code = String(e.code)
   // Our own coded errors carry @fastify/error's default statusCode 500, which says nothing about a provider.
-  const own = typeof out.code === 'string' && out.code.startsWith('WEBHOOK_WORKER_')
+  const own = isOwnCode(out.code)
   const status = own ? undefined : [e.status, e.response?.status, e.statusCode].find((s) => typeof s === 'number')
   if (typeof status === 'number') out.status = status
   if (includeStack && typeof e.stack === 'string') out.stack = e.stack

@@ -10,7 +10,7 @@ import {
   CURSOR, PURGE_LETTER, REPLAY_GATE, WRITE_LETTER
 } from './dead-letter-scripts.js'
 import { decodeEvent } from '../core/decode.js'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { optionValidator, type OptionValidator } from '../core/option-validator.js'
 import { JOB_NAME } from '../core/event.js'
 import { safeJobId } from '../core/job-id.js'
@@ -25,8 +25,8 @@ const REPLAYED = ['completed'] as const
 // once; each retry reads what the others wrote, and one of them always wins a round.
 const MAX_TRIES = 50
 
-/** Throws `WEBHOOK_WORKER_INVALID_OPTION` for a bad argument, here and in `createDeadLetters`. */
-export const invalid: OptionValidator = optionValidator(WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
+/** Throws `WEBHOOK_INVALID_OPTION` for a bad argument, here and in `createDeadLetters`. */
+export const invalid: OptionValidator = optionValidator(WebhookErrors.WEBHOOK_INVALID_OPTION)
 
 /** The dead-letter queue of one event queue, and the event queue for replays. */
 export class DeadLetterStore {
@@ -72,7 +72,7 @@ export class DeadLetterStore {
       // Spread the writers of one letter apart, so that they stop colliding.
       await sleep(Math.random() * Math.min(50, 2 ** i))
     }
-    throw new Error(`The dead letter ${id} kept changing while a failure was written to it`)
+    throw new WebhookErrors.WEBHOOK_DEAD_LETTER_CONTENDED(id)
   }
 
   /** Dead letters not yet replayed, counted in O(1). */

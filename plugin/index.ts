@@ -8,7 +8,8 @@ export { webhookPlugin }
 export default webhookPlugin
 export type { WebhookIntake, WebhookRegistry, WebhooksHealth } from './registry.js'
 export type { IntakeHealth, HealthCheck, HealthStatus } from './health.js'
-export { PluginErrors } from '../core/plugin-errors.js'
+export { PluginErrors, WebhookErrors } from '../core/errors.js'
+export type { WebhookErrorCode } from '../core/errors.js'
 export { UnknownTenantError } from './secrets.js'
 export { PLUGIN_DEFAULTS } from './resolve-options.js'
 export type { WebhookPluginOptions, PersistenceCheck, AcceptTypes } from './options.js'

@@ -8,7 +8,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { within, type RedisClient } from '../core/connection.js'
 import { checkPersistence, type PersistenceReport } from '../core/persistence.js'
-import { PluginErrors } from '../core/plugin-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { ResolvedPluginOptions } from './resolve-options.js'
 
 /** Why the gate refuses an add now. Each gives 503 with `Retry-After`. */
@@ -120,7 +120,7 @@ export function createIntakeGate (client: RedisClient, options: GateOptions, log
       await within(setup, left())
       if (!queueSetUp) {
         await close()
-        throw new PluginErrors.FST_WEBHOOK_REDIS_UNAVAILABLE_AT_BOOT(
+        throw new WebhookErrors.FST_WEBHOOK_REDIS_UNAVAILABLE_AT_BOOT(
           `Redis was not ready within ${options.readyTimeoutMs} ms (requireRedisAtBoot is true; status: ${client.status})`)
       }
     } else {
@@ -135,7 +135,7 @@ export function createIntakeGate (client: RedisClient, options: GateOptions, log
     const report = lastReport
     if (report !== undefined && report.verifiable && !report.ok) {
       await close()
-      throw new PluginErrors.FST_WEBHOOK_PERSISTENCE(
+      throw new WebhookErrors.WEBHOOK_PERSISTENCE(
         `Redis is not durable and persistenceCheck is 'refuse': ${report.problems.join('; ')}`)
     }
   }

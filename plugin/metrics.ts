@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { counter, histogram, METRIC_PREFIX, openMetrics, seconds, type Metrics } from '../core/prom.js'
 import { probeSource, trackQueueGauges } from '../core/queue-gauges.js'
 import type { QueueProbe } from '../core/queue-stats.js'
-import { PluginErrors } from '../core/plugin-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { ResolvedPluginOptions } from './resolve-options.js'
 import type { OutcomeObserver } from './outcome.js'
 
@@ -19,11 +19,11 @@ const ENQUEUE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 /**
  * Loads prom-client for the `metrics` option (`undefined` when off). Fails
- * with `FST_WEBHOOK_MISSING_DEPENDENCY` when prom-client is not installed.
+ * with `WEBHOOK_MISSING_DEPENDENCY` when prom-client is not installed.
  */
 export async function openPluginMetrics (options: ResolvedPluginOptions): Promise<Metrics | undefined> {
   return await openMetrics(options.metrics, (message, cause) => {
-    const err = new PluginErrors.FST_WEBHOOK_MISSING_DEPENDENCY(message)
+    const err = new WebhookErrors.WEBHOOK_MISSING_DEPENDENCY(message)
     err.cause = cause
     return err
   })

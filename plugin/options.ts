@@ -2,7 +2,7 @@
  * The options of `webhookPlugin`: what each one does, its default, its unit
  * and the values it takes. Resolving and checking them is `resolve-options.ts`'s
  * work; a value outside what is written here fails `register` with
- * `FST_WEBHOOK_INVALID_OPTION`.
+ * `WEBHOOK_INVALID_OPTION`.
  */
 import type { LogLevel } from 'fastify'
 import type { RedisConnection } from '../core/connection.js'
@@ -16,7 +16,7 @@ export type PersistenceCheck = 'warn' | 'refuse' | 'off'
 /** Which verified events are enqueued: a list of types, or a predicate of the type and the event. */
 export type AcceptTypes = readonly string[] | ((type: string, event: WebhookEvent) => boolean)
 
-/** Options of `webhookPlugin`. Validated at registration: a bad value fails `register` with `FST_WEBHOOK_INVALID_OPTION`. */
+/** Options of `webhookPlugin`. Validated at registration: a bad value fails `register` with `WEBHOOK_INVALID_OPTION`. */
 export interface WebhookPluginOptions {
   /**
    * The signature scheme and its secret(s), e.g. `providers.hmac({ secret })`,
@@ -161,7 +161,7 @@ export interface WebhookPluginOptions {
    * Prometheus metrics through prom-client, an optional peer dependency:
    * `true` registers them in prom-client's default registry, a `Registry` in
    * that one, `false` none. Without prom-client installed, `register` fails
-   * with `FST_WEBHOOK_MISSING_DEPENDENCY`. Every name starts with `webhook_`.
+   * with `WEBHOOK_MISSING_DEPENDENCY`. Every name starts with `webhook_`.
    * @defaultValue `false`
    */
   metrics?: MetricsOption

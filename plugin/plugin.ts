@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { QueueProbe } from '../core/queue-stats.js'
 import { createBacklogGuard, type BacklogGuard } from './backlog.js'
 import { createEventProducer, type EventProducer } from './enqueue.js'
-import { PluginErrors } from '../core/plugin-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { createHealthCheck } from './health.js'
 import { createIngressMetrics, openPluginMetrics } from './metrics.js'
 import type { AcceptTypes, WebhookPluginOptions } from './options.js'
@@ -34,7 +34,7 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
   warnOnUnlimitedTimeouts(fastify, log)
   const registry = registryOf(fastify)
   if (registry.registry.has(options.name)) {
-    throw new PluginErrors.FST_WEBHOOK_DUPLICATE_NAME(
+    throw new WebhookErrors.FST_WEBHOOK_DUPLICATE_NAME(
       `Expected \`name\` to be unique in the app, got \`${options.name}\` (string) twice. Set a distinct \`name\` (it defaults to \`source:path\`)`)
   }
   // Before any connection: a missing prom-client fails register at once.
@@ -113,7 +113,7 @@ function registryOf (fastify: FastifyInstance): RegistryHandle {
     return created
   }
   const handle = handleOf(fastify.webhooks)
-  if (handle === undefined) throw new PluginErrors.FST_WEBHOOK_DUPLICATE_NAME('`app.webhooks` is already decorated by something other than this plugin')
+  if (handle === undefined) throw new WebhookErrors.FST_WEBHOOK_DECORATOR_CONFLICT('`app.webhooks` is already decorated by something other than this plugin')
   return handle
 }
 

@@ -11,7 +11,7 @@ import { metricsProblem, type MetricsOption } from '../core/prom.js'
 import {
   checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, checkString, expected, unknownKeys
 } from '../core/validate.js'
-import { PluginErrors } from '../core/plugin-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { optionValidator, pick, type OptionValidator } from '../core/option-validator.js'
 import type { Provider, SecretContext } from '../providers/provider.js'
 import { providerProblem } from '../providers/provider-check.js'
@@ -65,11 +65,11 @@ const PATH_PATTERN = /^\/[^\s?#]*$/
 // Fastify's own ceiling on `bodyLimit` is the max safe integer; a webhook
 // larger than 1 GiB is not a webhook.
 const MAX_BODY_LIMIT = 1_073_741_824
-const invalid: OptionValidator = optionValidator(PluginErrors.FST_WEBHOOK_INVALID_OPTION)
+const invalid: OptionValidator = optionValidator(WebhookErrors.WEBHOOK_INVALID_OPTION)
 
 /**
  * Applies defaults and checks every option. Pure: throws
- * `FST_WEBHOOK_INVALID_OPTION` (a `TypeError`) for the first bad option.
+ * `WEBHOOK_INVALID_OPTION` (a `TypeError`) for the first bad option.
  */
 export function validatePluginOptions (options: unknown): ResolvedPluginOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {

@@ -4,7 +4,7 @@ import { EVENT_VERSION, type WebhookEvent } from '../core/event.js'
 import { parseBody } from '../providers/body.js'
 import type { BacklogGuard } from './backlog.js'
 import type { EventProducer } from './enqueue.js'
-import { BODY_FAILURE_ERRORS, PluginErrors } from '../core/plugin-errors.js'
+import { BODY_FAILURE_ERRORS, WebhookErrors } from '../core/errors.js'
 import { classifyMedia, collectHeaders, pickEventHeaders, type MediaResult } from './headers.js'
 import type { ResolvedPluginOptions } from './resolve-options.js'
 import { SHED_REASON, type Answerer, type OutcomeFields } from './outcome.js'
@@ -51,13 +51,13 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     const declared = declaredLength(request.raw)
     let refused: Refusal | undefined
     if (!media.ok) {
-      refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNSUPPORTED_MEDIA_TYPE(), media.reason)
+      refuseUnread(request, reply, new WebhookErrors.FST_WEBHOOK_UNSUPPORTED_MEDIA_TYPE(), media.reason)
     } else if (declared !== undefined && declared > bodyLimit) {
-      refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_BODY_TOO_LARGE(), 'body_too_large')
+      refuseUnread(request, reply, new WebhookErrors.FST_WEBHOOK_BODY_TOO_LARGE(), 'body_too_large')
     } else if ((refused = checkHeaders(headers)) !== undefined) {
-      refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNAUTHORIZED(), refused.reason, refused.detail)
+      refuseUnread(request, reply, new WebhookErrors.FST_WEBHOOK_UNAUTHORIZED(), refused.reason, refused.detail)
     } else if (declared !== undefined && !budget.reserve(request.raw, declared)) {
-      refuseUnread(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), UNVERIFIED_FULL_REASON, `${declared} bytes over maxUnverifiedBytes`)
+      refuseUnread(request, reply, new WebhookErrors.FST_WEBHOOK_UNAVAILABLE(), UNVERIFIED_FULL_REASON, `${declared} bytes over maxUnverifiedBytes`)
     } else {
       // Whatever ends the request (an answer, an abort, an error) gives its bytes back.
       if (declared !== 0) reply.raw.once('close', () => { budget.release(request.raw) })
@@ -105,13 +105,13 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
       verified = provider.verify({ headers, rawBody }, found.secrets, Date.now())
     } catch (err) {
       // A provider must not throw on hostile input; if it does, the request is still unauthenticated.
-      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: 'verify_threw', err })
+      return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: 'verify_threw', err })
     } finally {
       // Verified or refused, the body no longer counts as unverified.
       budget.release(request.raw)
     }
     if (!verified.ok) {
-      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: verified.reason, detail: verified.detail })
+      return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: verified.reason, detail: verified.detail })
     }
     const secretIndex = verified.secretIndex
 
@@ -130,7 +130,7 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
       }
       fields = provider.toEvent(parsed.value, req, verified)
     } catch (err) {
-      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'provider_threw', err })
+      return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'provider_threw', err })
     }
     if (fields.ok && (typeof fields.id !== 'string' || fields.id === '')) fields = { ok: false, reason: 'missing_id' }
     if (!fields.ok) {
@@ -144,12 +144,12 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
       try {
         accepted = accepts(event.type, event)
       } catch (err) {
-        return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'accept_types_threw', ...ids, err })
+        return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'accept_types_threw', ...ids, err })
       }
       if (!accepted) return succeed(request, reply, inline, { outcome: 'ignored', reason: 'type_not_accepted', ...ids })
     }
     if (backlog?.over() === true) {
-      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: SHED_REASON, ...ids, detail: `backlog ${backlog.last} over maxBacklog` })
+      return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: SHED_REASON, ...ids, detail: `backlog ${backlog.last} over maxBacklog` })
     }
     // A JSON body the preset did not replace is stored as the verified text: not serialized again.
     const payloadJson = kind === 'json' && fields.payload === undefined ? parsed.text : undefined
@@ -157,10 +157,10 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     const added = await producer.add(event, payloadJson)
     const enqueueMs = Math.round((performance.now() - started) * 100) / 100
     if (!added.ok && added.reason === 'unserializable') {
-      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNSERIALIZABLE(), { outcome: 'rejected', reason: added.reason, ...ids, detail: causeOf(added.cause) })
+      return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNSERIALIZABLE(), { outcome: 'rejected', reason: added.reason, ...ids, detail: causeOf(added.cause) })
     }
     if (!added.ok) {
-      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: added.reason, ...ids, enqueueMs, detail: causeOf(added.cause) })
+      return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: added.reason, ...ids, enqueueMs, detail: causeOf(added.cause) })
     }
     return succeed(request, reply, inline, { outcome: added.duplicate ? 'duplicate' : 'accepted', ...ids, enqueueMs })
   }
@@ -194,14 +194,14 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
       return answer.fail(request, reply, error, { outcome: 'unavailable', reason: UNVERIFIED_FULL_REASON })
     }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_BODY_TOO_LARGE(), { outcome: 'rejected', reason: 'body_too_large' })
+      return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_BODY_TOO_LARGE(), { outcome: 'rejected', reason: 'body_too_large' })
     }
     const status = error.statusCode ?? 500
     if (status >= 400 && status < 500) {
       return answer.fail(request, reply, error, { outcome: 'rejected', reason: error.code === undefined ? 'bad_request' : error.code.toLowerCase() })
     }
     // Never a 500: whatever failed, the sender keeps the event and retries.
-    return answer.fail(request, reply, new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'internal_error', err: error })
+    return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'internal_error', err: error })
   }
 }
 

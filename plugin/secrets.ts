@@ -1,6 +1,6 @@
 import type { FastifyError } from 'fastify'
 import { deadline } from '../core/deadline.js'
-import { PluginErrors } from '../core/plugin-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { OutcomeFields } from './outcome.js'
 import type { Provider, SecretContext, SecretOption, SecretResolver } from '../providers/provider.js'
 import { isSecretList, unusableSecret } from '../providers/provider-check.js'
@@ -56,8 +56,8 @@ function timedOut (): SecretOutcome {
  * failure is ours, so the sender is told to retry (503).
  */
 export function secretRefusal (failure: SecretOutcome & { ok: false }): [FastifyError, OutcomeFields] {
-  if (failure.reason === 'unknown_tenant') return [new PluginErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: failure.reason }]
-  return [new PluginErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: failure.reason, err: failure.cause }]
+  if (failure.reason === 'unknown_tenant') return [new WebhookErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: failure.reason }]
+  return [new WebhookErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: failure.reason, err: failure.cause }]
 }
 
 /** The constant outcome of a static secret or list; `undefined` for a resolver, which needs the request's context. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { errorCodes, type FastifyRequest } from 'fastify'
-import { PluginErrors } from '../core/plugin-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { IntakeStats } from './outcome.js'
 
 /** The reason logged when a body does not fit in `maxUnverifiedBytes`. */
@@ -74,7 +74,7 @@ export function createBodyReader (budget: UnverifiedBudget, bodyLimit: number) {
       } else if (budget.reserve(request.raw, chunk.length)) {
         chunks.push(chunk)
       } else {
-        return stop(new PluginErrors.FST_WEBHOOK_UNAVAILABLE())
+        return stop(new WebhookErrors.FST_WEBHOOK_UNAVAILABLE())
       }
       received += chunk.length
     }

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../core/connection.js'
 import { bounded, type Lease, type PollKeys } from '../core/lease.js'
+import { WebhookErrors } from '../core/errors.js'
 import { expected } from '../core/validate.js'
 
 /**
@@ -67,13 +68,13 @@ export function storeCursor (store: CursorStore, source: string): CursorBackend 
   async function load (): Promise<string | null> {
     const value = await store.load()
     if (value === null || value === undefined) return null
-    if (typeof value !== 'string') throw new TypeError(expected('store.load()', 'to resolve to a string, null or undefined', value))
+    if (typeof value !== 'string') throw new WebhookErrors.WEBHOOK_POLLER_BAD_CURSOR_STORE(expected('store.load()', 'to resolve to a string, null or undefined', value))
     return value
   }
   async function save (next: string, prev: string | null, lease: Lease): Promise<SaveOutcome> {
     if (!await lease.held()) return 'lease-lost'
     const saved = await store.save(next, prev, { token: lease.token, source })
-    if (typeof saved !== 'boolean') throw new TypeError(expected('store.save()', 'to resolve to a boolean (false when the compare failed)', saved))
+    if (typeof saved !== 'boolean') throw new WebhookErrors.WEBHOOK_POLLER_BAD_CURSOR_STORE(expected('store.save()', 'to resolve to a boolean (false when the compare failed)', saved))
     return saved ? 'saved' : 'conflict'
   }
   return { load, save }

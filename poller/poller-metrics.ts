@@ -20,7 +20,7 @@ export interface PollerMetricsOptions {
  * Counts the poller's runs and enqueued changes from its `run` events, and
  * with `queueMetrics` adds its queue (and its own poll queue's lag) to the
  * queue gauges. Resolves to the function that stops both; to a no-op when
- * `metrics` is off. Rejects with `WEBHOOK_WORKER_MISSING_DEPENDENCY` without prom-client.
+ * `metrics` is off. Rejects with `WEBHOOK_MISSING_DEPENDENCY` without prom-client.
  */
 export async function attachPollerMetrics (o: PollerMetricsOptions, emitter: EventEmitter, client: RedisClient, log: Logger): Promise<() => Promise<void>> {
   const m = await openMetrics(o.metrics, workerMissingDependency)

@@ -2,7 +2,7 @@
  * The options of `createPoller`: what each one does, its default, its unit
  * and the values it takes. Resolving and checking them is
  * `resolve-poller-options.ts`'s work; a value outside what is written here
- * throws `WEBHOOK_WORKER_INVALID_OPTION`.
+ * throws `WEBHOOK_INVALID_OPTION`.
  */
 import type { Logger } from 'pino'
 import type { CursorStore } from './cursor.js'
@@ -10,7 +10,7 @@ import type { FetchChanges } from './poll-page.js'
 import type { RedisConnection } from '../core/connection.js'
 import type { MetricsOption } from '../core/prom.js'
 
-/** Options of {@link createPoller}. Validated first: a bad value throws `WEBHOOK_WORKER_INVALID_OPTION`. */
+/** Options of {@link createPoller}. Validated first: a bad value throws `WEBHOOK_INVALID_OPTION`. */
 export interface PollerOptions<P = unknown> {
   /**
    * How to reach Redis: a `redis://` URL, ioredis options, or an ioredis
@@ -137,7 +137,7 @@ export interface PollerOptions<P = unknown> {
    * Prometheus metrics through prom-client (an optional peer dependency):
    * `true` for its default registry, a `Registry`, or `false` for none.
    * Without prom-client, `ready()` rejects with
-   * `WEBHOOK_WORKER_MISSING_DEPENDENCY`.
+   * `WEBHOOK_MISSING_DEPENDENCY`.
    * @defaultValue `false`
    */
   metrics?: MetricsOption

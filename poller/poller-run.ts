@@ -5,7 +5,8 @@ import type { Logger } from 'pino'
 import { waitForReady, type RedisClient } from '../core/connection.js'
 import { deadline } from '../core/deadline.js'
 import { markSynced, type CursorBackend } from './cursor.js'
-import { isRateLimitedError, WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
+import { isRateLimitedError } from '../core/hook-errors.js'
 import { EVENT_VERSION, JOB_NAME, type WebhookEvent } from '../core/event.js'
 import { safeJobId } from '../core/job-id.js'
 import { eventJobOptions } from '../core/job-options.js'
@@ -122,13 +123,13 @@ async function loadOrInit<P> (run: RunContext<P>, lease: Lease): Promise<string 
   if (saved !== null) return saved
   const initial = typeof o.initialCursor === 'function' ? await o.initialCursor() : o.initialCursor
   if (typeof initial !== 'string') {
-    throw new WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION(`Expected \`initialCursor\` to return a string, got ${typeof initial}`)
+    throw new WebhookErrors.WEBHOOK_INVALID_OPTION(`Expected \`initialCursor\` to return a string, got ${typeof initial}`)
   }
   const outcome = await run.cursor.save(initial, null, lease)
   if (outcome === 'lease-lost') return undefined
   if (outcome === 'saved') return initial
   const raced = await run.cursor.load()
-  if (raced === null) throw new Error('The cursor store refused the initial cursor but holds none')
+  if (raced === null) throw new WebhookErrors.WEBHOOK_POLLER_BAD_CURSOR_STORE('The cursor store refused the initial cursor but holds none')
   return raced
 }
 
@@ -153,7 +154,7 @@ async function fetchOnce<P> (run: RunContext<P>, cursor: string, ctx: { signal: 
   const { fetchChanges, fetchTimeoutMs } = run.options
   // A fetchChanges that ignores its signal still cannot hold the run past the timeout, a lost lease or close().
   const page = await deadline(fetchTimeoutMs, ctx.signal, async (signal) => await fetchChanges(cursor, { ...ctx, signal }), {
-    error: () => new WorkerErrors.WEBHOOK_WORKER_TIMEOUT('fetchChanges', fetchTimeoutMs)
+    error: () => new WebhookErrors.WEBHOOK_WORKER_TIMEOUT('fetchChanges', fetchTimeoutMs)
   })
   const problem = pageProblem(page) ??
     // The same cursor with more to come would ask for the same page forever.
@@ -162,8 +163,11 @@ async function fetchOnce<P> (run: RunContext<P>, cursor: string, ctx: { signal: 
   return page
 }
 
-/** A page that breaks the contract: not retried within the run, and the cursor stays where it was. */
-export class BadPageError extends TypeError {}
+/**
+ * A page that breaks the contract (`WEBHOOK_POLLER_BAD_PAGE`, a `TypeError`): not
+ * retried within the run, and the cursor stays where it was.
+ */
+export class BadPageError extends WebhookErrors.WEBHOOK_POLLER_BAD_PAGE {}
 
 async function pause<P> (run: RunContext<P>, retryAfterMs: number, err: Error): Promise<{ resumeAt: number }> {
   const { client, keys, options: o, log } = run

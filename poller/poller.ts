@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { Queue, Worker, type Job } from 'bullmq'
 import { createProducerClient, createWorkerClient, waitForReady } from '../core/connection.js'
+import { WebhookErrors } from '../core/errors.js'
 import { readSyncedAt, redisCursor, storeCursor, type CursorBackend } from './cursor.js'
 import { bounded, pollKeys } from '../core/lease.js'
 import { attachPollerMetrics } from './poller-metrics.js'
@@ -157,7 +158,7 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
   }
 
   async function runOnce (): Promise<PollResult> {
-    if (closing.signal.aborted) throw new Error('The poller is closed')
+    if (closing.signal.aborted) throw new WebhookErrors.WEBHOOK_POLLER_CLOSED('The poller is closed')
     const result = await runPoll(run)
     await lagging(false)
     return result
@@ -176,7 +177,7 @@ export function createPoller<P = unknown> (options: PollerOptions<P>): Poller {
 
   async function close (): Promise<void> {
     closed ??= (async () => {
-      closing.abort(new Error('The poller is closing'))
+      closing.abort(new WebhookErrors.WEBHOOK_POLLER_CLOSED('The poller is closing'))
       clearInterval(lagTimer)
       await worker.close()
       await Promise.allSettled([...local])

@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import { connectionProblem } from '../core/connection.js'
 import { DEFAULT_LOGGER, loggerOption } from '../core/logger.js'
 import { SOURCE_PATTERN } from '../core/event.js'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { optionValidator, type OptionValidator } from '../core/option-validator.js'
 import { metricsProblem, type MetricsOption } from '../core/prom.js'
 import {
@@ -44,14 +44,14 @@ const DURATIONS = [
   ['enqueueTimeoutMs', 1], ['lockDuration', 100], ['stalledInterval', 100]
 ] as const
 
-const invalid: OptionValidator = optionValidator(WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
+const invalid: OptionValidator = optionValidator(WebhookErrors.WEBHOOK_INVALID_OPTION)
 
 /** The options after defaults and validation: every one set but `store`. */
 export type ResolvedPollerOptions<P = unknown> = Required<Omit<PollerOptions<P>, 'store' | 'logger'>> & Pick<PollerOptions<P>, 'store'> & { logger: Logger }
 
 /**
  * Checks poller options and fills in defaults. Pure; throws a
- * `WEBHOOK_WORKER_INVALID_OPTION` `TypeError` for the first problem found.
+ * `WEBHOOK_INVALID_OPTION` `TypeError` for the first problem found.
  */
 export function validatePollerOptions<P> (options: PollerOptions<P>): ResolvedPollerOptions<P> {
   if (typeof options !== 'object' || options === null) invalid.fail(expected('options', 'an object', options))

@@ -1,15 +1,15 @@
 /**
  * Option checks shared by the presets. Each throws the coded
- * `FST_WEBHOOK_INVALID_OPTION` `TypeError` at construction, saying what was
+ * `WEBHOOK_PROVIDER_INVALID_OPTION` `TypeError` at construction, saying what was
  * expected and what came (never the value of a secret).
  */
-import { PluginErrors } from '../core/plugin-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { optionValidator, type OptionValidator } from '../core/option-validator.js'
 import { expected, unknownKeys } from '../core/validate.js'
 import type { ContentKind, DeliveryFacts, SecretOption } from './provider.js'
 
 /** Throws the coded option error. */
-export const invalid: OptionValidator = optionValidator(PluginErrors.FST_WEBHOOK_INVALID_OPTION)
+export const invalid: OptionValidator = optionValidator(WebhookErrors.WEBHOOK_PROVIDER_INVALID_OPTION)
 
 /** Checks a preset's options object and its keys; returns it typed. */
 export function checkOptionsObject<T extends object> (preset: string, options: unknown, known: readonly string[]): T {

@@ -4,6 +4,7 @@
  * https://docs.github.com/webhooks/using-webhooks/validating-webhook-deliveries
  */
 import { randomUUID } from 'node:crypto'
+import { WebhookErrors } from '../core/errors.js'
 import { escapeId } from '../core/job-id.js'
 import { parseJsonObject } from './body.js'
 import type {
@@ -117,7 +118,7 @@ export function github (options: GitHubOptions): GitHubProvider {
 
   function sign (body: string | Buffer, options: GitHubSignOptions = {}): Record<string, string> {
     const key = keyFor(signingSecret('github', secret, options.secret))
-    if (key === undefined) throw new TypeError('providers.github: sign() needs a non-empty secret')
+    if (key === undefined) throw new WebhookErrors.WEBHOOK_PROVIDER_BAD_SIGNING_SECRET('providers.github: sign() needs a non-empty secret')
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
     return {
       'content-type': contentTypeFor(options.contentType, 'json'),

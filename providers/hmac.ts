@@ -3,6 +3,7 @@
  * `{timestamp}.{body}`), for in-house senders and providers without a preset.
  */
 import { randomUUID } from 'node:crypto'
+import { WebhookErrors } from '../core/errors.js'
 import { checkOneOf, checkString, expected } from '../core/validate.js'
 import type {
   BodyFailure, ContentKind, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput,
@@ -194,7 +195,7 @@ export function hmac (options: HmacOptions): HmacProvider {
 
   function sign (body: string | Buffer, options: HmacSignOptions = {}): Record<string, string> {
     const key = keyFor(signingSecret('hmac', o.secret, options.secret))
-    if (key === undefined) throw new TypeError('providers.hmac: sign() needs a non-empty secret')
+    if (key === undefined) throw new WebhookErrors.WEBHOOK_PROVIDER_BAD_SIGNING_SECRET('providers.hmac: sign() needs a non-empty secret')
     const headers: Record<string, string> = { 'content-type': contentTypeFor(options.contentType, o.contentTypes[0]) }
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
     let parts: Array<string | Buffer> = [bytes]

@@ -42,6 +42,9 @@ export const providers = Object.freeze({
   slack: preset(slack, SLACK_DELIVERY)
 })
 
+/** Every coded error of the package; the presets throw `WEBHOOK_PROVIDER_INVALID_OPTION` and `WEBHOOK_PROVIDER_BAD_SIGNING_SECRET`. */
+export { WebhookErrors } from '../core/errors.js'
+export type { WebhookErrorCode } from '../core/errors.js'
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
 export type { StandardWebhooksOptions, StandardWebhooksProvider, StandardWebhooksSignOptions } from './standard-webhooks.js'
 export type { StripeOptions } from './stripe.js'

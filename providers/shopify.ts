@@ -4,6 +4,7 @@
  * https://shopify.dev/docs/apps/build/webhooks/subscribe/https
  */
 import { randomUUID } from 'node:crypto'
+import { WebhookErrors } from '../core/errors.js'
 import { checkOneOf } from '../core/validate.js'
 import type {
   BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
@@ -97,7 +98,7 @@ export function shopify (options: ShopifyOptions): ShopifyProvider {
 
   function sign (body: string | Buffer, options: ShopifySignOptions = {}): Record<string, string> {
     const key = keyFor(signingSecret('shopify', secret, options.secret))
-    if (key === undefined) throw new TypeError('providers.shopify: sign() needs a non-empty secret')
+    if (key === undefined) throw new WebhookErrors.WEBHOOK_PROVIDER_BAD_SIGNING_SECRET('providers.shopify: sign() needs a non-empty secret')
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
     return {
       'content-type': contentTypeFor(options.contentType, 'json'),

@@ -4,6 +4,7 @@
  * https://api.slack.com/authentication/verifying-requests-from-slack
  */
 import { createHash } from 'node:crypto'
+import { WebhookErrors } from '../core/errors.js'
 import { parseJsonObject } from './body.js'
 import type {
   BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, InlineResponse, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure,
@@ -109,7 +110,7 @@ export function slack (options: SlackOptions): Provider {
 
   function sign (body: string | Buffer, options: SignOptions = {}): Record<string, string> {
     const key = keyFor(signingSecret('slack', secret, options.secret))
-    if (key === undefined) throw new TypeError('providers.slack: sign() needs a non-empty secret')
+    if (key === undefined) throw new WebhookErrors.WEBHOOK_PROVIDER_BAD_SIGNING_SECRET('providers.slack: sign() needs a non-empty secret')
     const ts = String(options.timestampSec ?? nowSec())
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
     return {

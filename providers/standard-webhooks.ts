@@ -4,6 +4,7 @@
  * base64 key, a space-separated list of `v1,<base64>` signatures.
  */
 import { randomBytes } from 'node:crypto'
+import { WebhookErrors } from '../core/errors.js'
 import { checkString } from '../core/validate.js'
 import type {
   BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
@@ -133,7 +134,7 @@ export function standardWebhooks (options: StandardWebhooksOptions): StandardWeb
 
   function sign (body: string | Buffer, options: StandardWebhooksSignOptions = {}): Record<string, string> {
     const key = keyFor(signingSecret('standardWebhooks', secret, options.secret))
-    if (key === undefined) throw new TypeError('providers.standardWebhooks: sign() needs a whsec_ base64 secret')
+    if (key === undefined) throw new WebhookErrors.WEBHOOK_PROVIDER_BAD_SIGNING_SECRET('providers.standardWebhooks: sign() needs a whsec_ base64 secret')
     const names = options.family === 'svix' ? FAMILIES[1] : FAMILIES[0]
     const id = options.id ?? `msg_${randomBytes(18).toString('base64url').replaceAll(/[-_]/g, 'x')}`
     const ts = String(options.timestampSec ?? nowSec())

@@ -3,6 +3,7 @@
  * `${t}.${body}`, keyed with the UTF-8 bytes of the whole `whsec_…` string.
  * https://docs.stripe.com/webhooks#verify-manually
  */
+import { WebhookErrors } from '../core/errors.js'
 import type {
   BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
 } from './provider.js'
@@ -96,7 +97,7 @@ export function stripe (options: StripeOptions): Provider {
 
   function sign (body: string | Buffer, options: SignOptions = {}): Record<string, string> {
     const key = keyFor(signingSecret('stripe', secret, options.secret))
-    if (key === undefined) throw new TypeError('providers.stripe: sign() needs a non-empty secret')
+    if (key === undefined) throw new WebhookErrors.WEBHOOK_PROVIDER_BAD_SIGNING_SECRET('providers.stripe: sign() needs a non-empty secret')
     const t = String(options.timestampSec ?? nowSec())
     const v1 = hmacDigest('sha256', key, [`${t}.`, typeof body === 'string' ? Buffer.from(body, 'utf8') : body]).toString('hex')
     return {

@@ -4,6 +4,7 @@
  * keys. Nothing here throws on request input.
  */
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
+import { WebhookErrors } from '../core/errors.js'
 import type { ContentKind, IncomingHeaders, SecretOption, VerifyFailure } from './provider.js'
 
 /** A header value, or why there is not exactly one. */
@@ -183,7 +184,7 @@ export function signingSecret (preset: string, own: SecretOption, given: string 
   if (given !== undefined) return given
   if (typeof own === 'string') return own
   if (Array.isArray(own) && own.length > 0) return own[0]
-  throw new TypeError(`providers.${preset}: sign() needs { secret } when the provider's secret is a resolver function`)
+  throw new WebhookErrors.WEBHOOK_PROVIDER_BAD_SIGNING_SECRET(`providers.${preset}: sign() needs { secret } when the provider's secret is a resolver function`)
 }
 
 /** Seconds since epoch for `sign()`. */

@@ -21,6 +21,8 @@ export interface RedisServer {
   readonly pid: number | undefined
   signal: (sig: NodeJS.Signals) => void
   kill: () => Promise<void>
+  /** Starts the server (again, after kill) on its port and directory. */
+  start: () => Promise<RedisServer>
   restart: () => Promise<RedisServer>
   stop: () => Promise<void>
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Starts and stops private redis-server processes for tests, the demo, the
 // benchmarks and the chaos harness. Plain ESM so it runs before any loader.
 import { spawn, spawnSync } from 'node:child_process'
@@ -6,26 +7,36 @@ import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+/** @typedef {import('./redis-server.d.mts').StartRedisOptions} StartRedisOptions */
+/** @typedef {import('./redis-server.d.mts').RedisServer} RedisServerShape */
+
 const INSTALL_HINT = 'redis-server was not found on PATH. Install it first, e.g. `apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS), or set REDIS_URL to a Redis you own.'
 
-/** True when a redis-server binary is on PATH. */
+/**
+ * True when a redis-server binary is on PATH.
+ * @returns {boolean}
+ */
 export function hasRedisServer () {
   const r = spawnSync('redis-server', ['--version'], { stdio: 'ignore' })
   return r.status === 0
 }
 
+/** @returns {string} */
 export function redisInstallHint () {
   return INSTALL_HINT
 }
 
-/** A TCP port that was free a moment ago. */
+/**
+ * A TCP port that was free a moment ago.
+ * @returns {Promise<number>}
+ */
 export async function freePort () {
   return await new Promise((resolve, reject) => {
     const srv = createServer()
     srv.unref()
     srv.on('error', reject)
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
+      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address())
       srv.close(() => resolve(port))
     })
   })
@@ -33,13 +44,8 @@ export async function freePort () {
 
 /**
  * Starts a private redis-server in a temporary directory, with AOF on by default.
- * @param {object} [opts]
- * @param {boolean} [opts.appendonly=true]
- * @param {string} [opts.maxmemory] e.g. '2mb'
- * @param {string} [opts.maxmemoryPolicy='noeviction']
- * @param {string[]} [opts.args] extra redis-server arguments
- * @param {number} [opts.port] a fixed port (default: a free one)
- * @param {string} [opts.dir] the data directory (default: a new temporary one, removed on stop)
+ * @param {StartRedisOptions} [opts] AOF on unless `appendonly: false`; a free port and a temporary directory unless given
+ * @returns {Promise<RedisServer>}
  */
 export async function startRedisServer (opts = {}) {
   if (!hasRedisServer()) throw new Error(INSTALL_HINT)
@@ -75,7 +81,14 @@ export async function startRedisServer (opts = {}) {
   throw lastError
 }
 
+/** @implements {RedisServerShape} */
 class RedisServer {
+  /**
+   * @param {number} port
+   * @param {string} dir
+   * @param {string[]} args
+   * @param {boolean} ownDir removes `dir` on stop
+   */
   constructor (port, dir, args, ownDir) {
     this.port = port
     this.host = '127.0.0.1'
@@ -83,7 +96,10 @@ class RedisServer {
     this.url = `redis://127.0.0.1:${port}`
     this.args = args
     this.ownDir = ownDir
+    /** @type {import('node:child_process').ChildProcess | undefined} */
     this.child = undefined
+    /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }> | undefined} */
+    this.exited = undefined
   }
 
   get pid () {
@@ -95,6 +111,7 @@ class RedisServer {
     this.child = child
     let stderr = ''
     child.stderr.on('data', (d) => { stderr += d })
+    /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
     this.exited = exited
     const deadline = Date.now() + 10000
@@ -107,7 +124,10 @@ class RedisServer {
     throw new Error(`redis-server did not answer PING within 10 s on port ${this.port}`)
   }
 
-  /** Sends a signal to the server process (SIGSTOP freezes it, SIGCONT thaws it). */
+  /**
+   * Sends a signal to the server process (SIGSTOP freezes it, SIGCONT thaws it).
+   * @param {NodeJS.Signals} sig
+   */
   signal (sig) {
     this.child?.kill(sig)
   }
@@ -129,10 +149,11 @@ class RedisServer {
 
   /** Stops the server and removes its directory when it made one. */
   async stop () {
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGCONT')
-      this.child.kill('SIGTERM')
-      const t = setTimeout(() => this.child.kill('SIGKILL'), 3000)
+    const child = this.child
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT')
+      child.kill('SIGTERM')
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000)
       await this.exited
       clearTimeout(t)
     }
@@ -140,15 +161,23 @@ class RedisServer {
   }
 }
 
+/**
+ * @param {number} ms
+ * @returns {Promise<void>}
+ */
 function delay (ms) {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
+/**
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
 async function ping (port) {
   return await new Promise((resolve) => {
     const sock = connect(port, '127.0.0.1')
     let buf = ''
-    const done = (ok) => { sock.destroy(); resolve(ok) }
+    const done = (/** @type {boolean} */ ok) => { sock.destroy(); resolve(ok) }
     sock.setTimeout(500, () => done(false))
     sock.on('error', () => done(false))
     sock.on('connect', () => sock.write('PING\r\n'))

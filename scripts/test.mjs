@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm test`: runs tap against a private redis-server (AOF on) unless REDIS_URL
 // is set, and stops that server by its pid however the run ends.
 import { spawn } from 'node:child_process'
 import { hasRedisServer, redisInstallHint, startRedisServer } from './redis-server.mjs'
 
 const args = process.argv.slice(2)
+/** @type {import('./redis-server.d.mts').RedisServer | undefined} */
 let redis
 if (!process.env.REDIS_URL) {
   if (!hasRedisServer()) {
@@ -15,11 +17,12 @@ if (!process.env.REDIS_URL) {
   console.log(`test: private redis-server pid ${redis.pid} at ${redis.url}`)
 }
 
-const env = { ...process.env, REDIS_URL: process.env.REDIS_URL ?? redis.url }
+const env = { ...process.env, REDIS_URL: process.env.REDIS_URL ?? redis?.url }
 const tap = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', ...args], { stdio: ['inherit', 'pipe', 'inherit'], env })
 
 // Pass tap's output through, and remember its closing summary so the run ends
 // on one plain line: `tests: N passed, N failed`.
+/** @type {{ pass: number, fail: number } | undefined} */
 let summary
 let tail = ''
 tap.stdout.on('data', (chunk) => {
@@ -30,6 +33,7 @@ tap.stdout.on('data', (chunk) => {
 })
 
 let stopping = false
+/** @param {number} code */
 async function finish (code) {
   if (stopping) return
   stopping = true
@@ -37,7 +41,7 @@ async function finish (code) {
   if (summary) console.log(`\ntests: ${summary.pass} passed, ${summary.fail} failed`)
   process.exit(code)
 }
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
   process.on(sig, () => {
     tap.kill(sig)
     finish(130)

@@ -17,7 +17,7 @@ function node (args: string[], cwd: string): { status: number | null, stdout: st
 t.test('package.json: ESM, engines, exports with types, peers', async (t) => {
   t.equal(pkg.type, 'module')
   t.equal(pkg.engines.node, '>=20.19')
-  for (const entry of ['.', './plugin', './worker']) {
+  for (const entry of ['.', './plugin', './worker', './providers', './testing']) {
     const target = pkg.exports[entry]
     t.ok(existsSync(join(root, target.default)), `${entry} is built`)
     t.ok(existsSync(join(root, target.types)), `${entry} has generated types`)
@@ -47,19 +47,37 @@ t.test('the worker entry never loads fastify', async (t) => {
   t.match(r.stdout, /worker loaded function/)
 })
 
+t.test('the testing entry never loads fastify: it serves apps that bring their own', async (t) => {
+  const dir = t.testdir({
+    'hooks.mjs': `export async function resolve (specifier, context, next) {
+      if (/^(fastify|fastify-plugin)($|\\/)|^@fastify\\/(?!error)/.test(specifier)) throw new Error('fastify was loaded: ' + specifier)
+      return next(specifier, context)
+    }`,
+    'register.mjs': "import { register } from 'node:module'; register('./hooks.mjs', import.meta.url)",
+    'main.mjs': `
+      const testing = await import('fastify-hybrid-webhooks/testing')
+      console.log('testing loaded', typeof testing.signedRequest, typeof testing.drain)`
+  })
+  const r = node(['--import', './register.mjs', 'main.mjs'], dir)
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout, /testing loaded function function/)
+})
+
 t.test('a CommonJS app can require() every entry point', async (t) => {
   const dir = t.testdir({
     'app.cjs': `
       const root = require('fastify-hybrid-webhooks')
       const plugin = require('fastify-hybrid-webhooks/plugin')
       const worker = require('fastify-hybrid-webhooks/worker')
-      console.log(JSON.stringify({ root: Object.keys(root).sort(), plugin: Object.keys(plugin).sort(), worker: Object.keys(worker).sort(), id: worker.safeJobId('acme', '1') }))`
+      const testing = require('fastify-hybrid-webhooks/testing')
+      console.log(JSON.stringify({ root: Object.keys(root).sort(), plugin: Object.keys(plugin).sort(), worker: Object.keys(worker).sort(), testing: Object.keys(testing).sort(), id: worker.safeJobId('acme', '1') }))`
   })
   const r = node(['app.cjs'], dir)
   t.equal(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout)
   t.equal(out.id, 'acme.1')
   t.ok(out.worker.includes('safeJobId'))
+  t.ok(out.testing.includes('signedRequest'))
   for (const name of [...out.worker, ...out.plugin]) t.ok(out.root.includes(name), `the root entry re-exports ${name}`)
 })
 
@@ -84,7 +102,7 @@ t.test('the plugin is the default export of the root and ./plugin entries, and a
 })
 
 t.test('entry points name every export (no export *)', async (t) => {
-  for (const file of ['index.ts', 'plugin/index.ts', 'worker/index.ts', 'providers/index.ts']) {
+  for (const file of ['index.ts', 'plugin/index.ts', 'worker/index.ts', 'providers/index.ts', 'testing/index.ts']) {
     const src = readFileSync(join(root, file), 'utf8')
     t.notMatch(src, /export \* /, file)
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { RedisClient } from '../core/connection.js'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { queueKeyBase } from '../core/keys.js'
 import { defineScript, runScript, type LuaScript } from '../core/scripts.js'
 
@@ -63,7 +63,7 @@ export class LockRegistry {
   async register (): Promise<void> {
     const reply = await runScript(this.#client, REGISTER, [this.#key], [this.#id, this.#settings, this.#ttlMs]) as [number, string?]
     if (reply[0] === 1) return
-    throw new WorkerErrors.WEBHOOK_WORKER_LOCK_MISMATCH(
+    throw new WebhookErrors.WEBHOOK_WORKER_LOCK_MISMATCH(
       `A live worker of queue '${this.#queueName}' uses ${String(reply[1])}, this one ${this.#settings}. ` +
       'Every worker of a queue must share lockDuration, stalledInterval and maxStalledCount: stop the others or align the settings'
     )

@@ -2,7 +2,7 @@
  * The options of `createWebhookWorker` and the types they are made of: what
  * each option does, its default, its unit and the values it takes. Resolving
  * and checking them is `resolve-options.ts`'s work; a value outside what is
- * written here throws `WEBHOOK_WORKER_INVALID_OPTION`.
+ * written here throws `WEBHOOK_INVALID_OPTION`.
  */
 import type { Logger } from 'pino'
 import type { Job } from 'bullmq'
@@ -214,7 +214,7 @@ export type WorkerPersistenceCheck = 'warn' | 'refuse' | 'off'
 
 /**
  * Options of `createWebhookWorker`. Validated first: a bad value throws
- * `WEBHOOK_WORKER_INVALID_OPTION`. `S` is the state type, `P` the payload
+ * `WEBHOOK_INVALID_OPTION`. `S` is the state type, `P` the payload
  * type, and `E` the typed events of `handlers` (untyped by default).
  */
 export interface WebhookWorkerOptions<S = unknown, P = unknown, E = DefaultEvents<S, P>> {
@@ -404,7 +404,7 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown, E = DefaultEvent
    * Prometheus metrics through prom-client (an optional peer dependency):
    * `true` for its default registry, a `Registry`, or `false` for none.
    * Without prom-client, the worker refuses to start with
-   * `WEBHOOK_WORKER_MISSING_DEPENDENCY`. Every name starts with `webhook_`.
+   * `WEBHOOK_MISSING_DEPENDENCY`. Every name starts with `webhook_`.
    * @defaultValue `false`
    */
   metrics?: MetricsOption

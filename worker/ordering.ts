@@ -1,4 +1,4 @@
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { WebhookEvent } from '../core/event.js'
 import type { ObjectKeyOf, ObjectVersion, VersionOf } from './options.js'
 import { describeValue } from '../core/validate.js'
@@ -14,14 +14,14 @@ export function objectKeyOf<P> (fn: ObjectKeyOf<P> | undefined, event: WebhookEv
   if (fn === undefined) return undefined
   const key: unknown = fn(event)
   if (key === undefined || (typeof key === 'string' && key !== '')) return key
-  throw new WorkerErrors.WEBHOOK_WORKER_BAD_CALLBACK_VALUE(`objectKey(event) must return a non-empty string or undefined, got ${describeValue(key)}`)
+  throw new WebhookErrors.WEBHOOK_WORKER_BAD_CALLBACK_VALUE(`objectKey(event) must return a non-empty string or undefined, got ${describeValue(key)}`)
 }
 
 /** Calls `version(state)`; anything but a finite number, a bigint or a string is `WEBHOOK_WORKER_BAD_CALLBACK_VALUE`. */
 export function versionOf<S> (fn: VersionOf<S>, state: S): ObjectVersion {
   const v: unknown = fn(state)
   if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint' || typeof v === 'string') return v
-  throw new WorkerErrors.WEBHOOK_WORKER_BAD_CALLBACK_VALUE(`version(state) must return a finite number, a bigint or a string, got ${describeValue(v)}`)
+  throw new WebhookErrors.WEBHOOK_WORKER_BAD_CALLBACK_VALUE(`version(state) must return a finite number, a bigint or a string, got ${describeValue(v)}`)
 }
 
 /** How a version is stored in Redis: its type, then its text (numbers round-trip exactly through `String`). */

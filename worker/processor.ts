@@ -2,7 +2,8 @@ import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq
 import type { ClaimStore, HeldClaim } from './claim.js'
 import { finalFailedReason, serializeError, type DeadLetterStage } from '../dead-letters/dead-letter-record.js'
 import { decodeEvent } from '../core/decode.js'
-import { isPermanentError, PermanentError, WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
+import { isPermanentError, PermanentError } from '../core/hook-errors.js'
 import type { WebhookEvent } from '../core/event.js'
 import { safeJobId } from '../core/job-id.js'
 import type { Apply, ObjectVersion, WorkerContext } from './options.js'
@@ -171,7 +172,7 @@ class AttemptRun<S, P> {
     this.#stage = 'internal'
     const { claims } = this.#deps
     const keys = claims.keysFor(this.#ctx.idempotencyKey, this.#event.replayKey, this.#ordered() ? this.#objectKey : undefined)
-    const lost = (): void => { this.#interrupt(new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)) }
+    const lost = (): void => { this.#interrupt(new WebhookErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)) }
     const result = await claims.claim(keys, this.#ctx.idempotencyKey, String(this.#job.id), lost)
     this.#report.claim = result.decision
     if (result.decision === 'claimed') {
@@ -244,7 +245,7 @@ class AttemptRun<S, P> {
   #assertClaimHeld (): void {
     this.#stage = 'apply'
     if (this.#claim === undefined || !this.#deps.claims.holds(this.#claim)) {
-      throw new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)
+      throw new WebhookErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)
     }
   }
 
@@ -294,7 +295,7 @@ class AttemptRun<S, P> {
     })
     if (await claims.commit(claim, this.#ctx.idempotencyKey, ttlMs, this.#version)) return
     reporter.commitRefused({ jobId: String(this.#job.id), eventId: this.#event.id })
-    throw new WorkerErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)
+    throw new WebhookErrors.WEBHOOK_WORKER_CLAIM_LOST(this.#event.id)
   }
 
   async #fail (thrown: unknown): Promise<never> {
@@ -395,7 +396,7 @@ export function hydrateStep<S, P> (options: ResolvedWorkerOptions<S, P>): Hydrat
 
 /** Job data the worker cannot read: dead-lettered at once (stage `decode`), since no retry can help. */
 async function deadLetterUndecodable<S, P> (deps: ProcessorDeps<S, P>, job: Job, reason: string): Promise<never> {
-  const err = new WorkerErrors.WEBHOOK_WORKER_BAD_JOB(`Job ${String(job.id)} cannot be decoded: ${reason}`)
+  const err = new WebhookErrors.WEBHOOK_WORKER_BAD_JOB(`Job ${String(job.id)} cannot be decoded: ${reason}`)
   const attempt = job.attemptsMade + 1
   const started = Date.now()
   try {

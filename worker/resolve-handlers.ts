@@ -1,7 +1,7 @@
 /**
  * Checks the worker's `handlers` option and turns it into the router's table.
  * Part of `validateWorkerOptions`: a bad value throws
- * `WEBHOOK_WORKER_INVALID_OPTION` with a message naming the handler.
+ * `WEBHOOK_INVALID_OPTION` with a message naming the handler.
  */
 import { SOURCE_PATTERN } from '../core/event.js'
 import type { OptionValidator } from '../core/option-validator.js'

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino'
 import { DEFAULT_LOGGER, loggerOption } from '../core/logger.js'
 import { connectionProblem, type RedisConnection } from '../core/connection.js'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { optionValidator, pick, type OptionValidator } from '../core/option-validator.js'
 import { ATTEMPTS_CEILING } from '../core/job-options.js'
 import { metricsProblem, type MetricsOption } from '../core/prom.js'
@@ -82,11 +82,11 @@ const KNOWN = [
   'rateLimit', 'objectKey', 'version', 'skipEqualVersion', 'hydrateCacheMs', 'clockSkewMs', 'metrics', 'queueMetrics'
 ] as const
 const HOUR_MS = 3_600_000
-const invalid: OptionValidator = optionValidator(WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
+const invalid: OptionValidator = optionValidator(WebhookErrors.WEBHOOK_INVALID_OPTION)
 
 /**
  * Applies defaults and checks every option. Pure: throws
- * `WEBHOOK_WORKER_INVALID_OPTION` (a `TypeError`) for the first bad option.
+ * `WEBHOOK_INVALID_OPTION` (a `TypeError`) for the first bad option.
  */
 export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>): ResolvedWorkerOptions<S, P> {
   const o = objectOf('options', options)

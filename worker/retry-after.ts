@@ -1,4 +1,4 @@
-import { isRateLimitedError } from '../core/worker-errors.js'
+import { isRateLimitedError } from '../core/hook-errors.js'
 
 /** The pause when a rate-limit answer does not say how long to wait. */
 export const DEFAULT_PAUSE_MS = 60_000

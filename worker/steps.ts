@@ -1,6 +1,6 @@
 import { DelayedError, WaitingError, type Job } from 'bullmq'
 import { deadline } from '../core/deadline.js'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import type { DedupeOptions } from './options.js'
 import type { WebhookEvent } from '../core/event.js'
 
@@ -16,7 +16,7 @@ export async function withTimeout<T> (step: string, timeoutMs: number, controlle
     // The user's code holds the attempt's signal, not the step's: a timeout aborts the attempt.
     stepSignal.addEventListener('abort', () => controller.abort(stepSignal.reason), { once: true })
     return fn()
-  }, { error: () => new WorkerErrors.WEBHOOK_WORKER_TIMEOUT(step, timeoutMs) })
+  }, { error: () => new WebhookErrors.WEBHOOK_WORKER_TIMEOUT(step, timeoutMs) })
 }
 
 /** True for the error {@link withTimeout} rejects with. */

@@ -31,7 +31,7 @@ const POSTPONED: Partial<Record<AttemptOutcome, string>> = { busy: 'busy', 'obje
 
 /**
  * Opens the worker's metrics, or `undefined` when `metrics` is off. Rejects
- * with `WEBHOOK_WORKER_MISSING_DEPENDENCY` when prom-client is not installed.
+ * with `WEBHOOK_MISSING_DEPENDENCY` when prom-client is not installed.
  */
 export async function openWorkerMetrics (o: WorkerMetricsOptions, client: RedisClient, log: Logger): Promise<WorkerMetrics | undefined> {
   const m = await openMetrics(o.metrics, workerMissingDependency)

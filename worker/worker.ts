@@ -6,7 +6,7 @@ import { createWorkerClient, within, type ManagedClient } from '../core/connecti
 import { DeadLetterStore } from '../dead-letters/dead-letter-store.js'
 import { DecodingWorker } from '../core/decode.js'
 import { deadLettersApi, type DeadLetters } from '../dead-letters/dead-letters.js'
-import { WorkerErrors } from '../core/worker-errors.js'
+import { WebhookErrors } from '../core/errors.js'
 import { LockRegistry, REGISTRY_SCRIPTS } from './lock-registry.js'
 import type { WebhookWorkerOptions, WorkerOptionsFor } from './options.js'
 import { validateWorkerOptions, type ResolvedWorkerOptions } from './resolve-options.js'
@@ -150,8 +150,8 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     const report = await checkPersistence(this.#managed.client)
     if (report.ok) return
     const message = `Redis is not set up for the delivery contract: ${report.problems.join('; ')}`
-    if (atStart && this.#o.persistenceCheck === 'refuse') throw new WorkerErrors.WEBHOOK_WORKER_PERSISTENCE(message)
-    this.#reporter.problem(new Error(message), 'Redis persistence check')
+    if (atStart && this.#o.persistenceCheck === 'refuse') throw new WebhookErrors.WEBHOOK_PERSISTENCE(message)
+    this.#reporter.problem(new WebhookErrors.WEBHOOK_PERSISTENCE(message), 'Redis persistence check')
   }
 
   readonly #onReconnect = (): void => {
@@ -193,7 +193,7 @@ export class WebhookWorkerHandle extends EventEmitter<WebhookWorkerEvents> {
     const drained = await within(closing, timeoutMs)
     if (!drained) {
       this.#o.logger.warn({ queue: this.#o.queueName, timeoutMs }, 'close timed out: aborting in-flight attempts')
-      for (const attempt of this.#inFlight) attempt.abort(new WorkerErrors.WEBHOOK_WORKER_CLOSED())
+      for (const attempt of this.#inFlight) attempt.abort(new WebhookErrors.WEBHOOK_WORKER_CLOSED())
       // Aborted attempts give their jobs back to the queue, over the connection closed below.
       await within(closing, ABORTED_SETTLE_MS)
     }
@@ -213,7 +213,7 @@ const ABORTED_SETTLE_MS = 1000
 /**
  * Validates the options, builds BullMQ's worker on a worker connection, and
  * starts it once the lock settings are registered. Throws
- * `WEBHOOK_WORKER_INVALID_OPTION` at once for bad options; a refusal to start
+ * `WEBHOOK_INVALID_OPTION` at once for bad options; a refusal to start
  * comes through `waitUntilReady()` (or an `error` event).
  *
  * `createWebhookWorker<S, P>()`: `S` is the state type, `P` the payload type.

@@ -1,3 +1,4 @@
+// @ts-check
 // Baseline (a), the ceiling: a bare Fastify route that checks the same HMAC
 // as the plugin's generic scheme on the raw body buffer and answers 202. It
 // does not parse the body and enqueues nothing, so no receiver that verifies
@@ -20,7 +21,7 @@ await app.register(async function webhookScope (scope) {
   scope.post(PATH, async function receive (request, reply) {
     const header = request.headers[SIGNATURE_HEADER]
     const given = typeof header === 'string' ? Buffer.from(header, 'base64') : undefined
-    const expected = createHmac('sha256', SECRET).update(request.body).digest()
+    const expected = createHmac('sha256', SECRET).update(/** @type {Buffer} */ (request.body)).digest()
     // Equal-length digests only: timingSafeEqual throws on a length mismatch.
     if (given === undefined || given.length !== DIGEST_BYTES || !timingSafeEqual(given, expected)) {
       return reply.code(401).send({ statusCode: 401, error: 'Unauthorized' })
@@ -31,4 +32,4 @@ await app.register(async function webhookScope (scope) {
 
 await app.listen({ port: 0, host: '127.0.0.1' })
 serve({ stop: () => app.close() })
-ready({ port: app.server.address().port })
+ready({ port: /** @type {import('node:net').AddressInfo} */ (app.server.address()).port })

@@ -1,3 +1,4 @@
+// @ts-check
 // Worker baseline: a bare BullMQ Worker with a no-op processor, BullMQ's
 // defaults otherwise (same lock settings as the package's defaults). It
 // takes the same jobs as the package's worker: no dedupe, no claim, no commit.
@@ -8,8 +9,8 @@ import { ready, serve } from '../lib/proc.mjs'
 
 const expected = Number(process.env.BENCH_EXPECT)
 const tracker = completions(expected)
-const connection = new Redis(process.env.BENCH_REDIS_URL, { maxRetriesPerRequest: null })
-const worker = new Worker(process.env.BENCH_QUEUE, async function noop () {}, {
+const connection = new Redis(/** @type {string} */ (process.env.BENCH_REDIS_URL), { maxRetriesPerRequest: null })
+const worker = new Worker(/** @type {string} */ (process.env.BENCH_QUEUE), async function noop () {}, {
   connection,
   concurrency: Number(process.env.BENCH_CONCURRENCY)
 })
@@ -17,7 +18,7 @@ worker.on('completed', tracker.record)
 worker.on('error', () => {})
 
 serve({
-  async result ({ timeoutMs }) {
+  async result (/** @type {{ timeoutMs: number }} */ { timeoutMs }) {
     await within(tracker.done, timeoutMs)
     return tracker.summary()
   },

@@ -1,3 +1,4 @@
+// @ts-check
 // Baseline (b): a typical tutorial's hand-rolled node:http receiver, with its
 // crashes fixed and nothing else added. It buffers the body, compares decoded
 // digests of equal length with timingSafeEqual (the tutorial's length-mismatch
@@ -17,11 +18,16 @@ const DIGEST_BYTES = 32
 const BODY_LIMIT = 1_048_576
 const ACCEPTED = '{"received":true}'
 
-const connection = new Redis(process.env.BENCH_REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+const connection = new Redis(/** @type {string} */ (process.env.BENCH_REDIS_URL), { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
 connection.on('error', () => {})
-const queue = new Queue(process.env.BENCH_QUEUE, { connection })
+const queue = new Queue(/** @type {string} */ (process.env.BENCH_QUEUE), { connection })
 await queue.waitUntilReady()
 
+/**
+ * @param {import('node:http').ServerResponse} res
+ * @param {number} status
+ * @param {string} body
+ */
 function answer (res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(body)
@@ -29,6 +35,7 @@ function answer (res, status, body) {
 
 const server = createServer(function receive (req, res) {
   if (req.method !== 'POST' || req.url !== PATH) return answer(res, 404, '{}')
+  /** @type {Buffer[]} */
   const chunks = []
   let size = 0
   req.on('data', (chunk) => {
@@ -78,5 +85,5 @@ server.listen(0, '127.0.0.1', () => {
       await connection.quit()
     }
   })
-  ready({ port: server.address().port })
+  ready({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port })
 })

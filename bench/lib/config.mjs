@@ -1,3 +1,4 @@
+// @ts-check
 // The benchmark's flags and the two configurations it runs: the full one
 // behind the README's table, and --quick, a tiny run that only proves the
 // harness still works (CI runs it; its numbers mean nothing).
@@ -20,6 +21,7 @@ const FULL = {
   memory: { bodySize: 16384, markers: 5_000 }
 }
 
+/** @type {typeof FULL} */
 const QUICK = {
   quick: true,
   duration: 1,
@@ -40,8 +42,19 @@ const USAGE = `Usage: npm run bench -- [--quick] [--only SECTION[,SECTION]] [--d
   --rounds N     measured trials per server and body size (default ${FULL.rounds})
   --out FILE     where to write the JSON (default bench/results/<date>.json, quick: bench/results/quick.tmp.json)`
 
-/** Parses argv into the run's configuration; exits with the usage on a bad flag. */
+/** @typedef {(line: string) => void} Log where a section says what it is doing */
+
+/**
+ * The run's configuration: one of the two above, the sections to run and where the JSON goes.
+ * @typedef {typeof FULL & { sections: string[], out: string | undefined }} Config
+ */
+
+/**
+ * Parses argv into the run's configuration; exits with the usage on a bad flag.
+ * @returns {Config}
+ */
 export function readConfig (argv = process.argv.slice(2)) {
+  /** @type {{ quick: boolean, only?: string, duration?: string, rounds?: string, out?: string, help: boolean }} */
   let values
   try {
     ({ values } = parseArgs({
@@ -56,10 +69,11 @@ export function readConfig (argv = process.argv.slice(2)) {
       }
     }))
   } catch (err) {
-    usage(err.message)
+    usage(/** @type {Error} */ (err).message)
   }
   if (values.help) usage()
-  const config = structuredClone(values.quick ? QUICK : FULL)
+  // `sections` and `out` are set below.
+  const config = /** @type {Config} */ (structuredClone(values.quick ? QUICK : FULL))
   if (values.duration !== undefined) config.duration = positive('--duration', values.duration)
   if (values.rounds !== undefined) config.rounds = Math.round(positive('--rounds', values.rounds))
   config.sections = SECTIONS
@@ -72,12 +86,20 @@ export function readConfig (argv = process.argv.slice(2)) {
   return config
 }
 
+/**
+ * @param {string} flag
+ * @param {string} text
+ */
 function positive (flag, text) {
   const n = Number(text)
   if (!Number.isFinite(n) || n <= 0) usage(`${flag} takes a positive number; got ${text}`)
   return n
 }
 
+/**
+ * @param {string} [problem]
+ * @returns {never}
+ */
 function usage (problem) {
   if (problem) console.error(`bench: ${problem}\n`)
   console.error(USAGE)

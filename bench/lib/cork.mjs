@@ -1,3 +1,4 @@
+// @ts-check
 // An experiment, not part of any benchmarked configuration: hold every ioredis
 // connection's writes in this process until the end of the event-loop turn,
 // so the commands issued in one turn (one request's EXISTS and add, or the
@@ -10,13 +11,16 @@ const CORKED = Symbol('corked')
 /** Patches ioredis in this process so each connection corks its socket for the rest of the turn on its first command. */
 export function corkRedisWrites () {
   const send = Redis.prototype.sendCommand
+  /** @type {Redis['sendCommand']} */
   Redis.prototype.sendCommand = function corkingSendCommand (command, stream) {
+    // The flag is this module's own, on the connection object.
+    const self = /** @type {Redis & { [CORKED]?: boolean }} */ (this)
     const socket = this.stream
-    if (socket !== undefined && this.status === 'ready' && this[CORKED] !== true) {
-      this[CORKED] = true
+    if (socket !== undefined && this.status === 'ready' && self[CORKED] !== true) {
+      self[CORKED] = true
       socket.cork()
       setImmediate(() => {
-        this[CORKED] = false
+        self[CORKED] = false
         socket.uncork()
       })
     }

@@ -1,3 +1,4 @@
+// @ts-check
 // The events every benchmark sends: JSON bodies of an exact size with a fresh
 // event id, signed with the generic HMAC scheme (the README's "Generic HMAC":
 // HMAC-SHA256 of the raw body, base64, in `x-provider-signature`, id in `event_id`).
@@ -12,7 +13,10 @@ export const SIGNATURE_HEADER = 'x-provider-signature'
 /** The route every server answers on. */
 export const PATH = '/v1/events'
 
-/** The signature a sender puts in `x-provider-signature`. */
+/**
+ * The signature a sender puts in `x-provider-signature`.
+ * @param {string} body
+ */
 export function sign (body, secret = SECRET) {
   return createHmac('sha256', secret).update(body).digest('base64')
 }
@@ -21,9 +25,15 @@ export function sign (body, secret = SECRET) {
  * A body builder for bodies of exactly `size` bytes (ASCII, so bytes ==
  * characters): `{"event_id":…,"type":…,"object_id":…,"sent_at":…,"data":{"pad":…}}`.
  * Ids and times vary in length, so the padding is computed per body.
+ * @param {number} size
  */
 export function bodyOfSize (size) {
   const padding = 'x'.repeat(size)
+  /**
+   * @param {string} id
+   * @param {string} objectId
+   * @param {number} sentAt epoch ms
+   */
   return function body (id, objectId, sentAt) {
     const head = `{"event_id":"${id}","type":"order.updated","object_id":"${objectId}","sent_at":${sentAt},"data":{"pad":"`
     const tail = '"}}'

@@ -1,3 +1,4 @@
+// @ts-check
 // Child processes for servers, workers and the load generator, and what the
 // kernel says about any process: CPU time and resident memory from /proc,
 // read from outside so measuring costs the measured process nothing.
@@ -7,7 +8,19 @@ import { readFileSync } from 'node:fs'
 // Linux reports CPU time in clock ticks; 100 per second on every mainstream kernel config.
 const TICKS_PER_SECOND = 100
 
-/** CPU seconds (user + system, all threads) a process has used so far. */
+/**
+ * @typedef {object} ChildOptions
+ * @property {string[]} [args]
+ * @property {Record<string, string>} [env]
+ * @property {string[]} [execArgv]
+ * @property {string} [label] for messages (default: the file)
+ */
+/** @typedef {{ type: string, id: number, value?: unknown, error?: string, [field: string]: any }} Message an IPC message either way */
+
+/**
+ * CPU seconds (user + system, all threads) a process has used so far.
+ * @param {number | undefined} pid
+ */
 export function cpuSeconds (pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Fields after the parenthesised command name, which may itself contain spaces.
@@ -15,10 +28,13 @@ export function cpuSeconds (pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
 }
 
-/** Current and peak resident set size of a process, in bytes. */
+/**
+ * Current and peak resident set size of a process, in bytes.
+ * @param {number | undefined} pid
+ */
 export function memoryOf (pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+  const kb = (/** @type {string} */ name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
   return { rss: kb('VmRSS'), peakRss: kb('VmHWM') }
 }
 
@@ -28,18 +44,25 @@ export function memoryOf (pid) {
  * requests with `{ type: 'reply', id, value | error }`.
  */
 export class Child {
+  /**
+   * @param {string} file
+   * @param {ChildOptions} [options]
+   */
   constructor (file, { args = [], env = {}, execArgv = [], label = file } = {}) {
     this.label = label
     this.nextId = 0
+    /** @type {Map<number, { resolve: (value: any) => void, reject: (err: Error) => void }>} */
     this.pending = new Map()
     this.child = fork(file, args, {
       env: { ...process.env, ...env, NODE_OPTIONS: '' },
       execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })
+    /** @type {Promise<{ code: number | null, signal: NodeJS.Signals | null }>} */
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })))
+    /** @type {Promise<Record<string, any>>} the child's `ready` message */
     this.ready = new Promise((resolve, reject) => {
-      this.child.on('message', (msg) => {
+      this.child.on('message', (/** @type {Message} */ msg) => {
         if (msg.type === 'ready') resolve(msg)
         else if (msg.type === 'reply') this.settle(msg)
       })
@@ -56,6 +79,7 @@ export class Child {
     return this.child.pid
   }
 
+  /** @param {Message} msg */
   settle (msg) {
     const waiter = this.pending.get(msg.id)
     if (waiter === undefined) return
@@ -64,7 +88,11 @@ export class Child {
     else waiter.resolve(msg.value)
   }
 
-  /** Sends a request and resolves with the child's answer. */
+  /**
+   * Sends a request and resolves with the child's answer.
+   * @param {string} type
+   * @returns {Promise<any>} the answer: JSON from the child, unchecked
+   */
   call (type, payload = {}) {
     const id = ++this.nextId
     return new Promise((resolve, reject) => {
@@ -84,7 +112,11 @@ export class Child {
   }
 }
 
-/** Starts a child and waits for its `ready` message. */
+/**
+ * Starts a child and waits for its `ready` message.
+ * @param {string} file
+ * @param {ChildOptions} [options]
+ */
 export async function startChild (file, options) {
   const child = new Child(file, options)
   const info = await child.ready
@@ -94,19 +126,20 @@ export async function startChild (file, options) {
 /**
  * The child's side of the protocol: `handlers` maps a request type to an
  * async function; `stop` must close everything and resolve, then the process exits.
+ * @param {Record<string, (msg: any) => Promise<unknown>>} handlers each gets the request, its fields as the parent sent them
  */
 export function serve (handlers) {
   // The monotonic clock V8's profiler stamps samples with, in µs, so a profile
   // can be cut to the window the load ran in.
   handlers = { clock: async () => Number(process.hrtime.bigint() / 1000n), ...handlers }
-  process.on('message', async (msg) => {
+  process.on('message', async (/** @type {Message} */ msg) => {
     const handler = handlers[msg.type]
     try {
       if (handler === undefined) throw new Error(`unknown request ${msg.type}`)
       const value = await handler(msg)
-      process.send({ type: 'reply', id: msg.id, value })
+      process.send?.({ type: 'reply', id: msg.id, value })
     } catch (err) {
-      process.send({ type: 'reply', id: msg.id, error: err?.stack ?? String(err) })
+      process.send?.({ type: 'reply', id: msg.id, error: /** @type {Error | undefined} */ (err)?.stack ?? String(err) })
     }
     if (msg.type === 'stop') {
       process.disconnect()
@@ -117,7 +150,10 @@ export function serve (handlers) {
   process.on('disconnect', () => process.exit(0))
 }
 
-/** Tells the parent the child is ready, with whatever it needs to know (e.g. a port). */
+/**
+ * Tells the parent the child is ready, with whatever it needs to know (e.g. a port).
+ * @param {Record<string, unknown>} [info]
+ */
 export function ready (info = {}) {
-  process.send({ type: 'ready', ...info })
+  process.send?.({ type: 'ready', ...info })
 }

@@ -1,18 +1,22 @@
+// @ts-check
 // Each benchmark section gets its own private redis-server, configured as in
 // production (AOF on, appendfsync everysec, noeviction), and stops it after.
 import { Redis } from 'ioredis'
 import { startRedisServer } from '../../scripts/redis-server.mjs'
 
+/** @type {Set<import('../../scripts/redis-server.d.mts').RedisServer>} */
 const running = new Set()
 
 // An interrupted run (Ctrl-C, a CI timeout) skips the sections' finally
 // blocks: stop every private Redis still running before exiting.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
   process.once(signal, () => {
     for (const server of running) server.signal('SIGKILL')
     process.exit(130)
   })
 }
+
+/** @typedef {Awaited<ReturnType<typeof privateRedis>>} PrivateRedis */
 
 /** Starts a private Redis and a client for the harness's own reads and resets. */
 export async function privateRedis () {
@@ -36,6 +40,7 @@ export async function privateRedis () {
  * Empties a private Redis between trials so every trial starts from the same
  * state, and rewrites the AOF so neither the file's size nor a rewrite still
  * running falls into the next trial.
+ * @param {Redis} client
  */
 export async function reset (client) {
   await client.flushall()
@@ -44,6 +49,7 @@ export async function reset (client) {
   await waitForRewrite(client)
 }
 
+/** @param {Redis} client */
 async function waitForRewrite (client) {
   for (;;) {
     const info = await client.info('persistence')
@@ -52,14 +58,23 @@ async function waitForRewrite (client) {
   }
 }
 
-/** Redis's `used_memory`, in bytes. */
+/**
+ * Redis's `used_memory`, in bytes.
+ * @param {Redis} client
+ */
 export async function usedMemory (client) {
   const info = await client.info('memory')
-  return Number(/used_memory:(\d+)/.exec(info)[1])
+  // INFO memory always has it.
+  return Number(/** @type {RegExpExecArray} */ (/used_memory:(\d+)/.exec(info))[1])
 }
 
-/** Every key matching `pattern`. */
+/**
+ * Every key matching `pattern`.
+ * @param {Redis} client
+ * @param {string} pattern
+ */
 export async function scanKeys (client, pattern) {
+  /** @type {string[]} */
   const keys = []
   let cursor = '0'
   do {

@@ -1,7 +1,24 @@
-// The run's markdown: one table per section and the issue's targets with the
+// @ts-check
+// The run's markdown: one table per section and the benchmark targets with the
 // measured ratio for each.
 import { fmt, mb, table, times } from './stats.mjs'
 
+/**
+ * A section's result: the markdown table the report prints, an optional note,
+ * and its figures (kept in the JSON; `targets()` reads some).
+ * @typedef {{ table: string, note?: string, seconds?: number, [figure: string]: any }} SectionResult
+ */
+/**
+ * What run.mjs writes: when, which commit, on what machine, and every section's result.
+ * @typedef {object} RunOutput
+ * @property {string} startedAt
+ * @property {{ id: string, sourcesModified: boolean } | undefined} commit
+ * @property {{ cpus: number, cpuModel: string | undefined, memoryBytes: number, loadAverage: { before: number[], after: number[] }, node: string, platform: string }} machine
+ * @property {import('./config.mjs').Config} config
+ * @property {Record<string, SectionResult>} results
+ */
+
+/** @type {Record<string, string>} */
 const TITLES = {
   ingest: '1. Ingest',
   worker: '2. Worker',
@@ -10,7 +27,10 @@ const TITLES = {
   memory: '5. Memory'
 }
 
-/** The whole report as markdown. */
+/**
+ * The whole report as markdown.
+ * @param {RunOutput} output
+ */
 export function report ({ machine, config, results, startedAt, commit }) {
   const at = commit === undefined ? '' : ` of commit ${commit.id}${commit.sourcesModified ? ' (with uncommitted changes to the sources)' : ''}`
   const parts = [
@@ -25,8 +45,16 @@ export function report ({ machine, config, results, startedAt, commit }) {
   return parts.join('\n\n')
 }
 
+/** @param {Record<string, SectionResult>} results */
 function targets (results) {
+  /** @type {string[][]} */
   const rows = []
+  /**
+   * @param {string} name
+   * @param {number} value
+   * @param {string} shown
+   * @param {boolean} ok
+   */
   const check = (name, value, shown, ok) => rows.push([name, shown, Number.isFinite(value) ? (ok ? 'yes' : 'no') : '-'])
   for (const [kb, r] of Object.entries(results.ingest?.ratios ?? {})) {
     check(`ingest ${kb}: req/s ≥ 1.0× hand-rolled (required)`, r.rpsVsHand, times(r.rpsVsHand), r.rpsVsHand >= 1)

@@ -1,3 +1,4 @@
+// @ts-check
 // Section 4, end to end: the plugin and the worker running together at a fixed
 // offered rate well under capacity; for each event, the time from the sender
 // receiving its 202 to the worker's apply, and from sending to apply.
@@ -8,7 +9,11 @@ import { fmt, percentile, table } from '../lib/stats.mjs'
 
 const QUEUE = 'bench-e2e'
 
-/** Runs the end-to-end latency measurement; returns the section's result. */
+/**
+ * Runs the end-to-end latency measurement; returns the section's result.
+ * @param {import('../lib/config.mjs').Config} config
+ * @param {import('../lib/config.mjs').Log} log
+ */
 export async function e2e (config, log) {
   const { rate, concurrency } = config.e2e
   const redis = await privateRedis()
@@ -21,22 +26,30 @@ export async function e2e (config, log) {
     }))
     load = await startLoad()
     // A short unmeasured run warms both processes.
+    /** @type {import('../load.mjs').PacedResult} */
     const warm = await load.call('paced', { port: server.port, bodySize: 1024, rate, duration: Math.min(2, config.warmup), connections: config.connections })
+    /** @type {import('../load.mjs').PacedResult} */
     const r = await load.call('paced', { port: server.port, bodySize: 1024, rate, duration: config.duration, connections: config.connections })
+    /** @type {Map<string, number>} */
     const applied = new Map(await worker.call('applied', { count: warm.acked.length + r.acked.length, timeoutMs: 60_000 }))
     const sent = new Map(r.sent)
+    /** @type {number[]} */
     const ackToApply = []
+    /** @type {number[]} */
     const sendToApply = []
+    /** @type {number[]} */
     const sendToAck = []
     for (const [id, ackedAt] of r.acked) {
       const appliedAt = applied.get(id)
-      sendToAck.push(ackedAt - sent.get(id))
+      // Every acknowledged event was sent.
+      const sentAt = /** @type {number} */ (sent.get(id))
+      sendToAck.push(ackedAt - sentAt)
       if (appliedAt === undefined) continue
       ackToApply.push(appliedAt - ackedAt)
-      sendToApply.push(appliedAt - sent.get(id))
+      sendToApply.push(appliedAt - sentAt)
     }
     const missing = r.acked.length - ackToApply.length
-    const row = (label, v) => [label, fmt(percentile(v, 50), 2), fmt(percentile(v, 99), 2)]
+    const row = (/** @type {string} */ label, /** @type {number[]} */ v) => [label, fmt(percentile(v, 50), 2), fmt(percentile(v, 99), 2)]
     log(`e2e at ${rate}/s: ack→apply p50 ${fmt(percentile(ackToApply, 50), 2)} ms, p99 ${fmt(percentile(ackToApply, 99), 2)} ms, ${missing} acknowledged but not applied`)
     return {
       table: table(['latency (ms)', 'p50', 'p99'], [

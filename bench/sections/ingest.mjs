@@ -1,3 +1,4 @@
+// @ts-check
 // Section 1, ingest: the plugin against the bare route (the ceiling) and the
 // hand-rolled receiver, per body size, in interleaved trials on one private Redis.
 import { cpuSeconds, memoryOf } from '../lib/proc.mjs'
@@ -5,9 +6,21 @@ import { privateRedis, reset } from '../lib/redis.mjs'
 import { INGEST_SERVERS, startLoad, startServer } from '../lib/servers.mjs'
 import { fmt, median, ratio, table, times } from '../lib/stats.mjs'
 
-/** Runs the ingest comparison; returns the section's result. */
+/** @typedef {import('../lib/config.mjs').Config} Config */
+/** @typedef {import('../lib/redis.mjs').PrivateRedis} PrivateRedis */
+/** @typedef {import('../lib/proc.mjs').Child} Child */
+/** @typedef {import('../lib/servers.mjs').StartedServer} StartedServer */
+/** @typedef {import('../load.mjs').RunResult & { cpuUsPerRequest: number, redisCpuUsPerRequest: number, enqueued: number | undefined }} Trial */
+/** @typedef {Awaited<ReturnType<typeof compareAtSize>>} SizeResult */
+
+/**
+ * Runs the ingest comparison; returns the section's result.
+ * @param {import('../lib/config.mjs').Config} config
+ * @param {import('../lib/config.mjs').Log} log
+ */
 export async function ingest (config, log) {
   const redis = await privateRedis()
+  /** @type {StartedServer[]} */
   const servers = []
   let load
   try {
@@ -26,7 +39,16 @@ export async function ingest (config, log) {
   }
 }
 
+/**
+ * @param {Config} config
+ * @param {import('../lib/config.mjs').Log} log
+ * @param {PrivateRedis} redis
+ * @param {Child} load the load generator
+ * @param {StartedServer[]} servers
+ * @param {number} bodySize
+ */
 async function compareAtSize (config, log, redis, load, servers, bodySize) {
+  /** @type {Record<string, Trial[]>} */
   const trials = Object.fromEntries(servers.map((s) => [s.key, []]))
   for (const s of servers) {
     await reset(redis.client)
@@ -52,7 +74,7 @@ async function compareAtSize (config, log, redis, load, servers, bodySize) {
   }]))
   // Ratios of trials run next to each other (same round) share the machine's
   // background load; their median is steadier than a ratio of medians.
-  const paired = (a, b, field) => median(trials[a].map((t, i) => ratio(t[field], trials[b][i][field])))
+  const paired = (/** @type {string} */ a, /** @type {string} */ b, /** @type {'rps' | 'p99' | 'cpuUsPerRequest'} */ field) => median(trials[a].map((t, i) => ratio(t[field], trials[b][i][field])))
   const pairedRatios = {
     rpsVsHand: paired('plugin', 'hand', 'rps'),
     rpsVsBare: paired('plugin', 'bare', 'rps'),
@@ -64,9 +86,18 @@ async function compareAtSize (config, log, redis, load, servers, bodySize) {
   return { bodySize, trials, medians, pairedRatios }
 }
 
+/**
+ * @param {Config} config
+ * @param {PrivateRedis} redis
+ * @param {Child} load the load generator
+ * @param {StartedServer} server
+ * @param {number} bodySize
+ * @returns {Promise<Trial>}
+ */
 async function runTrial (config, redis, load, server, bodySize) {
   await reset(redis.client)
   const before = { server: cpuSeconds(server.child.pid), redis: cpuSeconds(redis.pid) }
+  /** @type {import('../load.mjs').RunResult} */
   const r = await load.call('run', { port: server.port, bodySize, connections: config.connections, duration: config.duration })
   const serverCpu = cpuSeconds(server.child.pid) - before.server
   const redisCpu = cpuSeconds(redis.pid) - before.redis
@@ -83,13 +114,21 @@ async function runTrial (config, redis, load, server, bodySize) {
   }
 }
 
+/**
+ * @param {SizeResult[]} bySize
+ * @param {Record<string, number>} peakRss
+ */
 function summarize (bySize, peakRss) {
+  /** @type {Array<Array<string | number>>} */
   const rows = []
+  /** @type {Record<string, SizeResult['pairedRatios']>} */
   const ratios = {}
   for (const { bodySize, medians, pairedRatios } of bySize) {
     const kb = `${bodySize / 1024} KB`
     ratios[kb] = pairedRatios
+    /** @type {Record<string, string>} */
     const vs = { plugin: '1.00×', bare: times(pairedRatios.rpsVsBare), hand: times(pairedRatios.rpsVsHand) }
+    /** @type {Record<string, string>} */
     const cpuVs = { plugin: '1.00×', bare: times(pairedRatios.cpuVsBare), hand: times(pairedRatios.cpuVsHand) }
     for (const s of INGEST_SERVERS) {
       const m = medians[s.key]

@@ -1,3 +1,4 @@
+// @ts-check
 // Section 5, memory: each receiver's resident memory under a 16 KB load (fresh
 // processes, peak as the kernel counts it), and what the worker leaves in
 // Redis per event: bytes per done marker and per retained completed job.
@@ -11,7 +12,14 @@ import { runWorker } from './worker.mjs'
 
 const QUEUE = 'bench-worker'
 
-/** Runs the memory measurements; returns the section's result. */
+/** @typedef {import('../lib/config.mjs').Config} Config */
+/** @typedef {import('../lib/config.mjs').Log} Log */
+
+/**
+ * Runs the memory measurements; returns the section's result.
+ * @param {import('../lib/config.mjs').Config} config
+ * @param {import('../lib/config.mjs').Log} log
+ */
 export async function memory (config, log) {
   const rss = await ingestRss(config, log)
   const redisBytes = await redisPerEvent(config, log)
@@ -33,9 +41,14 @@ export async function memory (config, log) {
   }
 }
 
+/**
+ * @param {Config} config
+ * @param {Log} log
+ */
 async function ingestRss (config, log) {
   const redis = await privateRedis()
   const load = await startLoad()
+  /** @type {Record<string, { idle: number, peak: number, after: number }>} */
   const out = {}
   try {
     for (const s of INGEST_SERVERS) {
@@ -58,6 +71,10 @@ async function ingestRss (config, log) {
   return out
 }
 
+/**
+ * @param {Config} config
+ * @param {Log} log
+ */
 async function redisPerEvent (config, log) {
   const events = config.memory.markers
   const redis = await privateRedis()

@@ -1,3 +1,4 @@
+// @ts-check
 // Section 2, worker: createWebhookWorker with no-op hydrate and apply against a
 // bare BullMQ Worker with a no-op processor, on the same jobs, per concurrency,
 // in interleaved runs (a fresh queue and a fresh worker process each run).
@@ -7,20 +8,31 @@ import { privateRedis, reset } from '../lib/redis.mjs'
 import { WORKER_FILES } from '../lib/servers.mjs'
 import { fmt, median, ratio, table, times } from '../lib/stats.mjs'
 
+/** @typedef {import('../lib/completions.mjs').Summary} WorkerRun a worker process's answer to `result` */
+/** @typedef {WorkerRun & { redisCpuUsPerJob: number }} MeasuredRun */
+/** @typedef {{ jobsPerSecond: number, cpuUsPerJob: number, redisCpuUsPerJob: number, runs: MeasuredRun[] }} Medians */
+/** @typedef {Record<string, Record<string, Medians>>} ByConcurrency medians per concurrency, then per worker */
+
 const QUEUE = 'bench-worker'
 const IMPLS = [
   { key: 'package', label: 'createWebhookWorker' },
   { key: 'bare', label: 'bare BullMQ Worker' }
 ]
 
-/** Runs the worker comparison; returns the section's result. */
+/**
+ * Runs the worker comparison; returns the section's result.
+ * @param {import('../lib/config.mjs').Config} config
+ * @param {import('../lib/config.mjs').Log} log
+ */
 export async function worker (config, log) {
   const redis = await privateRedis()
   try {
     const template = await templateJob(redis.url, QUEUE)
     const { jobs, concurrencies, rounds } = config.worker
+    /** @type {ByConcurrency} */
     const byConcurrency = {}
     for (const concurrency of concurrencies) {
+      /** @type {Record<string, MeasuredRun[]>} */
       const runs = { package: [], bare: [] }
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? IMPLS : [...IMPLS].reverse()
@@ -28,7 +40,8 @@ export async function worker (config, log) {
           await reset(redis.client)
           await fill(redis.url, QUEUE, template, jobs, { tag: `c${concurrency}r${round}` })
           const redisCpu = cpuSeconds(redis.pid)
-          const run = await runWorker(redis.url, impl.key, concurrency, jobs)
+          // Measured here, below.
+          const run = /** @type {MeasuredRun} */ (await runWorker(redis.url, impl.key, concurrency, jobs))
           run.redisCpuUsPerJob = ((cpuSeconds(redis.pid) - redisCpu) / jobs) * 1e6
           runs[impl.key].push(run)
           log(`worker c=${concurrency} ${impl.label}: ${fmt(run.jobsPerSecond)} jobs/s, ${fmt(run.cpuUsPerJob)} µs CPU/job, Redis ${fmt(run.redisCpuUsPerJob)} µs/job`)
@@ -47,7 +60,15 @@ export async function worker (config, log) {
   }
 }
 
-/** Starts a worker process on a filled queue and waits until it completed every job. */
+/**
+ * Starts a worker process on a filled queue and waits until it completed every job.
+ * @param {string} redisUrl
+ * @param {string} key which worker: `package` or `bare`
+ * @param {number} concurrency
+ * @param {number} expected jobs in the queue
+ * @param {Record<string, string>} [env] BENCH_* settings of the worker process
+ * @returns {Promise<WorkerRun>}
+ */
 export async function runWorker (redisUrl, key, concurrency, expected, env = {}) {
   const { child } = await startChild(WORKER_FILES[key], {
     label: `${key} worker`,
@@ -62,8 +83,14 @@ export async function runWorker (redisUrl, key, concurrency, expected, env = {})
   }
 }
 
+/**
+ * @param {ByConcurrency} byConcurrency
+ * @param {number} jobs
+ */
 function summarize (byConcurrency, jobs) {
+  /** @type {Array<Array<string | number>>} */
   const rows = []
+  /** @type {Record<string, number>} */
   const ratios = {}
   for (const [concurrency, m] of Object.entries(byConcurrency)) {
     // Runs of one round ran back to back: the median of their ratios is steadier than a ratio of medians.

@@ -1,3 +1,4 @@
+// @ts-check
 // A receiver built up feature by feature, to price what the plugin does on
 // top of the hand-rolled baseline (bench/ab.mjs --a ablation:http --b ablation:fastify,exists).
 // BENCH_VARIANT is a comma list:
@@ -26,11 +27,15 @@ const ACCEPTED = '{"received":true}'
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 if (features.has('cork')) corkRedisWrites()
-const connection = new Redis(process.env.BENCH_REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: features.has('autopipeline') })
+const connection = new Redis(/** @type {string} */ (process.env.BENCH_REDIS_URL), { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: features.has('autopipeline') })
 connection.on('error', () => {})
-const queue = new Queue(process.env.BENCH_QUEUE, { connection })
+const queue = new Queue(/** @type {string} */ (process.env.BENCH_QUEUE), { connection })
 await queue.waitUntilReady()
 
+/**
+ * @param {string | string[] | undefined} header
+ * @param {Buffer} rawBody
+ */
 function verified (header, rawBody) {
   if (typeof header !== 'string') return false
   const given = Buffer.from(header, 'base64')
@@ -38,6 +43,7 @@ function verified (header, rawBody) {
   return given.length === DIGEST_BYTES && timingSafeEqual(given, computed)
 }
 
+/** @param {Buffer} rawBody */
 function parse (rawBody) {
   try {
     return features.has('sjson')
@@ -48,7 +54,10 @@ function parse (rawBody) {
   }
 }
 
-/** Resolves with the HTTP status to answer. */
+/**
+ * Resolves with the HTTP status to answer.
+ * @param {{ event_id: unknown, type?: unknown }} payload
+ */
 async function enqueue (payload) {
   const jobId = `acme.${String(payload.event_id).replaceAll(':', '_')}`
   const data = features.has('event')
@@ -74,6 +83,10 @@ async function enqueue (payload) {
   }
 }
 
+/**
+ * @param {string | string[] | undefined} header
+ * @param {Buffer} rawBody
+ */
 async function receive (header, rawBody) {
   if (!verified(header, rawBody)) return 401
   const payload = parse(rawBody)
@@ -81,7 +94,9 @@ async function receive (header, rawBody) {
   return await enqueue(payload)
 }
 
+/** @type {number} */
 let port
+/** @type {() => Promise<unknown>} */
 let close
 if (features.has('fastify')) {
   const app = Fastify({ logger: false })
@@ -90,15 +105,16 @@ if (features.has('fastify')) {
       done(null, body)
     })
     scope.post(PATH, async function route (request, reply) {
-      const status = await receive(request.headers[SIGNATURE_HEADER], request.body)
+      const status = await receive(request.headers[SIGNATURE_HEADER], /** @type {Buffer} */ (request.body))
       return reply.code(status).type('application/json').send(status === 202 ? ACCEPTED : '{}')
     })
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  port = app.server.address().port
+  port = /** @type {import('node:net').AddressInfo} */ (app.server.address()).port
   close = () => app.close()
 } else {
   const server = createServer(function route (req, res) {
+    /** @type {Buffer[]} */
     const chunks = []
     req.on('data', (chunk) => chunks.push(chunk))
     req.on('end', async () => {
@@ -107,8 +123,8 @@ if (features.has('fastify')) {
       res.end(status === 202 ? ACCEPTED : '{}')
     })
   })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  port = server.address().port
+  await /** @type {Promise<void>} */ (new Promise((resolve) => server.listen(0, '127.0.0.1', resolve)))
+  port = /** @type {import('node:net').AddressInfo} */ (server.address()).port
   close = () => new Promise((resolve) => server.close(resolve))
 }
 

@@ -1,3 +1,4 @@
+// @ts-check
 // This package's worker, in its own process: createWebhookWorker with fake
 // user callbacks, as the benchmark mode asks:
 // - throughput: no-op hydrate and apply;
@@ -15,11 +16,17 @@ const hydrateMs = Number(process.env.BENCH_HYDRATE_MS ?? 0)
 const tracker = completions(mode === 'e2e' ? 1 : expected)
 const STATE = Object.freeze({ ok: true })
 
+/** @typedef {import('fastify-hybrid-webhooks/worker').WebhookEvent<{ object_id: string }>} BenchEvent */
+
 let hydrateCalls = 0
+/** @type {Set<string>} */
 const objectsHydrated = new Set()
+/** @type {Array<[string, number]>} */
 const applied = []
+/** @type {{ count: number, resolve: () => void } | undefined} */
 let appliedWaiter
 
+/** @param {BenchEvent} event */
 async function hydrate (event) {
   if (mode !== 'bursts') return STATE
   hydrateCalls++
@@ -28,21 +35,27 @@ async function hydrate (event) {
   return { id: event.payload.object_id }
 }
 
+/**
+ * @param {unknown} _state
+ * @param {BenchEvent} event
+ */
 async function apply (_state, event) {
   if (mode !== 'e2e') return
   applied.push([event.id, nowMs()])
   if (appliedWaiter !== undefined && applied.length >= appliedWaiter.count) appliedWaiter.resolve()
 }
 
+/** @param {BenchEvent} event */
 function objectKey (event) {
   return event.payload.object_id
 }
 
 // BENCH_VARIANT names a user-level configuration tried by bench/ab.mjs; the benchmark runs the default.
+/** @type {Record<string, () => object>} */
 const VARIANTS = {
   // ioredis sends the commands issued in one tick in one write
   autopipeline: () => {
-    const { hostname, port } = new URL(process.env.BENCH_REDIS_URL)
+    const { hostname, port } = new URL(/** @type {string} */ (process.env.BENCH_REDIS_URL))
     return { connection: { host: hostname, port: Number(port), enableAutoPipelining: true } }
   },
   // the commands of one event-loop turn leave in one write (bench/lib/cork.mjs)
@@ -53,8 +66,8 @@ const VARIANTS = {
 }
 
 const base = {
-  connection: process.env.BENCH_REDIS_URL,
-  queueName: process.env.BENCH_QUEUE,
+  connection: /** @type {string} */ (process.env.BENCH_REDIS_URL),
+  queueName: /** @type {string} */ (process.env.BENCH_QUEUE),
   concurrency: Number(process.env.BENCH_CONCURRENCY),
   hydrate,
   apply,
@@ -73,18 +86,19 @@ let supported = true
 try {
   handle = createWebhookWorker({ ...base, ...burstOptions })
 } catch (err) {
-  if (!coalescing || !/objectKey|hydrateCacheMs/.test(err.message)) throw err
+  if (!coalescing || !/objectKey|hydrateCacheMs/.test(/** @type {Error} */ (err).message)) throw err
   supported = false
   handle = createWebhookWorker(base)
 }
 handle.worker.on('completed', tracker.record)
 
 serve({
-  async result ({ timeoutMs }) {
+  async result (/** @type {{ timeoutMs: number }} */ { timeoutMs }) {
     await within(tracker.done, timeoutMs)
     return { ...tracker.summary(), hydrateCalls, distinctObjects: objectsHydrated.size, supported }
   },
-  async applied ({ count, timeoutMs }) {
+  async applied (/** @type {{ count: number, timeoutMs: number }} */ { count, timeoutMs }) {
+    /** @type {Promise<void>} */
     const all = new Promise((resolve) => {
       appliedWaiter = { count, resolve }
       if (applied.length >= count) resolve()

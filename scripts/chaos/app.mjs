@@ -1,3 +1,4 @@
+// @ts-check
 // The app under test, as its own process: Fastify with the server timeouts the
 // README recommends and the webhook plugin on the generic HMAC provider.
 // Configured by the harness through CHAOS_CONFIG (JSON); says `ready` over IPC
@@ -7,7 +8,8 @@ import { webhookPlugin } from 'fastify-hybrid-webhooks'
 import { chaosConnection } from './connection.mjs'
 import { chaosProvider } from './provider.mjs'
 
-const config = JSON.parse(process.env.CHAOS_CONFIG)
+/** @type {import('./types.d.mts').AppConfig} */
+const config = JSON.parse(/** @type {string} */ (process.env.CHAOS_CONFIG))
 
 // The harness going away (even by SIGKILL) closes the IPC channel: follow it.
 process.on('disconnect', () => process.exit(0))
@@ -27,7 +29,7 @@ const app = Fastify({
 
 // Only the options a scenario sets: the plugin refuses unknown ones, and leaves
 // the rest at their defaults.
-const optional = Object.fromEntries(['maxBacklog', 'waitReplicas'].filter((k) => config[k] !== undefined).map((k) => [k, config[k]]))
+const optional = Object.fromEntries(/** @type {const} */ (['maxBacklog', 'waitReplicas']).filter((k) => config[k] !== undefined).map((k) => [k, config[k]]))
 const connection = chaosConnection(config)
 await app.register(webhookPlugin, {
   provider: chaosProvider(config.secret),
@@ -45,7 +47,7 @@ await app.listen({ host: '127.0.0.1', port: config.port })
 // checks), so no scenario counts the 503s of a connection still being made.
 const until = Date.now() + 10000
 while (![...app.webhooks.values()].every((intake) => intake.ready) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20))
-process.on('message', function onCommand (msg) {
-  if (msg?.cmd === 'memory') process.send({ reply: 'memory', rss: process.memoryUsage().rss })
+process.on('message', function onCommand (/** @type {{ cmd?: string } | undefined} */ msg) {
+  if (msg?.cmd === 'memory') process.send?.({ reply: 'memory', rss: process.memoryUsage().rss })
 })
-process.send({ ready: true, port: config.port })
+process.send?.({ ready: true, port: config.port })

@@ -1,5 +1,6 @@
-// The negative control: the worker of the source article, reproduced in the
-// harness and nowhere else. It checks a dedupe key, sets it, THEN hydrates and
+// @ts-check
+// The negative control: the common hand-rolled recipe (dedupe marker first),
+// kept in the harness and nowhere else. It checks a dedupe key, sets it, THEN hydrates and
 // applies. When apply fails (or the process dies) after the marker is set,
 // every retry sees the marker, skips, and completes: the event is lost. The
 // harness must catch that and report FAIL.
@@ -8,18 +9,23 @@ import { Redis } from 'ioredis'
 
 const DEDUPE_TTL_SEC = 14 * 86400
 
+/**
+ * @param {import('./types.d.mts').WorkerConfig & { hydrate: import('./types.d.mts').ChaosHydrate, apply: import('./types.d.mts').ChaosApply, logger: unknown }} o
+ */
 export async function startBrokenWorker (o) {
   const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null })
   const markerBase = `${o.prefix}:${o.queueName}:chaos-broken:done:`
 
+  /** @param {import('bullmq').Job<import('./types.d.mts').ChaosEvent>} job */
   async function processor (job) {
     const event = job.data
     const marker = markerBase + event.id
-    // The article's dedupe: exists, then set, before any work is done.
+    // The recipe's dedupe: exists, then set, before any work is done.
     if (await redis.exists(marker)) return 'duplicate'
     await redis.set(marker, '1', 'EX', DEDUPE_TTL_SEC)
     const state = await o.hydrate(event)
-    await o.apply({ ...event, payload: state }, job.id, { attempt: job.attemptsMade + 1, token: job.token, origin: event.origin })
+    // A job being processed has its id.
+    await o.apply({ ...event, payload: state }, /** @type {string} */ (job.id), { attempt: job.attemptsMade + 1, token: job.token, origin: event.origin })
     return 'applied'
   }
 

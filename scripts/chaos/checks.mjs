@@ -1,8 +1,17 @@
+// @ts-check
 // The checks scenarios share: delivery (nothing lost, doubled or stuck), the
 // kill plan's faults, and answers under a Redis outage or freeze.
 import { check } from './verify.mjs'
 
-/** What every scenario must show once Redis is back: nothing lost, nothing doubled, nothing stuck. */
+/** @typedef {import('./types.d.mts').Figures} Figures */
+/** @typedef {import('./types.d.mts').Settings} Settings */
+/** @typedef {import('./types.d.mts').FaultRecord} FaultRecord */
+
+/**
+ * What every scenario must show once Redis is back: nothing lost, nothing doubled, nothing stuck.
+ * @param {Figures} f
+ * @param {Settings} s
+ */
 export function deliveryChecks (f, s, { deadLetters = true } = {}) {
   return [
     check('every event acknowledged', f.givenUp, f.givenUp === 0, 0),
@@ -18,15 +27,23 @@ export function deliveryChecks (f, s, { deadLetters = true } = {}) {
   ]
 }
 
-/** The kill plan's faults all landed under load (with `apps`, app kills alternate between them). */
+/**
+ * The kill plan's faults all landed under load (with `apps`, app kills alternate between them).
+ * @param {FaultRecord[]} faults
+ */
 export function killsLanded (faults) {
   const want = { worker: 5, redis: 2, app: 1 }
-  const landed = (kind) => faults.filter((x) => x.kind === kind && x.landed).length
+  const landed = (/** @type {string} */ kind) => faults.filter((x) => x.kind === kind && x.landed).length
   const kills = `${landed('redis')} redis, ${landed('worker')} worker, ${landed('app')} app`
   const all = Object.entries(want).every(([k, n]) => landed(k) === n)
   return check('kills landed under load', kills, all, '2 redis, 5 worker, 1 app')
 }
 
+/**
+ * @param {Figures} f
+ * @param {Settings} s
+ * @param {FaultRecord[]} faults
+ */
 export function killChecks (f, s, faults) {
   return [killsLanded(faults), ...deliveryChecks(f, s)]
 }
@@ -34,6 +51,10 @@ export function killChecks (f, s, faults) {
 /**
  * Answers while Redis is down or frozen: each within ackTimeoutMs plus a
  * second, 503 only, none missing, and some 503s (or the fault did not bite).
+ * @param {Figures} f
+ * @param {Settings} s
+ * @param {FaultRecord[]} faults
+ * @param {string} what the fault, in the checks' names
  */
 export function answerChecks (f, s, faults, what) {
   const bound = s.ackTimeoutMs + 1000

@@ -1,3 +1,4 @@
+// @ts-check
 // How the harness's processes reach Redis: a URL for a single server, or an
 // ioredis Cluster over the nodes of a local cluster, as a user would pass one.
 import { Cluster } from 'ioredis'
@@ -7,6 +8,8 @@ import { Cluster } from 'ioredis'
  * own views): `config.redisUrl`, or a Cluster when `config.clusterNodes` is set.
  * Cluster clients wait out outages (`maxRetriesPerRequest: null`), as workers
  * need; the plugin and the poller duplicate them with fail-fast settings.
+ * @param {{ redisUrl: string, clusterNodes?: Array<{ host: string, port: number }> }} config
+ * @returns {string | Cluster}
  */
 export function chaosConnection (config) {
   if (!config.clusterNodes) return config.redisUrl

@@ -1,10 +1,19 @@
+// @ts-check
 // Fault injection. A plan is a list of faults, each fired once the sender has
 // had a given share of the events acknowledged, so faults land under load
 // whatever the machine's speed. Every fault is recorded with its time and pid,
 // so the accounting can tell which apply calls it could have re-opened.
 import { sleep } from './sender.mjs'
 
-/** The kills of the issue: Redis twice, a worker five times, the app once, spread over the run. */
+/** @typedef {import('./types.d.mts').Fault} Fault */
+/** @typedef {import('./types.d.mts').FaultRecord} FaultRecord */
+/** @typedef {import('./types.d.mts').Child} Child */
+/** @typedef {import('./types.d.mts').Stack} Stack */
+
+/**
+ * The kill plan: Redis twice, a worker five times, the app once, spread over the run.
+ * @returns {Fault[]}
+ */
 export function killPlan () {
   return [
     { at: 0.08, kind: 'worker' },
@@ -18,7 +27,11 @@ export function killPlan () {
   ]
 }
 
-/** The outage: Redis down for `holdMs`, then later frozen (SIGSTOP) for as long. */
+/**
+ * The outage: Redis down for `holdMs`, then later frozen (SIGSTOP) for as long.
+ * @param {number} holdMs
+ * @returns {Fault[]}
+ */
 export function outagePlan (holdMs) {
   return [
     { at: 0.25, kind: 'redis-down', holdMs },
@@ -29,6 +42,9 @@ export function outagePlan (holdMs) {
 /**
  * The stalls: a worker frozen (SIGSTOP) past its lock while the others run,
  * then Redis frozen for `redisHoldMs`.
+ * @param {number} workerHoldMs
+ * @param {number} redisHoldMs
+ * @returns {Fault[]}
  */
 export function stallPlan (workerHoldMs, redisHoldMs) {
   return [
@@ -40,21 +56,32 @@ export function stallPlan (workerHoldMs, redisHoldMs) {
 /**
  * Runs the plan against the stack while `sender` sends. Resolves with the
  * faults that landed (`landed: false` for any the run ended before).
+ * @param {Fault[]} plan
+ * @param {Stack} stack
+ * @param {import('./types.d.mts').Sender} sender
+ * @param {number} total the events the sender sends
+ * @param {import('./types.d.mts').Say} say
+ * @returns {Promise<FaultRecord[]>}
  */
 export async function runPlan (plan, stack, sender, total, say) {
+  /** @type {FaultRecord[]} */
   const done = []
   let nextWorker = 0
   let nextApp = 0
   // A killed worker restarts in the background (a node start takes a second or
   // two) so the next fault is not held up; it is only awaited before the same
   // worker is killed again, and before the plan returns.
+  /** @type {Map<Child, Promise<void>>} */
   const restarting = new Map()
+  // Kill, outage and freeze plans run on a killable Redis; a failover plan on the replicated pair.
+  const redis = /** @type {import('./types.d.mts').KillableRedis} */ (stack.redis)
   for (const f of plan) {
     while (sender.ackedCount < f.at * total && !sender.finished) await sleep(20)
     if (sender.finished) {
       done.push({ ...f, landed: false })
       continue
     }
+    /** @type {FaultRecord} */
     const record = { ...f, landed: true, ackedAt: sender.ackedCount }
     if (f.kind === 'worker') {
       const w = stack.workers[nextWorker++ % stack.workers.length]
@@ -78,23 +105,23 @@ export async function runPlan (plan, stack, sender, total, say) {
       await app.start()
     } else if (f.kind === 'redis') {
       record.waitingAtKill = await backlog(stack)
-      record.pid = stack.redis.pid
+      record.pid = redis.pid
       record.at = Date.now()
-      await stack.redis.kill()
-      await stack.redis.start()
+      await redis.kill()
+      await redis.start()
     } else if (f.kind === 'redis-down') {
       record.at = Date.now()
-      await stack.redis.kill()
+      await redis.kill()
       await sleep(f.holdMs)
-      await stack.redis.start()
+      await redis.start()
     } else if (f.kind === 'failover') {
       record.at = Date.now()
-      record.replicationGap = await stack.redis.failover(f.holdMs)
+      record.replicationGap = await /** @type {import('./types.d.mts').ReplicatedRedis} */ (stack.redis).failover(f.holdMs)
     } else if (f.kind === 'redis-freeze') {
       record.at = Date.now()
-      stack.redis.signal('SIGSTOP')
+      redis.signal('SIGSTOP')
       await sleep(f.holdMs)
-      stack.redis.signal('SIGCONT')
+      redis.signal('SIGCONT')
     }
     if (f.kind !== 'worker' && f.kind !== 'worker-freeze') record.recoveredMs = Date.now() - record.at
     done.push(record)
@@ -108,6 +135,9 @@ export async function runPlan (plan, stack, sender, total, say) {
  * Freezes a worker for `holdMs` (past its lock), recording the runs it held
  * and its stats just before, and its stats once the held runs have had time to
  * find out, after it resumed: what the fencing check reads.
+ * @param {Child} w
+ * @param {number} holdMs
+ * @param {FaultRecord} record
  */
 async function freezeWorker (w, holdMs, record) {
   record.target = w.name
@@ -130,6 +160,7 @@ async function freezeWorker (w, holdMs, record) {
  * kill finds acknowledged work in Redis: without a backlog a Redis that loses
  * everything would have nothing to lose, and the no-AOF control would prove
  * nothing.
+ * @param {Stack} stack
  */
 async function backlog (stack) {
   const until = Date.now() + 5000
@@ -141,9 +172,10 @@ async function backlog (stack) {
   return c.waiting
 }
 
+/** @type {{ [K in import('./types.d.mts').FaultKind]: (f: import('./types.d.mts').FaultRecordOf<K>) => string }} */
 const DESCRIBE = {
   worker: (f) => `SIGKILL ${f.target} (pid ${f.pid}), restarted`,
-  'worker-freeze': (f) => `${f.target} (pid ${f.pid}) frozen (SIGSTOP) for ${f.holdMs / 1000} s holding ${f.heldRuns.length} runs`,
+  'worker-freeze': (f) => `${f.target} (pid ${f.pid}) frozen (SIGSTOP) for ${f.holdMs / 1000} s holding ${f.heldRuns?.length} runs`,
   app: (f) => `SIGKILL ${f.target} (pid ${f.pid}), restarted`,
   redis: (f) => `SIGKILL redis-server (pid ${f.pid}, ${f.waitingAtKill} jobs waiting), restarted`,
   'redis-down': (f) => `redis-server down for ${f.holdMs / 1000} s`,
@@ -151,7 +183,10 @@ const DESCRIBE = {
   failover: (f) => `replica frozen ${f.holdMs / 1000} s, primary SIGKILLed with the replica ${f.replicationGap ?? '?'} bytes behind, replica promoted, a new replica joined`
 }
 
+/** @param {FaultRecord} f */
 export function describe (f) {
   if (!f.landed) return `${f.kind} at ${Math.round(f.at * 100)}%: did not land (sending had ended)`
-  return `${DESCRIBE[f.kind](f)} after ${f.ackedAt} acks, recovered in ${f.recoveredMs} ms`
+  // Each kind's line reads its own record.
+  const line = /** @type {(f: FaultRecord) => string} */ (DESCRIBE[f.kind])
+  return `${line(f)} after ${f.ackedAt} acks, recovered in ${f.recoveredMs} ms`
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The effect ledger: where the chaos workers' apply writes its effects, and
 // where the harness counts them afterwards.
 //
@@ -16,6 +17,9 @@
 //   package inserts it only when `applied` (UNIQUE on the idempotency key) takes
 //   the key in the same transaction.
 import Database from 'better-sqlite3'
+
+/** @typedef {{ n: number }} CountRow */
+/** @typedef {{ o: string, n: number }} OutcomeRow */
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS calls (
@@ -49,7 +53,10 @@ CREATE INDEX IF NOT EXISTS calls_pid ON calls (pid);
 CREATE INDEX IF NOT EXISTS calls_event ON calls (event_id);
 `
 
-/** Opens (and creates) the ledger file. Every process opens its own handle. */
+/**
+ * Opens (and creates) the ledger file. Every process opens its own handle.
+ * @param {string} file
+ */
 export function openLedger (file, { readonly = false } = {}) {
   const db = new Database(file, { readonly, timeout: 30000 })
   if (!readonly) {
@@ -62,7 +69,11 @@ export function openLedger (file, { readonly = false } = {}) {
   return db
 }
 
-/** The writer side, used inside a worker process. */
+/**
+ * The writer side, used inside a worker process.
+ * @param {string} file
+ * @param {{ role: string }} opts
+ */
 export function ledgerWriter (file, { role }) {
   const db = openLedger(file)
   const insertCall = db.prepare('INSERT INTO calls (event_id, key, pid, role, attempt, token, origin, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
@@ -71,7 +82,7 @@ export function ledgerWriter (file, { role }) {
   const insertEffect = db.prepare('INSERT INTO effects (event_id, key, pid, at) VALUES (?, ?, ?, ?)')
   const completeCalls = db.prepare('UPDATE calls SET completed_at = ? WHERE event_id = ? AND pid = ? AND completed_at IS NULL AND finished_at IS NOT NULL')
 
-  const applyOnce = db.transaction(function applyOnce (callId, eventId, key) {
+  const applyOnce = db.transaction(function applyOnce (/** @type {number} */ callId, /** @type {string} */ eventId, /** @type {string} */ key) {
     const taken = claimKey.run(key, eventId, callId).changes === 1
     if (taken) insertEffect.run(eventId, key, process.pid, Date.now())
     finishCall.run(Date.now(), taken ? 'effect' : 'already-applied', callId)
@@ -83,17 +94,27 @@ export function ledgerWriter (file, { role }) {
      * Records that apply was called; returns the call id. `token` is BullMQ's
      * lock token of the run (so a run that resumes after a freeze can be told
      * from a fresh one), `origin` the event's.
+     * @param {string} eventId
+     * @param {string | undefined} key
+     * @param {number | undefined} attempt
+     * @param {string | undefined} token
+     * @param {string | undefined} origin
      */
     startCall (eventId, key, attempt, token, origin) {
       return Number(insertCall.run(eventId, key ?? null, process.pid, role, attempt ?? null, token ?? null, origin ?? null, Date.now()).lastInsertRowid)
     },
-    /** Marks a call that ended without reaching the effect transaction. */
+    /**
+     * Marks a call that ended without reaching the effect transaction.
+     * @param {number} callId
+     * @param {string} outcome
+     */
     failCall (callId, outcome) {
       finishCall.run(Date.now(), outcome, callId)
     },
     /** The transactional apply: the effect and the idempotency key in one transaction. */
     applyOnce,
     /** Records that BullMQ completed the job (after the worker's own commit): the end of the window a kill can re-open. */
+    /** @param {string} eventId */
     markCompleted (eventId) {
       completeCalls.run(Date.now(), eventId, process.pid)
     },
@@ -106,20 +127,23 @@ export function ledgerWriter (file, { role }) {
  * and the calls each killed worker left unfinished. With `runId`, only the
  * events of that sender run (ids `${runId}-n`) are read, so a scenario can
  * send several runs through one ledger.
+ * @param {string} file
+ * @param {{ runId?: string }} [opts]
  */
 export function readLedger (file, { runId } = {}) {
   const db = openLedger(file, { readonly: true })
   try {
     const where = runId === undefined ? '1 = 1' : 'substr(event_id, 1, @len) = @prefix'
     const p = runId === undefined ? {} : { len: runId.length + 1, prefix: runId + '-' }
+    /** @type {Map<string, number>} */
     const effectCounts = new Map()
-    for (const row of db.prepare(`SELECT event_id AS id, COUNT(*) AS n FROM effects WHERE ${where} GROUP BY event_id`).iterate(p)) {
+    for (const row of /** @type {Iterable<{ id: string, n: number }>} */ (db.prepare(`SELECT event_id AS id, COUNT(*) AS n FROM effects WHERE ${where} GROUP BY event_id`).iterate(p))) {
       effectCounts.set(row.id, row.n)
     }
-    const calls = db.prepare(`SELECT COUNT(*) AS n FROM calls WHERE ${where}`).get(p).n
-    const outcomes = Object.fromEntries(db.prepare(`SELECT COALESCE(outcome, 'unfinished') AS o, COUNT(*) AS n FROM calls WHERE ${where} GROUP BY o`).all(p).map((r) => [r.o, r.n]))
-    const effectsByOrigin = Object.fromEntries(db.prepare(`SELECT COALESCE(origin, 'unknown') AS o, COUNT(*) AS n FROM calls WHERE ${where} AND outcome = 'effect' GROUP BY o`).all(p).map((r) => [r.o, r.n]))
-    const keysPerEvent = db.prepare(`SELECT COUNT(*) AS n FROM (SELECT event_id FROM calls WHERE ${where} AND key IS NOT NULL GROUP BY event_id HAVING COUNT(DISTINCT key) > 1)`).get(p).n
+    const calls = /** @type {CountRow} */ (db.prepare(`SELECT COUNT(*) AS n FROM calls WHERE ${where}`).get(p)).n
+    const outcomes = Object.fromEntries(/** @type {OutcomeRow[]} */ (db.prepare(`SELECT COALESCE(outcome, 'unfinished') AS o, COUNT(*) AS n FROM calls WHERE ${where} GROUP BY o`).all(p)).map((r) => [r.o, r.n]))
+    const effectsByOrigin = Object.fromEntries(/** @type {OutcomeRow[]} */ (db.prepare(`SELECT COALESCE(origin, 'unknown') AS o, COUNT(*) AS n FROM calls WHERE ${where} AND outcome = 'effect' GROUP BY o`).all(p)).map((r) => [r.o, r.n]))
+    const keysPerEvent = /** @type {CountRow} */ (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT event_id FROM calls WHERE ${where} AND key IS NOT NULL GROUP BY event_id HAVING COUNT(DISTINCT key) > 1)`).get(p)).n
     return { effectCounts, calls, outcomes, effectsByOrigin, eventsWithSeveralKeys: keysPerEvent }
   } finally {
     db.close()
@@ -130,13 +154,17 @@ export function readLedger (file, { runId } = {}) {
  * Apply calls of process `pid` started at or after `fromMs` by one of the
  * given runs (`{ eventId, token }`): a run the worker held when it was frozen
  * and that should never start apply once it resumes (fencing).
+ * @param {string} file
+ * @param {number} pid
+ * @param {number} fromMs
+ * @param {Array<{ eventId: string, token: string }>} runs
  */
 export function callsStartedAfter (file, pid, fromMs, runs) {
   if (runs.length === 0) return 0
   const db = openLedger(file, { readonly: true })
   try {
     const stmt = db.prepare('SELECT COUNT(*) AS n FROM calls WHERE pid = ? AND started_at >= ? AND event_id = ? AND token = ?')
-    return runs.reduce((sum, r) => sum + stmt.get(pid, fromMs, r.eventId, r.token).n, 0)
+    return runs.reduce((sum, r) => sum + /** @type {CountRow} */ (stmt.get(pid, fromMs, r.eventId, r.token)).n, 0)
   } finally {
     db.close()
   }
@@ -148,6 +176,10 @@ export function callsStartedAfter (file, pid, fromMs, runs) {
  * the worker's done marker and the job's completion may not be). A worker kill
  * re-opens only the calls of the killed process; a Redis kill or outage, any
  * call, since every lock can expire while Redis is away.
+ * @param {string} file
+ * @param {number} fromMs
+ * @param {number} toMs
+ * @param {number} [pid] only this process's calls
  */
 export function callsOpenDuring (file, fromMs, toMs, pid) {
   const db = openLedger(file, { readonly: true })
@@ -155,13 +187,17 @@ export function callsOpenDuring (file, fromMs, toMs, pid) {
     const sql = 'SELECT COUNT(*) AS n FROM calls WHERE started_at <= ? AND (completed_at IS NULL OR completed_at > ?)' +
       " AND COALESCE(outcome, '') <> 'injected-failure'" + (pid === undefined ? '' : ' AND pid = ?')
     const params = pid === undefined ? [toMs, fromMs] : [toMs, fromMs, pid]
-    return db.prepare(sql).get(...params).n
+    return /** @type {CountRow} */ (db.prepare(sql).get(...params)).n
   } finally {
     db.close()
   }
 }
 
-/** Effects recorded so far (the drain check polls it). */
+/**
+ * Effects recorded so far (the drain check polls it).
+ * @param {import('better-sqlite3').Database} db
+ * @returns {number}
+ */
 export function countEffects (db) {
-  return db.prepare('SELECT COUNT(*) AS n FROM effects').get().n
+  return /** @type {CountRow} */ (db.prepare('SELECT COUNT(*) AS n FROM effects').get()).n
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The poller process: the package's createPoller reading the provider API's
 // change list (provider-api.mjs), on the same queue, prefix and source as the
 // webhook route, so a change seen both ways maps to one job id.
@@ -5,14 +6,16 @@ import { pino } from 'pino'
 import { createPoller } from 'fastify-hybrid-webhooks/worker'
 import { chaosConnection } from './connection.mjs'
 
-const config = JSON.parse(process.env.CHAOS_CONFIG)
+/** @type {import('./types.d.mts').PollerConfig} */
+const config = JSON.parse(/** @type {string} */ (process.env.CHAOS_CONFIG))
 process.on('disconnect', () => process.exit(0))
 const logger = pino({ level: config.logLevel ?? 'warn' }, pino.destination(2))
 
+/** @type {import('fastify-hybrid-webhooks/worker').FetchChanges<import('./types.d.mts').ChaosPayload>} */
 async function fetchChanges (cursor, ctx) {
   const res = await fetch(`${config.apiUrl}/changes?cursor=${encodeURIComponent(cursor)}&limit=${config.pageSize}`, { signal: ctx.signal })
   if (!res.ok) throw new Error(`provider API answered ${res.status}`)
-  return await res.json()
+  return /** @type {import('fastify-hybrid-webhooks/worker').PollPage<import('./types.d.mts').ChaosPayload>} */ (await res.json())
 }
 
 const connection = chaosConnection(config)
@@ -42,8 +45,8 @@ poller.on('run', (r) => {
 })
 await poller.ready()
 
-process.on('message', function onCommand (msg) {
-  if (msg?.cmd === 'stats') process.send({ reply: 'stats', runs, enqueued, lastRunAt })
+process.on('message', function onCommand (/** @type {{ cmd?: string } | undefined} */ msg) {
+  if (msg?.cmd === 'stats') process.send?.({ reply: 'stats', runs, enqueued, lastRunAt })
 })
 
 async function shutdown () {
@@ -53,4 +56,4 @@ async function shutdown () {
 }
 process.on('SIGTERM', shutdown)
 process.on('SIGINT', shutdown)
-process.send({ ready: true, pid: process.pid })
+process.send?.({ ready: true, pid: process.pid })

@@ -1,3 +1,4 @@
+// @ts-check
 // Process orchestration: a private redis-server, the app, N workers, each its
 // own process on loopback, each killable and restartable. Every pid is handed
 // to the reaper, and every child is SIGKILLed when the harness exits, so no
@@ -9,7 +10,9 @@ import { fileURLToPath } from 'node:url'
 import { startRedisServer } from '../redis-server.mjs'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
+/** @type {Set<number>} */
 const live = new Set()
+/** @type {import('node:child_process').ChildProcess | undefined} */
 let reaper
 
 process.on('exit', function killChildren () {
@@ -21,36 +24,45 @@ process.on('exit', function killChildren () {
   }
 })
 
+/** @param {number | undefined} pid */
 function track (pid) {
   if (pid === undefined) return
   live.add(pid)
   reaper?.send({ add: pid })
 }
 
+/** @param {number | undefined} pid */
 function untrack (pid) {
-  live.delete(pid)
+  live.delete(/** @type {number} */ (pid))
   reaper?.connected && reaper.send({ remove: pid })
 }
 
 /** Starts the reaper once per harness process; it outlives nothing but the harness. */
 export async function startReaper () {
   if (reaper) return
-  reaper = fork(join(here, 'reaper.mjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], detached: true })
+  const child = fork(join(here, 'reaper.mjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], detached: true })
+  reaper = child
   await new Promise((resolve, reject) => {
-    reaper.once('message', resolve)
-    reaper.once('exit', () => reject(new Error('the reaper exited at start')))
+    child.once('message', resolve)
+    child.once('exit', () => reject(new Error('the reaper exited at start')))
   })
   // The harness must be able to exit while the reaper waits for it.
-  reaper.unref()
-  reaper.channel?.unref()
+  child.unref()
+  child.channel?.unref()
 }
 
-/** Tells the reaper to remove a directory if the harness dies. */
+/**
+ * Tells the reaper to remove a directory if the harness dies.
+ * @param {string} dir
+ */
 export function reapDir (dir, forget = false) {
   reaper?.connected && reaper.send(forget ? { forgetDir: dir } : { dir })
 }
 
-/** A private redis-server whose pid the reaper always knows, across restarts. */
+/**
+ * A private redis-server whose pid the reaper always knows, across restarts.
+ * @param {import('../redis-server.d.mts').StartRedisOptions} [opts]
+ */
 export async function startRedis (opts) {
   const server = await startRedisServer(opts)
   track(server.pid)
@@ -68,6 +80,7 @@ export async function startRedis (opts) {
       await server.start()
       track(server.pid)
     },
+    /** @param {NodeJS.Signals} sig */
     signal (sig) { server.signal(sig) },
     async stop () {
       const pid = server.pid
@@ -82,9 +95,15 @@ export async function startRedis (opts) {
 /**
  * A node child running `script` with CHAOS_CONFIG, logging to `logFile`,
  * considered started when it sends `{ ready: true }`.
+ * @param {string} name
+ * @param {string} script a file next to this one
+ * @param {object} config
+ * @param {string} logFile
  */
 export function nodeChild (name, script, config, logFile) {
+  /** @type {Array<{ code: number | null, signal: NodeJS.Signals | null, expected: boolean, at: number }>} */
   const exits = []
+  /** @type {import('node:child_process').ChildProcess | undefined} */
   let child
   let expectedExit = false
 
@@ -110,21 +129,24 @@ export function nodeChild (name, script, config, logFile) {
     return handle
   }
 
+  /** @param {NodeJS.Signals} [sig] */
   async function kill (sig = 'SIGKILL') {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const c = child
+    if (!c || c.exitCode !== null || c.signalCode !== null) return
     expectedExit = true
-    const gone = new Promise((resolve) => child.once('exit', resolve))
-    child.kill(sig)
+    const gone = new Promise((resolve) => c.once('exit', resolve))
+    c.kill(sig)
     await gone
   }
 
   /** Asks for a clean shutdown, then kills after `graceMs`. */
   async function stop (graceMs = 8000) {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const c = child
+    if (!c || c.exitCode !== null || c.signalCode !== null) return
     expectedExit = true
-    const gone = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+    const gone = new Promise((resolve) => c.once('exit', resolve))
+    c.kill('SIGTERM')
+    const timer = setTimeout(() => c.kill('SIGKILL'), graceMs)
     await gone
     clearTimeout(timer)
   }
@@ -138,15 +160,20 @@ export function nodeChild (name, script, config, logFile) {
       await kill()
       return await start()
     },
-    /** Sends `{ cmd, ...args }` over IPC and resolves with the child's reply (`{ reply: cmd, ... }`). */
+    /**
+     * Sends `{ cmd, ...args }` over IPC and resolves with the child's reply (`{ reply: cmd, ... }`).
+     * @param {string} cmd
+     * @returns {Promise<Record<string, any>>} the reply: JSON from the child, unchecked
+     */
     async ask (cmd, args = {}, timeoutMs = 5000) {
       const c = child
       return await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { c.off('message', onMessage); reject(new Error(`${name} did not answer '${cmd}' within ${timeoutMs} ms`)) }, timeoutMs)
+        const timer = setTimeout(() => { c?.off('message', onMessage); reject(new Error(`${name} did not answer '${cmd}' within ${timeoutMs} ms`)) }, timeoutMs)
+        /** @param {any} msg */
         function onMessage (msg) {
           if (msg?.reply !== cmd) return
           clearTimeout(timer)
-          c.off('message', onMessage)
+          c?.off('message', onMessage)
           resolve(msg)
         }
         if (!c?.connected) {
@@ -163,7 +190,10 @@ export function nodeChild (name, script, config, logFile) {
         })
       })
     },
-    /** Sends a signal without waiting (SIGSTOP, SIGCONT). */
+    /**
+     * Sends a signal without waiting (SIGSTOP, SIGCONT).
+     * @param {NodeJS.Signals} sig
+     */
     signal (sig) { child?.kill(sig) },
     get pid () { return child?.pid },
     /** Exits nobody asked for: a crash. */
@@ -173,7 +203,10 @@ export function nodeChild (name, script, config, logFile) {
   return handle
 }
 
-/** The last lines of a log file, for error messages. */
+/**
+ * The last lines of a log file, for error messages.
+ * @param {string} file
+ */
 export function tail (file, lines = 20) {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')

@@ -1,3 +1,4 @@
+// @ts-check
 // A watchdog the harness forks first. The harness tells it every child pid it
 // starts (redis-server included) and every directory it creates; when the
 // harness goes away by any means, SIGKILL included, the IPC channel closes and
@@ -5,10 +6,14 @@
 // it ends, leaves a redis-server or a worker behind.
 import { rmSync } from 'node:fs'
 
+/** @type {Set<number>} */
 const pids = new Set()
+/** @type {Set<string>} */
 const dirs = new Set()
 
-process.on('message', function onMessage (msg) {
+/** @typedef {{ add?: number, remove?: number, dir?: string, forgetDir?: string }} ReaperMessage */
+
+process.on('message', function onMessage (/** @type {ReaperMessage} */ msg) {
   if (msg.add) pids.add(msg.add)
   if (msg.remove) pids.delete(msg.remove)
   if (msg.dir) dirs.add(msg.dir)
@@ -30,4 +35,4 @@ process.on('disconnect', function reap () {
 // it can still clean up if the harness dies while handling the signal.
 process.on('SIGINT', () => {})
 process.on('SIGTERM', () => {})
-process.send({ ready: true })
+process.send?.({ ready: true })

@@ -1,3 +1,4 @@
+// @ts-check
 // A local Redis Cluster of three masters and no replicas, each node a private
 // redis-server with AOF in its own directory, for the cluster scenario. It
 // answers like startRedis(): kill/start/signal act on the node that owns the
@@ -7,13 +8,17 @@ import { Redis } from 'ioredis'
 import { startRedis } from './processes.mjs'
 import { sleep } from './sender.mjs'
 
+/** @typedef {Awaited<ReturnType<typeof startRedis>>} Node */
+
 /**
  * Starts three nodes with `--cluster-enabled yes`, joins them with
  * `redis-cli --cluster create`, waits until every node reports
  * `cluster_state:ok`, and finds the owner of `hashTag`'s slot.
+ * @param {{ appendonly?: boolean, hashTag: string, nodeTimeoutMs?: number }} opts
  */
-export async function startCluster ({ appendonly = true, hashTag, nodeTimeoutMs = 5000 } = {}) {
+export async function startCluster ({ appendonly = true, hashTag, nodeTimeoutMs = 5000 }) {
   const args = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeoutMs)]
+  /** @type {Node[]} */
   const nodes = []
   try {
     for (let i = 0; i < 3; i++) nodes.push(await startRedis({ appendonly, args }))
@@ -41,25 +46,37 @@ export async function startCluster ({ appendonly = true, hashTag, nodeTimeoutMs 
       await owner.start()
       await waitForClusterOk(nodes, 20000)
     },
+    /** @param {NodeJS.Signals} sig */
     signal (sig) { owner.signal(sig) },
     async stop () { await Promise.all(nodes.map((n) => n.stop())) }
   }
 }
 
-/** The node whose slots include the key slot of `{hashTag}`. */
+/**
+ * The node whose slots include the key slot of `{hashTag}`.
+ * @param {Node[]} nodes
+ * @param {string} hashTag
+ * @returns {Promise<Node>}
+ */
 async function slotOwner (nodes, hashTag) {
   const probe = new Redis(nodes[0].url, { maxRetriesPerRequest: 1 })
   try {
-    const slot = await probe.call('CLUSTER', 'KEYSLOT', `{${hashTag}}`)
-    const ranges = await probe.call('CLUSTER', 'SLOTS')
+    const slot = /** @type {number} */ (await probe.call('CLUSTER', 'KEYSLOT', `{${hashTag}}`))
+    // CLUSTER SLOTS: [from, to, [host, port, id], ...replicas]
+    const ranges = /** @type {Array<[number, number, [string, number, string]]>} */ (await probe.call('CLUSTER', 'SLOTS'))
     const range = ranges.find(([from, to]) => slot >= from && slot <= to)
-    const port = range[2][1]
-    return nodes.find((n) => n.server.port === port)
+    // Every slot is assigned once the cluster is ok.
+    const port = /** @type {[number, number, [string, number, string]]} */ (range)[2][1]
+    return /** @type {Node} */ (nodes.find((n) => n.server.port === port))
   } finally {
     probe.disconnect()
   }
 }
 
+/**
+ * @param {Node[]} nodes
+ * @param {number} timeoutMs
+ */
 async function waitForClusterOk (nodes, timeoutMs) {
   const until = Date.now() + timeoutMs
   for (;;) {
@@ -70,12 +87,13 @@ async function waitForClusterOk (nodes, timeoutMs) {
   }
 }
 
+/** @param {string} url */
 async function clusterState (url) {
   const c = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 1000, retryStrategy: () => null })
   c.on('error', () => {})
   try {
     await c.connect()
-    const info = await c.call('CLUSTER', 'INFO')
+    const info = /** @type {string} */ (await c.call('CLUSTER', 'INFO'))
     return /cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown'
   } catch {
     return 'down'

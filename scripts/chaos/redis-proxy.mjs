@@ -1,13 +1,16 @@
+// @ts-check
 // A TCP proxy in front of Redis, as its own process: what a virtual IP or a
 // managed service's endpoint does in a failover. The app and the workers
 // connect here; `{ cmd: 'switch', port }` points it at a new primary and drops
 // every open connection, so each client reconnects to the new one.
 import { connect, createServer } from 'node:net'
 
-const config = JSON.parse(process.env.CHAOS_CONFIG)
+/** @type {import('./types.d.mts').ProxyConfig} */
+const config = JSON.parse(/** @type {string} */ (process.env.CHAOS_CONFIG))
 process.on('disconnect', () => process.exit(0))
 
 let target = config.targetPort
+/** @type {Set<{ client: import('node:net').Socket, upstream: import('node:net').Socket }>} */
 const open = new Set()
 
 const server = createServer(function onClient (client) {
@@ -27,7 +30,7 @@ const server = createServer(function onClient (client) {
   upstream.on('close', drop)
 })
 
-process.on('message', function onCommand (msg) {
+process.on('message', function onCommand (/** @type {{ cmd?: string, port: number } | undefined} */ msg) {
   if (msg?.cmd !== 'switch') return
   target = msg.port
   for (const { client, upstream } of open) {
@@ -35,7 +38,7 @@ process.on('message', function onCommand (msg) {
     upstream.destroy()
   }
   open.clear()
-  process.send({ reply: 'switch' })
+  process.send?.({ reply: 'switch' })
 })
 
-server.listen(config.port, '127.0.0.1', () => process.send({ ready: true, port: config.port }))
+server.listen(config.port, '127.0.0.1', () => process.send?.({ ready: true, port: config.port }))

@@ -1,3 +1,4 @@
+// @ts-check
 // A primary with one replica behind a proxy (redis-proxy.mjs), for the
 // replicas scenario. It answers like startRedis() (url, pid, stop), and
 // `failover(holdMs)` does what Sentinel and a moving endpoint do when a primary
@@ -11,9 +12,13 @@ import { freePort } from '../redis-server.mjs'
 import { nodeChild, startRedis } from './processes.mjs'
 import { sleep } from './sender.mjs'
 
+/** @typedef {Awaited<ReturnType<typeof startRedis>>} Node */
+
+/** @param {{ dir: string }} opts the run directory (the proxy's log goes there) */
 export async function startReplicated ({ dir }) {
   let primary = await startRedis({})
   let replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(primary.server.port)] })
+  /** @type {Node[]} */
   const retired = []
   await linkUp(replica)
   const port = await freePort()
@@ -26,7 +31,10 @@ export async function startReplicated ({ dir }) {
     get primaryUrl () { return primary.url },
     get replicaUrl () { return replica.url },
     proxy,
-    /** The failover; resolves with how many writes the promoted replica had not received (replication offset gap). */
+    /**
+     * The failover; resolves with how many writes the promoted replica had not received (replication offset gap).
+     * @param {number} holdMs
+     */
     async failover (holdMs) {
       replica.signal('SIGSTOP')
       await sleep(holdMs)
@@ -53,7 +61,11 @@ export async function startReplicated ({ dir }) {
   }
 }
 
-/** Bytes of the replication stream the (frozen) replica had not acknowledged. */
+/**
+ * Bytes of the replication stream the (frozen) replica had not acknowledged.
+ * @param {Node} primary
+ * @param {Node} replica
+ */
 async function offsetGap (primary, replica) {
   const c = new Redis(primary.url, { maxRetriesPerRequest: 1 })
   try {
@@ -68,6 +80,7 @@ async function offsetGap (primary, replica) {
   }
 }
 
+/** @param {Node} replica */
 async function linkUp (replica) {
   const c = new Redis(replica.url, { maxRetriesPerRequest: null })
   try {

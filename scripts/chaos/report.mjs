@@ -1,6 +1,14 @@
+// @ts-check
 // Human-readable output: each scenario's checks with PASS or FAIL, then one
 // summary table (the one the README's Reliability section quotes).
 
+/** @typedef {import('./types.d.mts').ScenarioResult} ScenarioResult */
+/** @typedef {import('./types.d.mts').Say} Say */
+
+/**
+ * @param {ScenarioResult} r
+ * @param {Say} say
+ */
 export function printResult (r, say) {
   if (r.error) {
     say(`  could not run: ${r.error}`)
@@ -12,7 +20,8 @@ export function printResult (r, say) {
   if (f.applyCalls !== undefined) {
     say(`  apply calls: ${f.applyCalls} for ${f.expected ?? f.acked} events (${f.injectedFailures} injected failures, ${f.extraApplyCalls} beyond one per event; ${f.callsOpenAtKills} calls were open at ${f.faultsMidApply} faults)`)
     say(`  attempts: ${f.attempts}, statuses ${JSON.stringify(f.statuses)}, connection errors ${JSON.stringify(f.connectionErrors)}, harness event-loop delay up to ${f.harnessLoopDelayMaxMs} ms`)
-    const slow = f.answers.slowest.slice(0, 3).map((x) => `${x.ms} ms (${x.status}, ${(x.sinceFirstFaultMs / 1000).toFixed(1)} s after the first fault)`)
+    const answers = /** @type {import('./types.d.mts').Answers} */ (f.answers)
+    const slow = answers.slowest.slice(0, 3).map((x) => `${x.ms} ms (${x.status}, ${(/** @type {number} */ (x.sinceFirstFaultMs) / 1000).toFixed(1)} s after the first fault)`)
     say(`  slowest answers: ${slow.join(', ')}`)
   }
   for (const line of r.notes ?? []) say(`  ${line}`)
@@ -24,6 +33,10 @@ export function printResult (r, say) {
   }
 }
 
+/**
+ * @param {ScenarioResult[]} results
+ * @param {Say} say
+ */
 export function printSummary (results, say) {
   say('\n| scenario | events | acked | lost | double effects | dead letters | failed jobs | drained after last send | extra apply calls / open at faults | result |')
   say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run chaos`: proves the delivery contract under faults, with numbers.
 // Runs the real pieces as separate processes on loopback (a private
 // redis-server with AOF, the app with the plugin, workers) and a sender that
@@ -73,6 +74,7 @@ if (!hasRedisServer()) {
   process.exit(2)
 }
 
+/** @type {import('./types.d.mts').RunSettings} */
 const settings = {
   ...DEFAULTS,
   short: values.short,
@@ -84,9 +86,10 @@ const settings = {
 }
 
 // With --json the report goes to stdout as one document and the narration to stderr.
+/** @type {import('./types.d.mts').Say} */
 const say = values.json ? (line) => process.stderr.write(line + '\n') : (line) => console.log(line)
 
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
   process.on(sig, () => {
     say(`\nchaos: ${sig}, stopping; every child process is killed on exit`)
     process.exit(130)
@@ -94,13 +97,15 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 await startReaper()
+/** @type {import('./types.d.mts').ScenarioResult[]} */
 const results = []
 for (const name of names) {
+  /** @type {import('./types.d.mts').ScenarioResult} */
   let result
   try {
     result = await runScenario(name, settings, say)
   } catch (err) {
-    result = { name, expectFail: SCENARIOS[name].expectFail === true, passed: false, error: err.stack ?? String(err), checks: [], figures: {} }
+    result = { name, expectFail: SCENARIOS[name].expectFail === true, passed: false, error: /** @type {Error} */ (err).stack ?? String(err), checks: [], figures: {} }
   }
   result.ok = verdict(result)
   printResult(result, say)
@@ -115,13 +120,18 @@ process.exit(ok ? 0 : 1)
  * A scenario is fine when it PASSes; a negative control is fine when it FAILs
  * for the reason it exists, acknowledged events without an effect, and not
  * because it could not run.
+ * @param {import('./types.d.mts').ScenarioResult} r
  */
 function verdict (r) {
   if (r.error) return false
   if (!r.expectFail) return r.passed
-  return !r.passed && r.figures.lost > 0
+  return !r.passed && (r.figures.lost ?? 0) > 0
 }
 
+/**
+ * @param {string} name
+ * @param {string} value
+ */
 function positive (name, value) {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 1) {

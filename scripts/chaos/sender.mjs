@@ -1,3 +1,4 @@
+// @ts-check
 // A sender that behaves like a webhook provider: each event is POSTed until a
 // 2xx comes back, every attempt signed afresh (new timestamp, new signature),
 // every non-2xx and every connection error retried with capped, jittered
@@ -5,22 +6,26 @@
 // went, so the harness can hold the app to its contract.
 import { Agent, request } from 'node:http'
 
+/** @typedef {import('./types.d.mts').AttemptResult} AttemptResult */
+
 /**
- * @param {object} o
- * @param {() => {host: string, port: number}} o.target where the app listens now
- * @param {string} o.path the webhook route
- * @param {{ sign: (body: string) => Record<string, string> }} o.provider
- * @param {number} o.events how many events to send
- * @param {number} o.senders how many concurrent senders
- * @param {string} o.runId prefix of the event ids
- * @param {number} [o.attemptTimeoutMs] a provider's own response deadline (a hang is counted past it)
- * @param {number} [o.giveUpMs] stop retrying one event after this long (a failure of the run)
- * @param {number} [o.backoffBaseMs]
- * @param {number} [o.backoffCapMs]
- * @param {(n: number) => object} [o.data] extra fields of event n's `data` (e.g. `{ poison: true }`)
- * @param {(n: number) => boolean} [o.drop] true for an event whose webhook is never sent (a provider's lost delivery)
- * @param {(id: string, body: string) => void} [o.onCreate] called as each event comes to be, sent or not (the provider's own record of it)
+ * @typedef {object} SenderOptions
+ * @property {() => {host: string, port: number}} target where the app listens now
+ * @property {string} path the webhook route
+ * @property {{ sign: (body: string) => Record<string, string> }} provider
+ * @property {number} events how many events to send
+ * @property {number} senders how many concurrent senders
+ * @property {string} runId prefix of the event ids
+ * @property {number} [attemptTimeoutMs] a provider's own response deadline (a hang is counted past it)
+ * @property {number} [giveUpMs] stop retrying one event after this long (a failure of the run)
+ * @property {number} [backoffBaseMs]
+ * @property {number} [backoffCapMs]
+ * @property {(n: number) => object} [data] extra fields of event n's `data` (e.g. `{ poison: true }`)
+ * @property {(n: number) => boolean} [drop] true for an event whose webhook is never sent (a provider's lost delivery)
+ * @property {(id: string, body: string) => void} [onCreate] called as each event comes to be, sent or not (the provider's own record of it)
  */
+
+/** @param {SenderOptions} o */
 export function createSender (o) {
   const attemptTimeoutMs = o.attemptTimeoutMs ?? 30000
   const giveUpMs = o.giveUpMs ?? 300000
@@ -29,11 +34,16 @@ export function createSender (o) {
   const rampMs = 1000 / o.senders
   const agent = new Agent({ keepAlive: true, maxSockets: o.senders })
   const stats = {
+    /** @type {Set<string>} */
     acked: new Set(),
+    /** @type {Set<string>} */
     dropped: new Set(),
+    /** @type {string[]} */
     givenUp: [],
     attempts: 0,
+    /** @type {Record<string, number>} */
     statuses: {},
+    /** @type {Record<string, number>} */
     connectionErrors: {},
     timeouts: 0,
     maxLatencyMs: 0,
@@ -42,23 +52,33 @@ export function createSender (o) {
   }
   let next = 0
   let finished = false
-  /** Listeners told about every attempt: ({ status, error, latencyMs, at }). */
+  /**
+   * Listeners told about every attempt: ({ status, error, latencyMs, at }).
+   * @type {Set<(r: AttemptResult) => void>}
+   */
   const observers = new Set()
 
+  /** @param {number} n */
   function eventId (n) {
     return `${o.runId}-${n}`
   }
 
+  /** @param {number} n */
   function bodyOf (n) {
     return JSON.stringify({ event_id: eventId(n), type: 'chaos.tick', data: { n, ...o.data?.(n) } })
   }
 
+  /**
+   * @param {string} body
+   * @returns {Promise<AttemptResult>}
+   */
   function attempt (body) {
     return new Promise((resolve) => {
       const { host, port } = o.target()
       const headers = { ...o.provider.sign(body), 'content-length': Buffer.byteLength(body) }
       const started = Date.now()
       let settled = false
+      /** @param {{ status?: number, error?: string }} result */
       function done (result) {
         if (settled) return
         settled = true
@@ -68,7 +88,7 @@ export function createSender (o) {
       const req = request({ host, port, path: o.path, method: 'POST', headers, agent }, function onResponse (res) {
         res.resume()
         res.on('end', () => done({ status: res.statusCode }))
-        res.on('error', (err) => done({ error: err.code ?? err.message }))
+        res.on('error', (/** @type {NodeJS.ErrnoException} */ err) => done({ error: err.code ?? err.message }))
       })
       // The deadline is the provider's, not the app's: a request still open at
       // this point is a hang, and it is counted as one.
@@ -76,20 +96,22 @@ export function createSender (o) {
         req.destroy()
         done({ error: 'TIMEOUT' })
       }, attemptTimeoutMs)
-      req.on('error', (err) => done({ error: err.code ?? err.message }))
+      req.on('error', (/** @type {NodeJS.ErrnoException} */ err) => done({ error: err.code ?? err.message }))
       req.end(body)
     })
   }
 
+  /** @param {AttemptResult} r */
   function record (r) {
     stats.attempts++
     if (r.error === 'TIMEOUT') stats.timeouts++
     if (r.error) stats.connectionErrors[r.error] = (stats.connectionErrors[r.error] ?? 0) + 1
-    else stats.statuses[r.status] = (stats.statuses[r.status] ?? 0) + 1
+    else stats.statuses[String(r.status)] = (stats.statuses[String(r.status)] ?? 0) + 1
     if (r.status !== undefined && r.latencyMs > stats.maxLatencyMs) stats.maxLatencyMs = r.latencyMs
     for (const fn of observers) fn(r)
   }
 
+  /** @param {number} n */
   async function deliver (n) {
     const body = bodyOf(n)
     o.onCreate?.(eventId(n), body)
@@ -101,7 +123,7 @@ export function createSender (o) {
     for (let k = 0; ; k++) {
       const r = await attempt(body)
       record(r)
-      if (r.status >= 200 && r.status < 300) {
+      if (r.status !== undefined && r.status >= 200 && r.status < 300) {
         stats.acked.add(eventId(n))
         stats.lastAckAt = Date.now()
         return
@@ -124,6 +146,7 @@ export function createSender (o) {
   return {
     stats,
     eventId,
+    /** @param {(r: AttemptResult) => void} fn */
     observe (fn) {
       observers.add(fn)
       return () => observers.delete(fn)
@@ -146,6 +169,10 @@ export function createSender (o) {
   }
 }
 
+/**
+ * @param {number} ms
+ * @returns {Promise<void>}
+ */
 export function sleep (ms) {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Hostile clients: raw sockets that never finish a request. Half dribble
 // their headers a byte at a time; half send complete headers and part of a
 // body, then stall. The pool is kept full (a closed socket is replaced) until
@@ -13,17 +14,22 @@ import { connect } from 'node:net'
  * @param {number} o.dribbleMs the delay between two header bytes
  */
 export function startSlowSockets (o) {
+  /** @type {Array<{ kind: string, ms: number }>} */
   const lives = []
+  /** @type {Set<import('node:net').Socket>} */
   const open = new Set()
+  /** @type {Record<string, number>} */
   const statuses = {}
   let stopping = false
   let opened = 0
   let errors = 0
 
+  /** @param {'headers' | 'body'} kind */
   function one (kind) {
     const { host, port } = o.target()
     const started = Date.now()
     const socket = connect(port, host)
+    /** @type {NodeJS.Timeout | undefined} */
     let timer
     let first = ''
     open.add(socket)

@@ -1,3 +1,4 @@
+// @ts-check
 // One scenario's stack: a private redis-server (or a local three-node Redis
 // Cluster, or a primary and a replica behind a proxy), one or more apps, N workers, optionally a poller reading a fake
 // provider API, and the harness's own view of the queue, all in a temporary
@@ -18,8 +19,12 @@ import { startReplicated } from './redis-replicated.mjs'
 /** The hash tag every key of the cluster scenario's queue shares. */
 export const CLUSTER_HASH_TAG = 'webhooks'
 
+// 'paused' is BullMQ's pre-v5 paused list: out of its JobType, still counted.
+const COUNTED = /** @type {import('bullmq').JobType[]} */ (['waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed'])
+const DEAD_LETTER_STATES = /** @type {import('bullmq').JobType[]} */ (['waiting', 'completed', 'failed', 'delayed', 'active', 'paused', 'prioritized'])
+
 /**
- * @param {object} o scenario settings (see run.mjs DEFAULTS; plus `apps`,
+ * @param {import('./types.d.mts').Settings} o scenario settings (see run.mjs DEFAULTS; plus `apps`,
  *   `cluster`, `poller`, `redis` (extra startRedisServer options) and `app`
  *   (extra app settings) from the scenario)
  */
@@ -30,17 +35,18 @@ export async function startStack (o) {
   const ledgerFile = join(dir, 'ledger.sqlite')
   openLedger(ledgerFile).close()
 
-  const redis = o.cluster
-    ? await startCluster({ appendonly: o.appendonly, hashTag: CLUSTER_HASH_TAG })
-    : o.replicated
-      ? await startReplicated({ dir })
-      : await startRedis({ appendonly: o.appendonly, ...o.redis })
+  const cluster = o.cluster ? await startCluster({ appendonly: o.appendonly, hashTag: CLUSTER_HASH_TAG }) : undefined
+  const redis = cluster ?? (o.replicated
+    ? await startReplicated({ dir })
+    : await startRedis({ appendonly: o.appendonly, ...o.redis }))
   const queueName = `chaos-${o.name}`
   const prefix = o.cluster ? `{${CLUSTER_HASH_TAG}}` : 'chaos'
-  const common = { redisUrl: redis.url, clusterNodes: o.cluster ? redis.clusterNodes : undefined, queueName, prefix, logLevel: process.env.CHAOS_LOG_LEVEL ?? 'warn', source: 'chaos' }
+  /** @type {import('./types.d.mts').CommonConfig} */
+  const common = { redisUrl: redis.url, clusterNodes: cluster?.clusterNodes, queueName, prefix, logLevel: process.env.CHAOS_LOG_LEVEL ?? 'warn', source: 'chaos' }
+  /** @type {number[]} */
   const ports = []
   for (let i = 0; i < (o.apps ?? 1); i++) ports.push(await freePort())
-  const apps = ports.map((port, i) => nodeChild(ports.length === 1 ? 'app' : `app-${i}`, 'app.mjs', {
+  const apps = ports.map((port, i) => nodeChild(ports.length === 1 ? 'app' : `app-${i}`, 'app.mjs', /** @satisfies {import('./types.d.mts').AppConfig} */ ({
     ...common,
     port,
     secret: o.secret,
@@ -50,9 +56,9 @@ export async function startStack (o) {
     connectionTimeout: o.connectionTimeout,
     keepAliveTimeout: o.keepAliveTimeout,
     ...o.app
-  }, join(dir, ports.length === 1 ? 'app.log' : `app-${i}.log`)))
+  }), join(dir, ports.length === 1 ? 'app.log' : `app-${i}.log`)))
 
-  const workers = Array.from({ length: o.workers }, (_, i) => nodeChild(`worker-${i}`, 'worker.mjs', {
+  const workers = Array.from({ length: o.workers }, (_, i) => nodeChild(`worker-${i}`, 'worker.mjs', /** @satisfies {import('./types.d.mts').WorkerConfig} */ ({
     ...common,
     mode: o.workerMode,
     ledgerFile,
@@ -63,14 +69,14 @@ export async function startStack (o) {
     slowHydrateMs: o.slowHydrateMs,
     applyLatencyMs: o.applyLatencyMs,
     applyFailureRate: o.applyFailureRate
-  }, join(dir, `worker-${i}.log`)))
+  }), join(dir, `worker-${i}.log`)))
 
   const api = o.poller ? await startProviderApi() : undefined
-  const poller = o.poller
-    ? nodeChild('poller', 'poller.mjs', {
+  const poller = api
+    ? nodeChild('poller', 'poller.mjs', /** @satisfies {import('./types.d.mts').PollerConfig} */ ({
       ...common,
       apiUrl: api.url,
-      every: o.pollEveryMs,
+      every: /** @type {number} */ (o.pollEveryMs),
       pageSize: 200,
       maxPagesPerRun: 50,
       lockDuration: o.lockDuration,
@@ -78,11 +84,11 @@ export async function startStack (o) {
       leaseMs: 3000,
       // A lagging cursor (no run reached the end for this long) is caught up at once.
       lagThresholdMs: 5000
-    }, join(dir, 'poller.log'))
+    }), join(dir, 'poller.log'))
     : undefined
 
   // The harness's own connection waits out Redis kills, like a worker's.
-  const connection = o.cluster ? chaosConnection(common) : new Redis(redis.url, { maxRetriesPerRequest: null })
+  const connection = o.cluster ? /** @type {import('ioredis').Cluster} */ (chaosConnection(common)) : new Redis(redis.url, { maxRetriesPerRequest: null })
   connection.on('error', () => {})
   const queue = new Queue(queueName, { connection, prefix })
   queue.on('error', () => {})
@@ -130,14 +136,21 @@ export async function startStack (o) {
     /** Where the sender posts: the apps in turn, as a round-robin balancer would. */
     target: () => ({ host: '127.0.0.1', port: ports[turn++ % ports.length] }),
     ports,
-    /** `INFO` of the Redis (its first node on a cluster), parsed into fields. */
+    /**
+     * `INFO` of the Redis (its first node on a cluster), parsed into fields.
+     * @param {string} section
+     * @returns {Promise<Record<string, string>>}
+     */
     async redisInfo (section) {
-      const text = await (o.cluster ? connection.nodes('master')[0] : connection).info(section)
+      const text = await (o.cluster ? /** @type {import('ioredis').Cluster} */ (connection).nodes('master')[0] : connection).info(section)
       return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]))
     },
-    /** Jobs not yet finished, and jobs failed for good. */
+    /**
+     * Jobs not yet finished, and jobs failed for good.
+     * @returns {Promise<Record<string, number> & { pending: number }>}
+     */
     async counts () {
-      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed')
+      const c = await queue.getJobCounts(...COUNTED)
       return { ...c, pending: c.waiting + c.active + c.delayed + c.prioritized + c.paused }
     },
     async deadLetterCount () {
@@ -146,7 +159,7 @@ export async function startStack (o) {
     },
     /** The event ids of the dead letters, read from BullMQ's dead-letter queue itself. */
     async deadLetterEventIds () {
-      const jobs = await deadLetters.getJobs(['waiting', 'completed', 'failed', 'delayed', 'active', 'paused', 'prioritized'])
+      const jobs = await deadLetters.getJobs(DEAD_LETTER_STATES)
       return jobs.filter(Boolean).map((j) => j.data?.event?.id)
     },
     stop

@@ -1,17 +1,25 @@
+// @ts-check
 // The end of every scenario: wait for the queue to drain, then hold what the
 // sender was told (acknowledged) against what the ledger saw (effects).
 import { callsOpenDuring, countEffects, openLedger, readLedger } from './ledger.mjs'
 import { sleep } from './sender.mjs'
+
+/** @typedef {import('./types.d.mts').Stack} Stack */
 
 /**
  * Waits until nothing is pending in the queue (waiting, active, delayed), or
  * `deadlineMs` after the last send. Returns the time it took (from the last
  * acknowledgement) or `undefined` when it did not drain. Whether every
  * acknowledged event got its effect is the accounting's business, not this.
+ * @param {Stack} stack
+ * @param {number} lastSendAt
+ * @param {number} deadlineMs
+ * @returns {Promise<number | undefined>}
  */
 export async function waitForDrain (stack, lastSendAt, deadlineMs) {
   const db = openLedger(stack.ledgerFile, { readonly: true })
   try {
+    /** @type {number | undefined} */
     let stableSince
     let effects = -1
     while (Date.now() - lastSendAt < deadlineMs) {
@@ -44,6 +52,10 @@ export async function waitForDrain (stack, lastSendAt, deadlineMs) {
  * recover it). An expected event found among `deadLettered` is counted there,
  * not as lost; one with an effect too is counted in `appliedAndDeadLettered`.
  * With `runId`, only that sender run's events are read from the ledger.
+ * @param {Stack} stack
+ * @param {import('./types.d.mts').Sender} sender
+ * @param {import('./types.d.mts').FaultRecord[]} kills the faults that landed
+ * @param {{ runId?: string, expected?: Set<string>, deadLettered?: Set<string> }} [opts]
  */
 export function account (stack, sender, kills, { runId, expected, deadLettered = new Set() } = {}) {
   const ledger = readLedger(stack.ledgerFile, { runId })
@@ -84,14 +96,20 @@ export function account (stack, sender, kills, { runId, expected, deadLettered =
     injectedFailures: injected,
     extraApplyCalls: extraCalls,
     callsOpenAtKills: openAtKills,
-    faultsMidApply: kills.filter((k) => k.openCalls > 0).length,
+    faultsMidApply: kills.filter((k) => /** @type {number} */ (k.openCalls) > 0).length,
     eventsWithSeveralKeys: ledger.eventsWithSeveralKeys,
     outcomes: ledger.outcomes,
     effectsByOrigin: ledger.effectsByOrigin
   }
 }
 
-/** A named check: its figure, what it must be, and whether it holds. */
+/**
+ * A named check: its figure, what it must be, and whether it holds.
+ * @param {string} name
+ * @param {unknown} value
+ * @param {unknown} ok
+ * @param {unknown} expected
+ */
 export function check (name, value, ok, expected) {
   return { name, value, expected, ok: Boolean(ok) }
 }

@@ -1,8 +1,9 @@
+// @ts-check
 // A worker process under test. CHAOS_CONFIG.mode picks the worker:
 // - 'real': the package's createWebhookWorker with a transactional apply keyed
 //   by ctx.idempotencyKey (the pattern the README documents);
 // - 'broken': the harness-local negative control (broken-worker.mjs), which
-//   commits its dedupe marker before apply, as the source article does.
+//   commits its dedupe marker before apply, as the common recipe does.
 // Both write to the same SQLite effect ledger and inject the same faults.
 //
 // Over IPC the harness can ask for `{ cmd: 'inflight' }` (the runs this worker
@@ -13,18 +14,23 @@ import { chaosConnection } from './connection.mjs'
 import { ledgerWriter } from './ledger.mjs'
 import { sleep } from './sender.mjs'
 
-const config = JSON.parse(process.env.CHAOS_CONFIG)
+/** @typedef {import('./types.d.mts').ChaosEvent} ChaosEvent */
+
+/** @type {import('./types.d.mts').WorkerConfig} */
+const config = JSON.parse(/** @type {string} */ (process.env.CHAOS_CONFIG))
 process.on('disconnect', () => process.exit(0))
 
 const ledger = ledgerWriter(config.ledgerFile, { role: config.mode })
 const logger = pino({ level: config.logLevel ?? 'warn' }, pino.destination(2))
 let fixed = false
+/** @type {new (message: string) => Error} */
 let PermanentError = Error
 
 /**
  * What a provider API call costs: a little latency, so kills land mid-apply,
  * and a slow call for events marked `data.slowHydrate`. A poisoned event
  * (`data.poison`) fails for good until the harness sends `fix`.
+ * @type {import('./types.d.mts').ChaosHydrate}
  */
 async function hydrate (event) {
   await sleep(event.payload?.data?.slowHydrate === true ? config.slowHydrateMs : Math.random() * config.hydrateLatencyMs)
@@ -35,6 +41,7 @@ async function hydrate (event) {
 /**
  * The user's apply: record the call, take some time, maybe fail transiently
  * (injected), then write the effect and the key in one transaction.
+ * @type {import('./types.d.mts').ChaosApply}
  */
 async function apply (event, key, run) {
   const callId = ledger.startCall(event.id, key, run.attempt, run.token, run.origin)
@@ -47,6 +54,10 @@ async function apply (event, key, run) {
 }
 
 const connection = chaosConnection(config)
+/**
+ * The package's handle, or the control's (no events, no stats).
+ * @type {{ worker: import('bullmq').Worker, close: (options?: { timeoutMs?: number }) => Promise<void>, on?: import('fastify-hybrid-webhooks/worker').WebhookWorkerHandle['on'], stats?: () => import('fastify-hybrid-webhooks/worker').WorkerStats }}
+ */
 let handle
 if (config.mode === 'broken') {
   const { startBrokenWorker } = await import('./broken-worker.mjs')
@@ -62,7 +73,7 @@ if (config.mode === 'broken') {
     lockDuration: config.lockDuration,
     stalledInterval: config.stalledInterval,
     logger,
-    hydrate: (event) => hydrate(event),
+    hydrate: (/** @type {ChaosEvent} */ event) => hydrate(event),
     apply: (state, event, ctx) => apply(event, ctx.idempotencyKey, { attempt: ctx.attempt, token: ctx.job.token, origin: ctx.origin })
   })
 }
@@ -75,11 +86,11 @@ handle.worker.on('completed', (job) => ledger.markCompleted(job.data.id))
 handle.worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'))
 await handle.worker.waitUntilReady()
 
-process.on('message', function onCommand (msg) {
+process.on('message', function onCommand (/** @type {{ cmd?: string } | undefined} */ msg) {
   if (msg?.cmd === 'fix') fixed = true
-  if (msg?.cmd === 'inflight') process.send({ reply: 'inflight', runs: [...inflight.values()], stats: handle.stats?.() })
-  if (msg?.cmd === 'stats') process.send({ reply: 'stats', stats: handle.stats?.() })
-  if (msg?.cmd === 'fix') process.send({ reply: 'fix' })
+  if (msg?.cmd === 'inflight') process.send?.({ reply: 'inflight', runs: [...inflight.values()], stats: handle.stats?.() })
+  if (msg?.cmd === 'stats') process.send?.({ reply: 'stats', stats: handle.stats?.() })
+  if (msg?.cmd === 'fix') process.send?.({ reply: 'fix' })
 })
 
 async function shutdown () {
@@ -90,4 +101,4 @@ async function shutdown () {
 }
 process.on('SIGTERM', shutdown)
 process.on('SIGINT', shutdown)
-process.send({ ready: true, pid: process.pid })
+process.send?.({ ready: true, pid: process.pid })

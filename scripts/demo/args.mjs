@@ -1,3 +1,4 @@
+// @ts-check
 // Command-line flags of `npm run demo`.
 import { parseArgs } from 'node:util'
 
@@ -19,6 +20,7 @@ export const USAGE = `Usage: npm run demo -- [options]
 
 Uses REDIS_URL when set; otherwise starts a private redis-server and stops it at the end.`
 
+/** @satisfies {NonNullable<import('node:util').ParseArgsConfig['options']>} */
 const SPEC = {
   orders: { type: 'string', default: '200' },
   deliveries: { type: 'string', default: '1000' },
@@ -35,7 +37,10 @@ const SPEC = {
   help: { type: 'boolean', short: 'h', default: false }
 }
 
-/** Parses and checks the flags; throws a TypeError with a readable message on a bad one. */
+/**
+ * Parses and checks the flags; throws a TypeError with a readable message on a bad one.
+ * @param {string[]} argv
+ */
 export function parseDemoArgs (argv) {
   const { values } = parseArgs({ args: argv, options: SPEC, strict: true, allowPositionals: false })
   const deliveries = integer('deliveries', values.deliveries, 1)
@@ -57,12 +62,24 @@ export function parseDemoArgs (argv) {
   return options
 }
 
+/**
+ * @param {string} name
+ * @param {string} text
+ * @param {number} min
+ * @param {number} [max]
+ */
 function integer (name, text, min, max = Number.MAX_SAFE_INTEGER) {
   const n = Number(text)
   if (!/^\d+$/.test(text) || n < min || n > max) throw new TypeError(`--${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got '${text}'`)
   return n
 }
 
+/**
+ * @param {string} name
+ * @param {string} text
+ * @param {number} min
+ * @param {number} max
+ */
 function share (name, text, min, max) {
   const n = Number(text)
   if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new TypeError(`--${name} must be a number from ${min} to ${max}, got '${text}'`)

@@ -1,13 +1,27 @@
+// @ts-check
 // The final check and the report: does every order in the database equal the
 // provider's current state, and what did it take to get there.
 import { ORDER_FIELDS } from './db.mjs'
 
+/** @typedef {import('./db.mjs').Order} Order */
+/** @typedef {ReturnType<typeof compareOrders>} CheckResult */
+/**
+ * What the summary's text is made of.
+ * @typedef {object} SummaryFigures
+ * @property {import('./counts.mjs').Counts} counts
+ * @property {import('./hostile.mjs').HostileReport} [hostile]
+ * @property {Pick<CheckResult, 'ok' | 'orders' | 'matching' | 'mismatches'>} check
+ */
+
 /**
  * Compares the provider's orders with the database's, field by field.
+ * @param {Order[]} providerOrders
+ * @param {Order[]} databaseOrders
  * @returns {{ ok: boolean, orders: number, matching: number, mismatches: Array<{ id: string, field: string, provider: unknown, database: unknown }> }}
  */
 export function compareOrders (providerOrders, databaseOrders) {
   const inDb = new Map(databaseOrders.map((o) => [o.id, o]))
+  /** @type {Array<{ id: string, field: string, provider: unknown, database: unknown }>} */
   const mismatches = []
   let matching = 0
   for (const want of providerOrders) {
@@ -18,15 +32,19 @@ export function compareOrders (providerOrders, databaseOrders) {
       matching += 1
       continue
     }
-    mismatches.push({ id: want.id, field, provider: field === 'missing' ? 'present' : want[field], database: field === 'missing' ? 'absent' : got[field] })
+    mismatches.push({ id: want.id, field, provider: field === 'missing' ? 'present' : want[field], database: field === 'missing' ? 'absent' : got?.[field] })
   }
   for (const extra of inDb.keys()) mismatches.push({ id: extra, field: 'unexpected', provider: 'absent', database: 'present' })
   return { ok: mismatches.length === 0, orders: providerOrders.length, matching, mismatches }
 }
 
-/** The summary as aligned text rows: [label, value, note]. */
+/**
+ * The summary as aligned text rows: [label, value, note].
+ * @param {SummaryFigures} summary
+ */
 export function formatSummary (summary) {
   const c = summary.counts
+  /** @type {Array<[string, string | number, string]>} */
   const rows = [
     ['webhook deliveries', c.deliveries, `${c.deliveryAttempts} attempts: ${c.senderRetries} retries (${c.lostAnswers} answers lost on the way back), ${c.senderGaveUp} given up`],
     ['  duplicates sent', c.duplicatesSent, ''],
@@ -54,8 +72,13 @@ export function formatSummary (summary) {
   return lines.join('\n')
 }
 
+/**
+ * @param {import('./hostile.mjs').HostileReport} hostile
+ * @returns {[string, number, string]}
+ */
 function hostileRow (hostile) {
   const wrong = hostile.results.filter((r) => r.status !== r.expected)
+  /** @type {Map<number, number>} */
   const byStatus = new Map()
   for (const r of hostile.results) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1)
   const statuses = [...byStatus].map(([status, n]) => n > 1 ? `${n} x ${status}` : String(status)).join(', ')
@@ -65,10 +88,12 @@ function hostileRow (hostile) {
   return ['hostile requests', hostile.results.length, note]
 }
 
+/** @param {import('./counts.mjs').Counts} c */
 function dupNote (c) {
   return `${c.dupAtIngress} at ingress, ${c.dupInWorker} by the worker, ${c.dupInDatabase} by the database key`
 }
 
+/** @param {import('./counts.mjs').Counts} c */
 function staleNote (c) {
   return `${c.staleInWorker} by the worker's version guard, ${c.staleInDatabase} by the database's`
 }

@@ -1,4 +1,7 @@
+// @ts-check
 // The figures of the summary: what each part counted, gathered at the end.
+
+/** @typedef {ReturnType<typeof newCounts>} Counts */
 
 /** Every counter at zero; the pipeline adds to some while it runs. */
 export function newCounts () {
@@ -39,7 +42,16 @@ export function newCounts () {
   }
 }
 
-/** Adds what the sender, the scenario, the provider and the app counted, and the totals. */
+/**
+ * Adds what the sender, the scenario, the provider and the app counted, and the totals.
+ * @param {Counts} counts
+ * @param {object} parts
+ * @param {import('./sender.mjs').Sender} parts.sender
+ * @param {import('./scenario.mjs').Scenario} parts.scenario
+ * @param {import('./provider.mjs').FakeProvider} parts.provider
+ * @param {import('fastify-hybrid-webhooks').IntakeStats | undefined} parts.intakeStats
+ * @param {number} parts.deadLetters
+ */
 export function collectCounts (counts, { sender, scenario, provider, intakeStats, deadLetters }) {
   Object.assign(counts, {
     deliveries: sender.stats.deliveries,

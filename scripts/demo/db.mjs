@@ -1,8 +1,24 @@
+// @ts-check
 // The app's own database: the orders table the webhooks keep up to date, and
 // the processed-keys table that makes every apply's effect exactly-once.
 import Database from 'better-sqlite3'
 
-const FIELDS = ['id', 'status', 'amount_cents', 'currency', 'customer', 'note', 'version', 'updated_at']
+const FIELDS = /** @type {const} */ (['id', 'status', 'amount_cents', 'currency', 'customer', 'note', 'version', 'updated_at'])
+
+/**
+ * An order as the provider's API shows it and the orders table stores it.
+ * @typedef {object} Order
+ * @property {string} id
+ * @property {string} status
+ * @property {number} amount_cents
+ * @property {string} currency
+ * @property {string} customer
+ * @property {string} note
+ * @property {number} version
+ * @property {string} updated_at
+ */
+
+/** @typedef {ReturnType<typeof openOrdersDb>} OrdersDb */
 
 /**
  * Opens (and creates) the demo database.
@@ -39,7 +55,7 @@ export function openOrdersDb (file) {
     VALUES (@key, @order_id, @version, @last_applied_version, 'applied', @now)
     ON CONFLICT (key) DO NOTHING`)
   const markSkipped = db.prepare('UPDATE processed_keys SET outcome = ? WHERE key = ?')
-  const versionOf = db.prepare('SELECT version FROM orders WHERE id = ?').pluck()
+  const versionOf = /** @type {Database.Statement<[string], number>} */ (db.prepare('SELECT version FROM orders WHERE id = ?').pluck())
   // The version guard: an older (or the same) state never overwrites a newer one,
   // whatever order the events arrive in.
   const upsert = db.prepare(`
@@ -56,33 +72,40 @@ export function openOrdersDb (file) {
    * @returns {'applied' | 'stale' | 'current' | 'duplicate'} `stale`: older than
    *   the stored version; `current`: the stored version already
    */
-  const applyOrder = db.transaction((order, key, lastAppliedVersion) => {
+  const applyOrder = db.transaction((/** @type {Order} */ order, /** @type {string} */ key, /** @type {number | undefined} */ lastAppliedVersion) => {
     const row = { key, order_id: order.id, version: order.version, last_applied_version: lastAppliedVersion ?? null, now: Date.now() }
     if (insertKey.run(row).changes === 0) return 'duplicate'
     if (upsert.run(pick(order)).changes === 1) return 'applied'
-    const outcome = versionOf.get(order.id) > order.version ? 'stale' : 'current'
+    const outcome = /** @type {number} */ (versionOf.get(order.id)) > order.version ? 'stale' : 'current'
     markSkipped.run(outcome, key)
     return outcome
   })
 
-  const seedAll = db.transaction((orders) => {
+  const seedAll = db.transaction((/** @type {Order[]} */ orders) => {
     for (const order of orders) upsert.run(pick(order))
   })
 
   return {
     applyOrder,
-    /** Writes the initial import (what the app had before the demo starts). */
+    /**
+     * Writes the initial import (what the app had before the demo starts).
+     * @param {Order[]} orders
+     */
     seed (orders) {
       seedAll(orders)
     },
-    /** Every order, by id. */
+    /**
+     * Every order, by id.
+     * @returns {Order[]}
+     */
     orders () {
-      return db.prepare(`SELECT ${FIELDS.join(', ')} FROM orders ORDER BY id`).all()
+      return /** @type {Database.Statement<[], Order>} */ (db.prepare(`SELECT ${FIELDS.join(', ')} FROM orders ORDER BY id`)).all()
     },
     /** Counts of processed keys by outcome. */
     outcomes () {
       const out = { applied: 0, stale: 0, current: 0 }
-      for (const row of db.prepare('SELECT outcome, count(*) AS n FROM processed_keys GROUP BY outcome').all()) out[row.outcome] = row.n
+      const rows = /** @type {Database.Statement<[], { outcome: keyof typeof out, n: number }>} */ (db.prepare('SELECT outcome, count(*) AS n FROM processed_keys GROUP BY outcome')).all()
+      for (const row of rows) out[row.outcome] = row.n
       return out
     },
     close () {
@@ -91,7 +114,9 @@ export function openOrdersDb (file) {
   }
 }
 
+/** @param {Order} order */
 function pick (order) {
+  /** @type {Record<string, unknown>} */
   const row = {}
   for (const f of FIELDS) row[f] = order[f]
   return row

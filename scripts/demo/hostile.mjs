@@ -1,5 +1,8 @@
+// @ts-check
 // A few requests a forger or a broken sender would send. Each must be refused
 // with its own clear 4xx and leave nothing in the queue; the summary shows them.
+
+/** @typedef {Awaited<ReturnType<typeof sendHostileRequests>>} HostileReport */
 
 /**
  * Sends the hostile requests to the webhook route and returns what came back.
@@ -25,7 +28,7 @@ export async function sendHostileRequests (url, signer, hasJob) {
   const results = []
   for (const c of cases) {
     const res = await fetch(url, { method: 'POST', headers: c.headers, body: c.body })
-    const answer = await res.json().catch(() => ({}))
+    const answer = /** @type {{ code?: string }} */ (await res.json().catch(() => ({})))
     results.push({ name: c.name, expected: c.expect, status: res.status, code: answer.code })
   }
   // The ids these requests carry must not have reached the queue.

@@ -1,3 +1,4 @@
+// @ts-check
 // The app side of the demo, built only from the package's public API: a
 // Fastify app with the webhook plugin, workers that hydrate from the provider's
 // API and apply into SQLite, and the poller that finds what webhooks missed.
@@ -11,6 +12,12 @@ import { createWarningLog } from './warnings.mjs'
 export const SOURCE = 'shop'
 export const SECRET = 'demo-secret-only-for-this-run'
 const TIMESTAMP_HEADER = 'x-provider-timestamp'
+
+/** @typedef {import('./db.mjs').Order} Order */
+/** @typedef {{ order_id: string, version?: number }} OrderPayload what a webhook carries, and what a polled change says */
+/** @typedef {import('fastify-hybrid-webhooks/worker').WebhookEvent<OrderPayload>} OrderEvent */
+/** @typedef {import('fastify-hybrid-webhooks/worker').WorkerContext} WorkerContext */
+/** @typedef {Awaited<ReturnType<typeof startPipeline>>} Pipeline */
 
 /** The signing side of the scheme the app verifies, for the sender. */
 export function demoProvider () {
@@ -26,7 +33,7 @@ export function demoProvider () {
  * @param {string} opts.initialCursor where the poller starts (the database was seeded up to there)
  * @param {ReturnType<import('./db.mjs').openOrdersDb>} opts.db
  * @param {number} opts.workers
- * @param {object} opts.counts counters the pipeline adds to
+ * @param {import('./counts.mjs').Counts} opts.counts counters the pipeline adds to
  */
 export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCursor, db, workers, counts }) {
   const warnings = createWarningLog()
@@ -35,25 +42,35 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
   const app = Fastify({ loggerInstance: logger.child({ part: 'app' }), requestTimeout: 15_000, connectionTimeout: 30_000 })
   await app.register(webhookPlugin, { provider: demoProvider(), connection: redisUrl, source: SOURCE, queueName, path: '/v1/events', requireRedisAtBoot: true })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address()
+  const { port } = /** @type {import('node:net').AddressInfo} */ (app.server.address())
 
+  /**
+   * @param {OrderEvent} event
+   * @param {WorkerContext} ctx
+   * @returns {Promise<Order | null>}
+   */
   async function hydrate (event, ctx) {
     counts.hydrateCalls += 1
     const res = await fetch(`${apiUrl}/orders/${encodeURIComponent(event.payload.order_id)}`, { signal: ctx.signal })
-    if (res.status === 200) return await res.json()
+    if (res.status === 200) return /** @type {Order} */ (await res.json())
     await res.body?.cancel()
     if (res.status === 404) return null
     if (res.status === 429) counts.hydrate429 += 1
     else if (res.status >= 500) counts.hydrate500 += 1
     // The worker reads `status` and `headers`: a 429 pauses hydration for its Retry-After without spending an attempt.
-    const err = new Error(`The provider's API answered ${res.status}`)
+    const err = /** @type {Error & { status?: number, headers?: Record<string, string> }} */ (new Error(`The provider's API answered ${res.status}`))
     err.status = res.status
     err.headers = Object.fromEntries(res.headers)
     throw err
   }
 
+  /**
+   * @param {Order | null} order never null here: every order an event names exists at the provider
+   * @param {OrderEvent} event
+   * @param {WorkerContext} ctx
+   */
   async function apply (order, event, ctx) {
-    const outcome = db.applyOrder(order, ctx.idempotencyKey, ctx.lastAppliedVersion)
+    const outcome = db.applyOrder(/** @type {Order} */ (order), ctx.idempotencyKey, /** @type {number | undefined} */ (ctx.lastAppliedVersion))
     if (outcome === 'applied') {
       counts.applied += 1
       if (event.origin === 'poll') counts.appliedFromPoll += 1
@@ -63,6 +80,7 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
     else counts.dupInDatabase += 1
   }
 
+  /** @type {import('fastify-hybrid-webhooks/worker').WebhookWorkerHandle[]} */
   const handles = []
   for (let i = 0; i < workers; i++) {
     handles.push(createWebhookWorker({
@@ -92,6 +110,11 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
     })
   }
 
+  /**
+   * @param {string} cursor
+   * @param {import('fastify-hybrid-webhooks/worker').PollContext} ctx
+   * @returns {Promise<import('fastify-hybrid-webhooks/worker').PollPage<OrderPayload>>}
+   */
   async function fetchChanges (cursor, ctx) {
     counts.pollPages += 1
     const res = await fetch(`${apiUrl}/orders?updated_since=${encodeURIComponent(cursor)}&limit=50`, { signal: ctx.signal })
@@ -103,7 +126,7 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
       await res.body?.cancel()
       throw new Error(`The provider's API answered ${res.status}`)
     }
-    const page = await res.json()
+    const page = /** @type {{ data: Order[], next_cursor: string, has_more: boolean }} */ (await res.json())
     counts.pollEvents += page.data.length
     return {
       // An updated_since API has no event ids: one change is one object version.
@@ -136,10 +159,15 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
     handles,
     /** Jobs not yet finished: waiting, active, delayed (retries) and prioritized. */
     async backlog () {
-      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children')
+      // 'paused' is BullMQ's pre-v5 paused list: out of its JobType, still counted.
+      const types = /** @type {import('bullmq').JobType[]} */ (['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'])
+      const c = await queue.getJobCounts(...types)
       return Object.values(c).reduce((a, b) => a + b, 0)
     },
-    /** Whether the queue holds a job for this event id of the demo's source. */
+    /**
+     * Whether the queue holds a job for this event id of the demo's source.
+     * @param {string} eventId
+     */
     async hasJob (eventId) {
       return (await queue.getJob(safeJobId(SOURCE, eventId))) !== undefined
     },
@@ -158,6 +186,7 @@ export async function startPipeline ({ redisUrl, queueName, apiUrl, initialCurso
   }
 }
 
+/** @param {Promise<unknown>} promise */
 async function settle (promise) {
   try {
     await promise

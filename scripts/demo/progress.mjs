@@ -1,8 +1,12 @@
+// @ts-check
 // The live progress line: rewritten in place on a terminal, a plain line every
 // few seconds otherwise (CI logs, pipes). Always on stderr, so --json output on
 // stdout stays clean.
 
-/** @param {() => string} render the current line */
+/**
+ * @param {() => string} render the current line
+ * @param {{ stream?: NodeJS.WriteStream, intervalMs?: number, plainEveryMs?: number }} [opts]
+ */
 export function startProgress (render, { stream = process.stderr, intervalMs = 250, plainEveryMs = 5000 } = {}) {
   const tty = stream.isTTY === true
   let last = 0
@@ -23,7 +27,10 @@ export function startProgress (render, { stream = process.stderr, intervalMs = 2
   }
 
   return {
-    /** Prints a line above the progress line. */
+    /**
+     * Prints a line above the progress line.
+     * @param {string} text
+     */
     log (text) {
       if (tty && width > 0) stream.write(`\r${' '.repeat(width)}\r`)
       stream.write(`${text}\n`)

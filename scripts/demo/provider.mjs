@@ -1,3 +1,4 @@
+// @ts-check
 // The fake provider: orders whose state changes over time, behind a small REST
 // API that behaves like a real, unfriendly one: latency, a token-bucket rate
 // limit answered with 429 + Retry-After, forced 429 bursts, and random 500s.
@@ -7,6 +8,10 @@ import { createServer } from 'node:http'
 
 const STATUSES = ['pending', 'paid', 'packed', 'shipped', 'delivered']
 const PAGE_LIMIT_MAX = 100
+
+/** @typedef {import('./db.mjs').Order} Order */
+/** @typedef {import('node:http').ServerResponse} ServerResponse */
+/** @typedef {ReturnType<typeof createFakeProvider>} FakeProvider */
 
 /**
  * @param {object} opts
@@ -24,6 +29,7 @@ export function createFakeProvider (opts) {
   const capacity = opts.burstCapacity ?? 60
   const [latencyMin, latencyMax] = opts.latencyMs ?? [1, 6]
 
+  /** @type {Map<string, Order & { seq: number }>} */
   const orders = new Map()
   let seq = 0
   let eventSeq = 0
@@ -31,6 +37,7 @@ export function createFakeProvider (opts) {
   let refilledAt = Date.now()
   let throttledUntil = 0
   let throttleRetryAfterSec = 1
+  /** @type {import('node:http').Server | undefined} */
   let server
   const stats = { requests: 0, served: 0, rateLimited: 0, burstRateLimited: 0, serverErrors: 0, orderReads: 0, listReads: 0, bursts: 0 }
 
@@ -52,7 +59,7 @@ export function createFakeProvider (opts) {
   /** Changes one random order and returns the webhook event the provider would send for it. */
   function changeRandomOrder (nowMs = Date.now()) {
     const ids = [...orders.keys()]
-    const order = orders.get(random.pick(ids))
+    const order = /** @type {Order & { seq: number }} */ (orders.get(random.pick(ids)))
     const at = Math.max(nowMs, Date.parse(order.updated_at) + 1)
     const stage = STATUSES.indexOf(order.status)
     let type
@@ -74,7 +81,10 @@ export function createFakeProvider (opts) {
     return { event_id: `evt_${String(eventSeq).padStart(6, '0')}`, type, created_at: order.updated_at, order_id: order.id }
   }
 
-  /** Every request to the public API answers 429 for the next `ms`. */
+  /**
+   * Every request to the public API answers 429 for the next `ms`.
+   * @param {number} ms
+   */
   function throttle (ms, retryAfterSec = 1) {
     throttledUntil = Date.now() + ms
     throttleRetryAfterSec = retryAfterSec
@@ -90,12 +100,20 @@ export function createFakeProvider (opts) {
     return true
   }
 
+  /**
+   * @param {Order & { seq: number }} order
+   * @returns {Order}
+   */
   function publicOrder (order) {
     const { seq: _seq, ...rest } = order
     return rest
   }
 
-  /** Orders changed after `cursor` (a change sequence, opaque to clients), oldest change first. */
+  /**
+   * Orders changed after `cursor` (a change sequence, opaque to clients), oldest change first.
+   * @param {string} cursor
+   * @param {number} limit
+   */
   function listChanged (cursor, limit) {
     const after = Number.parseInt(cursor, 10) || 0
     const changed = [...orders.values()].filter((o) => o.seq > after).sort((a, b) => a.seq - b.seq)
@@ -107,18 +125,32 @@ export function createFakeProvider (opts) {
     }
   }
 
+  /**
+   * @param {ServerResponse} res
+   * @param {number} status
+   * @param {unknown} body
+   * @param {Record<string, string>} [headers]
+   */
   function send (res, status, body, headers = {}) {
     const text = JSON.stringify(body)
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
     res.end(text)
   }
 
+  /**
+   * @param {URL} url
+   * @param {ServerResponse} res
+   */
   function handleAdmin (url, res) {
     if (url.pathname === '/_admin/orders') return send(res, 200, { data: [...orders.values()].map(publicOrder), cursor: String(seq) })
     if (url.pathname === '/_admin/stats') return send(res, 200, stats)
     send(res, 404, { error: 'not_found' })
   }
 
+  /**
+   * @param {URL} url
+   * @param {ServerResponse} res
+   */
   function handleApi (url, res) {
     const match = /^\/orders\/([^/]+)$/.exec(url.pathname)
     if (match) {
@@ -135,8 +167,12 @@ export function createFakeProvider (opts) {
     send(res, 404, { error: 'not_found' })
   }
 
+  /**
+   * @param {import('node:http').IncomingMessage} req
+   * @param {ServerResponse} res
+   */
   function onRequest (req, res) {
-    const url = new URL(req.url, 'http://provider.local')
+    const url = new URL(/** @type {string} */ (req.url), 'http://provider.local')
     if (url.pathname.startsWith('/_admin/')) return handleAdmin(url, res)
     stats.requests += 1
     setTimeout(function respond () {
@@ -172,21 +208,23 @@ export function createFakeProvider (opts) {
       return String(seq)
     },
     get url () {
-      const { port } = server.address()
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server?.address())
       return `http://127.0.0.1:${port}`
     },
     async listen () {
-      server = createServer(onRequest)
-      server.keepAliveTimeout = 5000
-      await new Promise((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(0, '127.0.0.1', resolve)
-      })
+      const listening = createServer(onRequest)
+      server = listening
+      listening.keepAliveTimeout = 5000
+      await /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
+        listening.once('error', reject)
+        listening.listen(0, '127.0.0.1', resolve)
+      }))
     },
     async close () {
-      if (!server) return
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
+      const listening = server
+      if (!listening) return
+      listening.closeAllConnections()
+      await new Promise((resolve) => listening.close(resolve))
     }
   }
 }

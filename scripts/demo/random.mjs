@@ -1,7 +1,13 @@
+// @ts-check
 // A small seeded PRNG, so a demo run with the same --seed makes the same
 // changes and the same delivery mix.
 
-/** mulberry32: fast, good enough for picking orders and delays, never for secrets. */
+/** @typedef {ReturnType<typeof createRandom>} Random */
+
+/**
+ * mulberry32: fast, good enough for picking orders and delays, never for secrets.
+ * @param {number} seed
+ */
 export function createRandom (seed) {
   let a = seed >>> 0
   function next () {
@@ -13,18 +19,35 @@ export function createRandom (seed) {
   }
   return {
     next,
-    /** An integer in [min, max]. */
+    /**
+     * An integer in [min, max].
+     * @param {number} min
+     * @param {number} max
+     */
     int (min, max) {
       return min + Math.floor(next() * (max - min + 1))
     },
-    /** True with probability p. */
+    /**
+     * True with probability p.
+     * @param {number} p
+     */
     chance (p) {
       return next() < p
     },
+    /**
+     * @template T
+     * @param {readonly T[]} list not empty
+     * @returns {T}
+     */
     pick (list) {
       return list[Math.floor(next() * list.length)]
     },
-    /** A shuffled copy (Fisher-Yates). */
+    /**
+     * A shuffled copy (Fisher-Yates).
+     * @template T
+     * @param {readonly T[]} list
+     * @returns {T[]}
+     */
     shuffle (list) {
       const out = [...list]
       for (let i = out.length - 1; i > 0; i--) {

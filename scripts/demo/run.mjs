@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run demo`: the whole push-pull hybrid against a hostile provider, on
 // loopback, in one command. See USAGE in args.mjs.
 import { randomUUID } from 'node:crypto'
@@ -21,11 +22,12 @@ import { catchUp, removeQueueKeys } from './settle.mjs'
 // How long the pipeline may take to catch up after the last delivery.
 const SETTLE_TIMEOUT_MS = 40_000
 
+/** @type {ReturnType<typeof parseDemoArgs>} */
 let options
 try {
   options = parseDemoArgs(process.argv.slice(2))
 } catch (err) {
-  console.error(`demo: ${err.message}\n\n${USAGE}`)
+  console.error(`demo: ${/** @type {Error} */ (err).message}\n\n${USAGE}`)
   process.exit(2)
 }
 if (options.help) {
@@ -36,10 +38,13 @@ if (options.help) {
 const counts = newCounts()
 
 const startedAt = Date.now()
+/** @type {Array<() => unknown>} */
 const cleanups = []
 let interrupted = false
+/** @type {ReturnType<typeof startProgress> | undefined} */
 let progress
 
+/** @param {string} text */
 function say (text) {
   if (progress) progress.log(text)
   else console.error(text)
@@ -48,16 +53,16 @@ function say (text) {
 async function cleanup () {
   progress?.stop()
   while (cleanups.length > 0) {
-    const fn = cleanups.pop()
+    const fn = /** @type {() => unknown} */ (cleanups.pop())
     try {
       await fn()
     } catch (err) {
-      console.error(`demo: cleanup: ${err.message}`)
+      console.error(`demo: cleanup: ${/** @type {Error} */ (err).message}`)
     }
   }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   process.once(signal, () => {
     if (interrupted) return
     interrupted = true
@@ -74,13 +79,13 @@ try {
   await cleanup()
   if (options.json) console.log(JSON.stringify(summary, null, 2))
   else {
-    if (summary.warnings?.length > 0) console.error(`demo: the last warnings logged:\n${summary.warnings.join('\n')}`)
+    if (summary.warnings !== undefined && summary.warnings.length > 0) console.error(`demo: the last warnings logged:\n${summary.warnings.join('\n')}`)
     console.log(`\n${formatSummary(summary)}\n\n${summary.ok ? 'demo: OK' : 'demo: FAILED'} in ${(summary.durationMs / 1000).toFixed(1)} s (seed ${options.seed})`)
   }
   process.exitCode = summary.ok ? 0 : 1
 } catch (err) {
   if (!interrupted) {
-    console.error(`demo: ${err.stack ?? err.message}`)
+    console.error(`demo: ${/** @type {Error} */ (err).stack ?? /** @type {Error} */ (err).message}`)
     await cleanup()
     process.exitCode = 1
   }

@@ -1,11 +1,22 @@
+// @ts-check
 // The hostile delivery schedule: which changes happen when, and what the
 // sender does with each resulting webhook (drop it, send it late so later
 // events overtake it, send it again).
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
+ * @typedef {object} Mix
+ * @property {number} deliveries
+ * @property {number} dup
+ * @property {number} reorder
+ * @property {number} drop
+ */
+/** @typedef {ReturnType<typeof createScenario>} Scenario */
+
+/**
  * How many events a run needs for `deliveries` first sends and duplicates.
  * `dup` and `reorder` are shares of deliveries, `drop` a share of events.
+ * @param {Mix} mix
  */
 export function planMix ({ deliveries, dup, reorder, drop }) {
   const duplicates = Math.round(deliveries * dup)
@@ -17,6 +28,13 @@ export function planMix ({ deliveries, dup, reorder, drop }) {
 /**
  * Runs the schedule: changes orders over `durationMs`, hands every webhook to
  * the sender as the mix says, and forces one 429 burst on the API part way in.
+ * @param {object} opts
+ * @param {import('./provider.mjs').FakeProvider} opts.provider
+ * @param {import('./sender.mjs').Sender} opts.sender
+ * @param {import('./random.mjs').Random} opts.random
+ * @param {Mix} opts.mix
+ * @param {number} opts.durationMs
+ * @param {number} [opts.burstMs]
  */
 export function createScenario ({ provider, sender, random, mix, durationMs, burstMs = 1500 }) {
   const plan = planMix(mix)
@@ -31,10 +49,11 @@ export function createScenario ({ provider, sender, random, mix, durationMs, bur
   for (const k of random.shuffle(sends.map((_, k) => k)).slice(0, plan.reordered)) {
     sends[k].delayMs += random.int(400, 2500)
   }
+  /** @type {Map<number, number[]>} */
   const sendsByEvent = new Map()
   for (const s of sends) {
     if (!sendsByEvent.has(s.event)) sendsByEvent.set(s.event, [])
-    sendsByEvent.get(s.event).push(s.delayMs)
+    sendsByEvent.get(s.event)?.push(s.delayMs)
   }
 
   const lastChange = new Map() // order id -> index of its last change

@@ -1,3 +1,4 @@
+// @ts-check
 // After the last delivery: let the pipeline catch up before the check.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
@@ -6,14 +7,22 @@ import { Redis } from 'ioredis'
  * Runs the poller until one run reaches the provider's latest change (so
  * every dropped change is in the queue), then waits for an empty queue. Gives
  * up at `deadline` (the check then says what is missing), or when `stopped()`.
+ * @param {object} opts
+ * @param {import('./pipeline.mjs').Pipeline} opts.pipeline
+ * @param {string} opts.target the provider's latest cursor
+ * @param {number} opts.deadline ms since epoch
+ * @param {() => boolean} opts.stopped
+ * @param {(backlog: number) => void} opts.onBacklog
  */
 export async function catchUp ({ pipeline, target, deadline, stopped, onBacklog }) {
   for (;;) {
     if (Date.now() >= deadline || stopped()) return
+    /** @type {{ skipped?: string, cursor?: string }} */
     const result = await pipeline.poller.runOnce().catch(() => ({ skipped: 'error' }))
     if (result.skipped === undefined && result.cursor === target) break
     await sleep(200)
   }
+  /** @type {number | undefined} */
   let idleSince
   for (;;) {
     if (Date.now() >= deadline || stopped()) return
@@ -28,7 +37,11 @@ export async function catchUp ({ pipeline, target, deadline, stopped, onBacklog 
   }
 }
 
-/** On a Redis the demo does not own, it leaves nothing behind. */
+/**
+ * On a Redis the demo does not own, it leaves nothing behind.
+ * @param {string} url
+ * @param {string} queueName
+ */
 export async function removeQueueKeys (url, queueName) {
   const client = new Redis(url, { maxRetriesPerRequest: 1 })
   try {

@@ -1,14 +1,13 @@
 import t from 'tap'
 import { optionValidator, pick, type OptionValidator } from '../../core/option-validator.js'
-import { PluginErrors } from '../../core/plugin-errors.js'
-import { WorkerErrors } from '../../core/worker-errors.js'
+import { WebhookErrors } from '../../core/errors.js'
 
 // The one way option checks throw: the class, code and message are exactly
 // those asked for, a check that found nothing throws nothing, and a default
 // replaces only a missing value.
 
-const plugin: OptionValidator = optionValidator(PluginErrors.FST_WEBHOOK_INVALID_OPTION)
-const worker: OptionValidator = optionValidator(WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
+const plugin: OptionValidator = optionValidator(WebhookErrors.WEBHOOK_INVALID_OPTION)
+const provider: OptionValidator = optionValidator(WebhookErrors.WEBHOOK_PROVIDER_INVALID_OPTION)
 
 function thrown (fn: () => void): unknown {
   try {
@@ -22,26 +21,26 @@ function thrown (fn: () => void): unknown {
 t.test('fail throws the given coded class with the message as it is', async (t) => {
   const message = 'Expected `x` to be a `thing` with 100% of %s, got `1` (number)'
   const fromPlugin = thrown(() => plugin.fail(message))
-  t.type(fromPlugin, PluginErrors.FST_WEBHOOK_INVALID_OPTION)
+  t.type(fromPlugin, WebhookErrors.WEBHOOK_INVALID_OPTION)
   t.type(fromPlugin, TypeError)
-  t.match(fromPlugin, { code: 'FST_WEBHOOK_INVALID_OPTION', statusCode: 500 })
+  t.match(fromPlugin, { code: 'WEBHOOK_INVALID_OPTION', statusCode: 500 })
   t.equal((fromPlugin as Error).message, message, 'byte for byte, `%s` and `%` included')
 
-  const fromWorker = thrown(() => worker.fail(message))
-  t.type(fromWorker, WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
-  t.type(fromWorker, TypeError)
-  t.notOk(fromWorker instanceof PluginErrors.FST_WEBHOOK_INVALID_OPTION, 'each validator keeps its own class')
-  t.match(fromWorker, { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  t.equal((fromWorker as Error).message, message)
+  const fromProvider = thrown(() => provider.fail(message))
+  t.type(fromProvider, WebhookErrors.WEBHOOK_PROVIDER_INVALID_OPTION)
+  t.type(fromProvider, TypeError)
+  t.notOk(fromPlugin instanceof WebhookErrors.WEBHOOK_PROVIDER_INVALID_OPTION, 'each validator keeps its own class')
+  t.match(fromProvider, { code: 'WEBHOOK_PROVIDER_INVALID_OPTION' })
+  t.equal((fromProvider as Error).message, message)
 })
 
 t.test('failIf throws only for a problem', async (t) => {
   t.equal(thrown(() => plugin.failIf(undefined)), undefined, 'undefined: no problem, nothing thrown')
-  const err = thrown(() => worker.failIf('Unknown option `foo`'))
-  t.type(err, WorkerErrors.WEBHOOK_WORKER_INVALID_OPTION)
+  const err = thrown(() => provider.failIf('Unknown option `foo`'))
+  t.type(err, WebhookErrors.WEBHOOK_PROVIDER_INVALID_OPTION)
   t.equal((err as Error).message, 'Unknown option `foo`')
   // An empty message is still a problem: only `undefined` means none.
-  t.type(thrown(() => plugin.failIf('')), PluginErrors.FST_WEBHOOK_INVALID_OPTION)
+  t.type(thrown(() => plugin.failIf('')), WebhookErrors.WEBHOOK_INVALID_OPTION)
 })
 
 t.test('any error class taking a message will do', async (t) => {
@@ -58,7 +57,7 @@ t.test('fail narrows like a throw', async (t) => {
     return value.length
   }
   t.equal(length('abc'), 3)
-  t.type(thrown(() => length(3)), PluginErrors.FST_WEBHOOK_INVALID_OPTION)
+  t.type(thrown(() => length(3)), WebhookErrors.WEBHOOK_INVALID_OPTION)
 })
 
 t.test('pick uses the fallback for undefined only', async (t) => {

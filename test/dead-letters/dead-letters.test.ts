@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { createDeadLetters } from '../../dead-letters/dead-letters.js'
 import { DeadLetterStore } from '../../dead-letters/dead-letter-store.js'
-import { PermanentError } from '../../core/worker-errors.js'
+import { PermanentError } from '../../core/hook-errors.js'
 import { safeJobId } from '../../core/job-id.js'
 import { eventJobOptions } from '../../core/job-options.js'
 import type { DeadLetterAlert } from '../../worker/reporter.js'
@@ -119,18 +119,18 @@ t.test('list, get, count and purge with filters and pages; usable without a work
   t.equal(await dl.count(), 0)
 
   t.ok(await dl.list({}, { limit: 0 }).catch((err: unknown) => err) instanceof TypeError, 'bad arguments are TypeErrors')
-  await t.rejects(dl.list({}, { limit: 0 }), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  await t.rejects(dl.list({}, { offset: -1 }), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  await t.rejects(dl.page({}, { after: 'acme.1' }), { code: 'WEBHOOK_WORKER_INVALID_OPTION', message: /Expected `cursor.after` to be the `next` of a previous page/ })
-  await t.rejects(dl.page({}, { limit: 1001 }), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  await t.rejects(dl.page(null as unknown as object), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  await t.rejects(dl.page({}, 'x' as unknown as object), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  await t.rejects(dl.get(''), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  await t.rejects(dl.replay('x.1', { force: 'yes' as unknown as boolean }), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  await t.rejects(dl.replay(42 as unknown as string), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  t.throws(() => createDeadLetters({ connection: 42 as unknown as string }), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  t.throws(() => createDeadLetters({ connection: q.url, queueName: 'a:b' }), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
-  t.throws(() => createDeadLetters(null as unknown as { connection: string }), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
+  await t.rejects(dl.list({}, { limit: 0 }), { code: 'WEBHOOK_INVALID_OPTION' })
+  await t.rejects(dl.list({}, { offset: -1 }), { code: 'WEBHOOK_INVALID_OPTION' })
+  await t.rejects(dl.page({}, { after: 'acme.1' }), { code: 'WEBHOOK_INVALID_OPTION', message: /Expected `cursor.after` to be the `next` of a previous page/ })
+  await t.rejects(dl.page({}, { limit: 1001 }), { code: 'WEBHOOK_INVALID_OPTION' })
+  await t.rejects(dl.page(null as unknown as object), { code: 'WEBHOOK_INVALID_OPTION' })
+  await t.rejects(dl.page({}, 'x' as unknown as object), { code: 'WEBHOOK_INVALID_OPTION' })
+  await t.rejects(dl.get(''), { code: 'WEBHOOK_INVALID_OPTION' })
+  await t.rejects(dl.replay('x.1', { force: 'yes' as unknown as boolean }), { code: 'WEBHOOK_INVALID_OPTION' })
+  await t.rejects(dl.replay(42 as unknown as string), { code: 'WEBHOOK_INVALID_OPTION' })
+  t.throws(() => createDeadLetters({ connection: 42 as unknown as string }), { code: 'WEBHOOK_INVALID_OPTION' })
+  t.throws(() => createDeadLetters({ connection: q.url, queueName: 'a:b' }), { code: 'WEBHOOK_INVALID_OPTION' })
+  t.throws(() => createDeadLetters(null as unknown as { connection: string }), { code: 'WEBHOOK_INVALID_OPTION' })
 })
 
 t.test('a failure written twice (a crash between the dead letter and the job failure) is one failure of one letter', async (t) => {

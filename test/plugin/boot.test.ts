@@ -1,10 +1,5 @@
 import t, { type Test } from 'tap'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
-import ts from 'typescript'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { providers } from '../../providers/index.js'
 import { webhookPlugin } from '../../plugin/plugin.js'
 import type { WebhookPluginOptions } from '../../plugin/options.js'
@@ -14,37 +9,12 @@ import { signed } from '../helpers/webhook.js'
 
 // The first requests after boot: `ready()` waits for a reachable Redis (up to
 // readyTimeoutMs), so an app that just booted accepts at once; an unreachable
-// or frozen one does not hold the boot up for longer than that.
+// or frozen one does not hold the boot up for longer than that. (The README's
+// Testing example, which waits with ready(), runs in test/testing/readme-testing.test.ts.)
 t.setTimeout(60_000)
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
 const provider = providers.hmac({ secret: 'boot-secret' })
 const MARGIN_MS = 1000
-
-/** The first ```ts block after `heading` in the README. */
-function readmeBlock (heading: string): string {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const start = readme.indexOf(`\n${heading}\n`)
-  if (start < 0) throw new Error(`README has no heading ${heading}`)
-  const block = /```ts\n([\s\S]*?)\n```/.exec(readme.slice(start))
-  if (block === null) throw new Error(`no ts block after ${heading}`)
-  return block[1]
-}
-
-/**
- * Runs a README block as a module: transpiled as it is, its imports resolved
- * from this package (as a user's app resolves them), the names it declares
- * exported so the test can read them.
- */
-async function runBlock (t: Test, code: string, names: string[]): Promise<Record<string, unknown>> {
-  const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
-    .replace(/from '([^'.][^']*)'/g, (_m, spec: string) => `from '${import.meta.resolve(spec)}'`)
-  const dir = mkdtempSync(join(tmpdir(), 'fhw-readme-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'block.mjs')
-  writeFileSync(file, `${js}\nexport { ${names.join(', ')} }\n`)
-  return await import(pathToFileURL(file).href) as Record<string, unknown>
-}
 
 async function boot (t: Test, options: Partial<WebhookPluginOptions> & Pick<WebhookPluginOptions, 'connection'>): Promise<{ app: FastifyInstance, ms: number, err: unknown }> {
   const app = Fastify({ logger: false })
@@ -54,17 +24,6 @@ async function boot (t: Test, options: Partial<WebhookPluginOptions> & Pick<Webh
   const err = await app.ready().then(() => undefined, (e: unknown) => e)
   return { app, ms: Date.now() - started, err }
 }
-
-t.test('the README\'s "Testing with sign()" example, run as written, gets its 202', async (t) => {
-  // The example uses the default queue: give it a Redis of its own.
-  const server = await privateRedis(t)
-  const saved = process.env.REDIS_URL
-  process.env.REDIS_URL = server.url
-  t.teardown(() => { process.env.REDIS_URL = saved })
-  const { app, res } = await runBlock(t, readmeBlock('### Testing with `sign()`'), ['app', 'res'])
-  t.teardown(() => (app as FastifyInstance).close())
-  t.equal((res as LightMyRequestResponse).statusCode, 202, (res as LightMyRequestResponse).body)
-})
 
 t.test('ready() waits for a reachable Redis: the first request after it is accepted', async (t) => {
   const server = await privateRedis(t)

@@ -101,7 +101,7 @@ t.test("'refuse' on a Redis without AOF: the boot closes and fails, and adds sta
   const { gate, lines } = opened
   let refusedAtClose: string | undefined
   const err = await gate.boot(setUp(opened), async () => { refusedAtClose = gate.refusal() ?? 'accepted' }).then(() => undefined, (e: unknown) => e)
-  t.match(err, { code: 'FST_WEBHOOK_PERSISTENCE', message: /^Redis is not durable and persistenceCheck is 'refuse': .*appendonly/ })
+  t.match(err, { code: 'WEBHOOK_PERSISTENCE', message: /^Redis is not durable and persistenceCheck is 'refuse': .*appendonly/ })
   t.equal(refusedAtClose, 'persistence_refused', 'closed, while refusing')
   t.equal(gate.refusal(), 'persistence_refused')
   t.match(gate.persistence, { ok: false, verifiable: true, aof: false })

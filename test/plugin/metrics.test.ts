@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import { Registry, register as defaultRegistry } from 'prom-client'
 import { providers } from '../../providers/index.js'
 import { webhookPlugin } from '../../plugin/plugin.js'
-import { PermanentError } from '../../core/worker-errors.js'
+import { PermanentError } from '../../core/hook-errors.js'
 import { createPoller } from '../../poller/poller.js'
 import { createWebhookWorker } from '../../worker/worker.js'
 import { runWithoutPromClient, sample } from '../helpers/metrics.js'
@@ -122,7 +122,7 @@ t.test('metrics: true uses prom-client\'s default registry', async (t) => {
   t.equal(sample(await defaultRegistry.metrics(), 'webhook_ingress_requests_total', { name: 'global:/v1/events', outcome: 'accepted' }), 1)
 })
 
-t.test('metrics without prom-client installed: register fails with FST_WEBHOOK_MISSING_DEPENDENCY before connecting', async (t) => {
+t.test('metrics without prom-client installed: register fails with WEBHOOK_MISSING_DEPENDENCY before connecting', async (t) => {
   const r = runWithoutPromClient(t, `
       import Fastify from 'fastify'
       import { webhookPlugin, providers } from 'fastify-hybrid-webhooks'
@@ -132,7 +132,7 @@ t.test('metrics without prom-client installed: register fails with FST_WEBHOOK_M
       await app.close()`)
   t.equal(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout)
-  t.equal(out.code, 'FST_WEBHOOK_MISSING_DEPENDENCY')
+  t.equal(out.code, 'WEBHOOK_MISSING_DEPENDENCY')
   t.equal(out.typeError, true, 'a TypeError, like every register-time option error')
   t.match(out.message, /npm install prom-client/)
   t.match(out.cause, /Cannot find package prom-client/)

@@ -257,5 +257,5 @@ t.test('a webhooks decoration that is not the registry fails register with a cod
   app.decorate('webhooks', { mine: true } as never)
   app.register(webhookPlugin, { provider, connection: redisUrl() })
   const err = await app.ready().then(() => undefined, (e: unknown) => e)
-  t.match(err, { code: 'FST_WEBHOOK_DUPLICATE_NAME', message: /already decorated/ })
+  t.match(err, { code: 'FST_WEBHOOK_DECORATOR_CONFLICT', message: /already decorated/ })
 })

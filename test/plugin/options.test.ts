@@ -88,7 +88,7 @@ t.test('option validation table: every bad option is a coded TypeError saying wh
     let err: unknown
     try { validatePluginOptions(options) } catch (e) { err = e }
     t.ok(err instanceof TypeError, `${row.name}: a TypeError`)
-    t.match(err, { code: 'FST_WEBHOOK_INVALID_OPTION', message: row.message }, row.name)
+    t.match(err, { code: 'WEBHOOK_INVALID_OPTION', message: row.message }, row.name)
   }
 })
 
@@ -139,6 +139,6 @@ t.test('a bad option fails register before any Redis connection is made', async 
   app.register(webhookPlugin, { ...base, prefix: '/hooks' })
   const err = await app.ready().then(() => undefined, (e: unknown) => e)
   t.ok(err instanceof TypeError)
-  t.match(err, { code: 'FST_WEBHOOK_INVALID_OPTION', message: /set the route with `path`/ })
+  t.match(err, { code: 'WEBHOOK_INVALID_OPTION', message: /set the route with `path`/ })
   await app.close()
 })

@@ -165,7 +165,7 @@ t.test('persistenceCheck: refuse fails register on a non-durable Redis; warn log
   const app = Fastify({ logger: false })
   app.register(webhookPlugin, { provider, connection: server.url, persistenceCheck: 'refuse' })
   const err = await app.ready().then(() => undefined, (e: unknown) => e)
-  t.match(err, { code: 'FST_WEBHOOK_PERSISTENCE', message: /appendonly is off.*maxmemory-policy is allkeys-lru/ })
+  t.match(err, { code: 'WEBHOOK_PERSISTENCE', message: /appendonly is off.*maxmemory-policy is allkeys-lru/ })
   await app.close()
 
   const h = await start(t, { connection: server.url, persistenceCheck: 'warn' })

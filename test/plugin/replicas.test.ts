@@ -98,10 +98,10 @@ t.test('waitReplicas validation', async (t) => {
   const base = { provider, connection: 'redis://127.0.0.1:1' }
   t.equal(validatePluginOptions(base).waitReplicas, 0, 'defaults to 0')
   for (const bad of [-1, 1.5, 101, '1', null]) {
-    t.throws(() => validatePluginOptions({ ...base, waitReplicas: bad }), { code: 'FST_WEBHOOK_INVALID_OPTION', message: /`waitReplicas`/ }, `refuses ${String(bad)}`)
+    t.throws(() => validatePluginOptions({ ...base, waitReplicas: bad }), { code: 'WEBHOOK_INVALID_OPTION', message: /`waitReplicas`/ }, `refuses ${String(bad)}`)
   }
   const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true })
   t.teardown(() => { cluster.disconnect() })
-  t.throws(() => validatePluginOptions({ ...base, connection: cluster, waitReplicas: 1 }), { code: 'FST_WEBHOOK_INVALID_OPTION', message: /Cluster/ }, 'refused on a Cluster connection')
+  t.throws(() => validatePluginOptions({ ...base, connection: cluster, waitReplicas: 1 }), { code: 'WEBHOOK_INVALID_OPTION', message: /Cluster/ }, 'refused on a Cluster connection')
   t.equal(validatePluginOptions({ ...base, connection: cluster }).waitReplicas, 0, 'a Cluster connection without waitReplicas is fine')
 })

@@ -10,7 +10,7 @@ import { createBodyReader, createUnverifiedBudget, type UnverifiedBudget } from 
 import { createEventProducer, type EnqueueOutcome, type EventProducer } from '../../plugin/enqueue.js'
 import type { BacklogGuard } from '../../plugin/backlog.js'
 import type { SecretSource } from '../../plugin/secrets.js'
-import { PluginErrors } from '../../core/plugin-errors.js'
+import { WebhookErrors } from '../../core/errors.js'
 import { safeJobId } from '../../core/job-id.js'
 import type { WebhookEvent } from '../../core/event.js'
 import type { Provider, SecretContext, VerifyFailure } from '../../providers/provider.js'
@@ -464,7 +464,7 @@ t.test('the enqueue step\'s failures: unserializable is a 400, any other a 503 w
 t.test('Fastify\'s own errors on the route: mapped to the plugin\'s codes, never a 500', async (t) => {
   const errors: Record<string, () => Error> = {
     'too-large': () => Object.assign(new Error('too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }),
-    full: () => new PluginErrors.FST_WEBHOOK_UNAVAILABLE(),
+    full: () => new WebhookErrors.FST_WEBHOOK_UNAVAILABLE(),
     coded: () => Object.assign(new Error('bad length'), { code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', statusCode: 400 }),
     uncoded: () => Object.assign(new Error('aborted'), { statusCode: 400 }),
     crash: () => new Error('reader crashed')

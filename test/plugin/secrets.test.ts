@@ -46,7 +46,7 @@ t.test('a custom provider: its secretProblem refuses a static secret at registra
   t.teardown(() => app.close())
   app.register(webhookPlugin, { provider: fixed, connection: redisUrl() })
   const err = await app.ready().then(() => undefined, (e: unknown) => e)
-  t.match(err, { code: 'FST_WEBHOOK_INVALID_OPTION', message: 'Expected `provider.secret` to be usable: a `k_` key' })
+  t.match(err, { code: 'WEBHOOK_INVALID_OPTION', message: 'Expected `provider.secret` to be usable: a `k_` key' })
 
   let answer = 'plain'
   const resolved: Provider = { ...testProvider({ secret: () => answer }), secretProblem }

@@ -239,14 +239,14 @@ t.test('maxUnverifiedBytes is validated: an integer no smaller than bodyLimit', 
   const provider = testProvider({ secret: 'k' })
   for (const bad of [0, -1, 1.5, '64', MiB - 1]) {
     await t.rejects(buildApp(t, { provider, maxUnverifiedBytes: bad } as unknown as Parameters<typeof buildApp>[1]),
-      { code: 'FST_WEBHOOK_INVALID_OPTION', message: /maxUnverifiedBytes/ }, String(bad))
+      { code: 'WEBHOOK_INVALID_OPTION', message: /maxUnverifiedBytes/ }, String(bad))
   }
 })
 
 t.test('a custom provider\'s checkHeaders: checked at registration, and a throw refuses with 401 unread', async (t) => {
   const provider = testProvider({ secret: 'k' })
   await t.rejects(buildApp(t, { provider: { ...provider, checkHeaders: 'yes' } as unknown as typeof provider }),
-    { code: 'FST_WEBHOOK_INVALID_OPTION', message: /provider\.checkHeaders/ })
+    { code: 'WEBHOOK_INVALID_OPTION', message: /provider\.checkHeaders/ })
   const throwing = { ...provider, checkHeaders: () => { throw new Error('pre-check exploded') } }
   const { app, webhookLines } = await buildApp(t, { provider: throwing, source: 'pre' })
   const body = '{"id":"p-1"}'

@@ -44,11 +44,11 @@ t.test('poller metrics: runs by result, enqueued changes, and its cursor lag on 
 t.test('poller metrics are off by default; bad values are refused', async (t) => {
   const base = { connection: redisUrl(), source: 'acme', initialCursor: '0', fetchChanges: async () => ({ events: [], cursor: '0', hasMore: false }) }
   t.match(validatePollerOptions(base), { metrics: false, queueMetrics: false })
-  t.throws(() => validatePollerOptions({ ...base, metrics: 'yes' as never }), { code: 'WEBHOOK_WORKER_INVALID_OPTION', message: /`metrics` to be a boolean or a prom-client Registry/ })
-  t.throws(() => validatePollerOptions({ ...base, queueMetrics: 1 as never }), { code: 'WEBHOOK_WORKER_INVALID_OPTION', message: /`queueMetrics` to be a boolean/ })
+  t.throws(() => validatePollerOptions({ ...base, metrics: 'yes' as never }), { code: 'WEBHOOK_INVALID_OPTION', message: /`metrics` to be a boolean or a prom-client Registry/ })
+  t.throws(() => validatePollerOptions({ ...base, queueMetrics: 1 as never }), { code: 'WEBHOOK_INVALID_OPTION', message: /`queueMetrics` to be a boolean/ })
 })
 
-t.test('poller metrics without prom-client: ready() rejects with a coded WEBHOOK_WORKER_MISSING_DEPENDENCY', async (t) => {
+t.test('poller metrics without prom-client: ready() rejects with a coded WEBHOOK_MISSING_DEPENDENCY', async (t) => {
   const queueName = uniqueName('nometrics')
   const redis = testClient(t)
   t.teardown(() => cleanQueue(redis, 'bull', queueName))
@@ -61,7 +61,7 @@ t.test('poller metrics without prom-client: ready() rejects with a coded WEBHOOK
       await poller.close()`, { REDIS_URL: redisUrl(), QUEUE_NAME: queueName })
   t.equal(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout)
-  t.equal(out.code, 'WEBHOOK_WORKER_MISSING_DEPENDENCY')
+  t.equal(out.code, 'WEBHOOK_MISSING_DEPENDENCY')
   t.match(out.message, /npm install prom-client/)
   t.match(out.cause, /Cannot find package prom-client/)
 })

@@ -18,7 +18,7 @@ function invalid (t: Test, options: Record<string, unknown>, message: RegExp): v
     t.fail(`no error for ${message.source}`)
   } catch (err) {
     t.type(err, TypeError)
-    t.match(err, { code: 'WEBHOOK_WORKER_INVALID_OPTION', message }, message.source)
+    t.match(err, { code: 'WEBHOOK_INVALID_OPTION', message }, message.source)
   }
 }
 
@@ -40,7 +40,7 @@ t.test('defaults fill every optional option', async (t) => {
 })
 
 t.test('every bad option is a coded TypeError naming what was expected and what came', async (t) => {
-  t.throws(() => validatePollerOptions(null as never), { code: 'WEBHOOK_WORKER_INVALID_OPTION', message: /Expected `options` to be an object/ })
+  t.throws(() => validatePollerOptions(null as never), { code: 'WEBHOOK_INVALID_OPTION', message: /Expected `options` to be an object/ })
   invalid(t, { evry: 5 }, /Unknown option `evry`/)
   invalid(t, { connection: 42 }, /Expected `connection` to be a redis:\/\/ URL/)
   invalid(t, { source: 'no spaces' }, /Expected `source` to be a string matching/)

@@ -79,7 +79,7 @@ t.test('the initial cursor is computed once and saved before the first page', as
   t.same(seen, ['3', '3', '3'])
 
   const bad = pollSetup(t).poller({ initialCursor: (() => 42) as never, fetchChanges: api })
-  await t.rejects(bad.runOnce(), { code: 'WEBHOOK_WORKER_INVALID_OPTION', message: /Expected `initialCursor` to return a string, got number/ })
+  await t.rejects(bad.runOnce(), { code: 'WEBHOOK_INVALID_OPTION', message: /Expected `initialCursor` to return a string, got number/ })
 })
 
 t.test('fetchChanges errors are retried with backoff and logged; the cursor stays when they persist', async (t) => {

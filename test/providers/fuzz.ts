@@ -80,6 +80,6 @@ export function throwsOption (t: Test, fn: () => unknown, message: RegExp, name?
     t.fail(`${name ?? 'options'}: expected a throw`)
   } catch (err) {
     t.ok(err instanceof TypeError, `${name ?? ''} is a TypeError`)
-    t.match(err, { code: 'FST_WEBHOOK_INVALID_OPTION', message }, name ?? 'coded')
+    t.match(err, { code: 'WEBHOOK_PROVIDER_INVALID_OPTION', message }, name ?? 'coded')
   }
 }

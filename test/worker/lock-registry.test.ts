@@ -60,7 +60,7 @@ t.test('persistenceCheck: refuse refuses a Redis without AOF; warn logs and star
   const q = queueFixture(t, server.url)
   const refused = createWebhookWorker({ connection: server.url, queueName: q.queueName, persistenceCheck: 'refuse', apply: async () => {} })
   const err = await refused.waitUntilReady().catch((e: unknown) => e) as Error & { code?: string }
-  t.equal(err.code, 'WEBHOOK_WORKER_PERSISTENCE')
+  t.equal(err.code, 'WEBHOOK_PERSISTENCE')
   t.match(err.message, /appendonly is off/)
   await refused.close()
 

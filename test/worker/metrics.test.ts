@@ -1,7 +1,7 @@
 import t from 'tap'
 import { once } from 'node:events'
 import { Registry } from 'prom-client'
-import { PermanentError } from '../../core/worker-errors.js'
+import { PermanentError } from '../../core/hook-errors.js'
 import { validateWorkerOptions } from '../../worker/resolve-options.js'
 import type { AttemptReport } from '../../worker/reporter.js'
 import { createWebhookWorker } from '../../worker/worker.js'
@@ -103,8 +103,8 @@ t.test('worker metrics: an attempt over the rate limit counts as postponed, a de
 t.test('worker metrics are off by default, queue gauges too; bad values are refused', async (t) => {
   const base = { connection: redisUrl(), apply: () => {} }
   t.match(validateWorkerOptions(base), { metrics: false, queueMetrics: false })
-  t.throws(() => validateWorkerOptions({ ...base, metrics: {} as never }), { code: 'WEBHOOK_WORKER_INVALID_OPTION', message: /`metrics` to be a boolean or a prom-client Registry/ })
-  t.throws(() => validateWorkerOptions({ ...base, queueMetrics: 'yes' as never }), { code: 'WEBHOOK_WORKER_INVALID_OPTION', message: /`queueMetrics` to be a boolean/ })
+  t.throws(() => validateWorkerOptions({ ...base, metrics: {} as never }), { code: 'WEBHOOK_INVALID_OPTION', message: /`metrics` to be a boolean or a prom-client Registry/ })
+  t.throws(() => validateWorkerOptions({ ...base, queueMetrics: 'yes' as never }), { code: 'WEBHOOK_INVALID_OPTION', message: /`queueMetrics` to be a boolean/ })
 })
 
 t.test('health(): pass while running; warn with Redis killed (the worker waits it out); fail once closed', async (t) => {
@@ -141,7 +141,7 @@ t.test('health(): a worker that refused to start fails', async (t) => {
   await other.close()
 })
 
-t.test('worker metrics without prom-client: waitUntilReady rejects with WEBHOOK_WORKER_MISSING_DEPENDENCY', async (t) => {
+t.test('worker metrics without prom-client: waitUntilReady rejects with WEBHOOK_MISSING_DEPENDENCY', async (t) => {
   const queueName = uniqueName('nometrics-worker')
   const redis = testClient(t)
   t.teardown(() => cleanQueue(redis, 'bull', queueName))
@@ -153,7 +153,7 @@ t.test('worker metrics without prom-client: waitUntilReady rejects with WEBHOOK_
       await handle.close({ timeoutMs: 1000 })`, { REDIS_URL: redisUrl(), QUEUE_NAME: queueName })
   t.equal(r.status, 0, r.stderr)
   const out = JSON.parse(r.stdout)
-  t.equal(out.code, 'WEBHOOK_WORKER_MISSING_DEPENDENCY')
+  t.equal(out.code, 'WEBHOOK_MISSING_DEPENDENCY')
   t.match(out.message, /npm install prom-client/)
   t.match(out.cause, /Cannot find package prom-client/)
 })

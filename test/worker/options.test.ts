@@ -88,14 +88,14 @@ const bad: Array<[string, Record<string, unknown>, RegExp]> = [
 for (const [name, options, message] of bad) {
   t.test(`invalid ${name}: a coded TypeError`, async (t) => {
     const err = t.throws(() => validateWorkerOptions(options as unknown as WebhookWorkerOptions)) as Error & { code?: string }
-    t.equal(err.code, 'WEBHOOK_WORKER_INVALID_OPTION')
+    t.equal(err.code, 'WEBHOOK_INVALID_OPTION')
     t.ok(err instanceof TypeError)
     t.match(err.message, message)
   })
 }
 
 t.test('createWebhookWorker validates before it connects', async (t) => {
-  t.throws(() => createWebhookWorker({ ...base, concurrency: -1 }), { code: 'WEBHOOK_WORKER_INVALID_OPTION' })
+  t.throws(() => createWebhookWorker({ ...base, concurrency: -1 }), { code: 'WEBHOOK_INVALID_OPTION' })
 })
 
 t.test('a pino logger is accepted', async (t) => {

@@ -20,7 +20,8 @@ import { eventJobOptions } from '../../core/job-options.js'
 import { safeJobId } from '../../core/job-id.js'
 import { eventKeys, objectKeys, queueKeyBase } from '../../core/keys.js'
 import { loadScripts } from '../../core/scripts.js'
-import { PermanentError, RateLimitedError, WorkerErrors } from '../../core/worker-errors.js'
+import { PermanentError, RateLimitedError } from '../../core/hook-errors.js'
+import { WebhookErrors } from '../../core/errors.js'
 import { makeEvent, queueFixture, SHORT_LOCKS, sleep, waitFor, type QueueFixture } from '../helpers/worker.js'
 
 // The processor built from its parts, as the worker builds it, on a real Redis
@@ -458,7 +459,7 @@ t.test('a forced close aborts the attempt: the job goes back to wait, its claim 
   const event = makeEvent()
   await f.q.add(event)
   await waitFor(() => calls === 1 && f.inFlight.size === 1, 3000, 'apply running')
-  for (const attempt of f.inFlight) attempt.abort(new WorkerErrors.WEBHOOK_WORKER_CLOSED())
+  for (const attempt of f.inFlight) attempt.abort(new WebhookErrors.WEBHOOK_WORKER_CLOSED())
   const closed = await f.report(event.id, 'closed')
   t.match(closed, { stage: 'apply', attempt: 1, error: { code: 'WEBHOOK_WORKER_CLOSED' } })
   t.type((await f.firstRun(event)).error, WaitingError, 'BullMQ is told the job is back in wait')

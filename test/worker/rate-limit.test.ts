@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { WebhookEvent } from '../../core/event.js'
-import { RateLimitedError } from '../../core/worker-errors.js'
+import { RateLimitedError } from '../../core/hook-errors.js'
 import { queueKeyBase } from '../../core/keys.js'
 import type { WorkerContext } from '../../worker/options.js'
 import { makeEvent, queueFixture, sleep, startWorker, waitFor } from '../helpers/worker.js'

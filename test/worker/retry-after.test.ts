@@ -1,5 +1,5 @@
 import t from 'tap'
-import { RateLimitedError } from '../../core/worker-errors.js'
+import { RateLimitedError } from '../../core/hook-errors.js'
 import { DEFAULT_PAUSE_MS, parseRetryAfter, rateLimitPauseMs } from '../../worker/retry-after.js'
 
 const NOW = Date.parse('2026-03-01T12:00:00Z')

@@ -263,7 +263,7 @@ const bad: Array<[string, Record<string, unknown>, RegExp]> = [
 for (const [name, options, message] of bad) {
   t.test(`invalid ${name}: a coded TypeError`, async (t) => {
     const err = t.throws(() => validateWorkerOptions({ connection: redisUrl(), ...options } as never)) as Error & { code?: string }
-    t.equal(err.code, 'WEBHOOK_WORKER_INVALID_OPTION')
+    t.equal(err.code, 'WEBHOOK_INVALID_OPTION')
     t.ok(err instanceof TypeError)
     t.match(err.message, message)
   })

@@ -1,3 +1,4 @@
+// @ts-check
 // Redis Cluster: a local cluster of three masters (each with AOF in its own
 // directory), every part on the hash-tag prefix `{webhooks}`. The whole
 // pipeline runs on it: the plugin, three workers, the dead letters (1 % of the
@@ -11,13 +12,14 @@ import { readLedger } from '../ledger.mjs'
 import { check } from '../verify.mjs'
 import { isPoisoned, poisonData, replayChecks, replayPhase } from './poison.mjs'
 
+/** @type {import('../types.d.mts').Scenario} */
 export const clusterScenario = {
   full: 20000,
   short: 3000,
   ci: false,
   settings: { cluster: true, poller: true, pollEveryMs: 1000 },
   plan: () => killPlan(),
-  sender: (s, stack) => ({ data: poisonData, drop: (n) => n % 20 === 7, onCreate: (id, body) => stack.api.record(id, body) }),
+  sender: (s, stack) => ({ data: poisonData, drop: (n) => n % 20 === 7, onCreate: (id, body) => stack.api?.record(id, body) }),
   after: async (ctx, f) => {
     const ledger = readLedger(ctx.stack.ledgerFile, { runId: ctx.runId })
     let droppedApplied = 0

@@ -1,3 +1,4 @@
+// @ts-check
 // Full Redis: a small maxmemory with noeviction and no worker running, so the
 // queue fills Redis.
 // - full-redis: without maxBacklog, Redis fills up and refuses writes (OOM);
@@ -20,12 +21,14 @@ const SMALL = 8 * 1048576
 const ROOMY = 32 * 1048576
 const RAISED = 256 * 1048576
 
+/** @type {Pick<import('../types.d.mts').Scenario, 'plan' | 'during' | 'notes'>} */
 const common = {
   plan: () => [],
   during: watchMemory,
   notes: (f) => [`Redis maxmemory ${f.memory.maxmemoryMb} MB (noeviction): ${f.memory.usedAtFirstRefusalMb} MB used at the first 503, peak ${f.memory.peakUsedMb} MB, ${f.memory.oomRejections} writes refused for memory, ${f.memory.evictedKeys} keys evicted; ${f.statuses['503'] ?? 0} answers 503 over ${(f.memory.sheddingMs / 1000).toFixed(1)} s${f.maxBacklog ? `, peak backlog ${f.memory.peakBacklog} (maxBacklog ${f.maxBacklog})` : ''}; workers started ${(f.memory.workersStartedAfterMs / 1000).toFixed(1)} s in`]
 }
 
+/** @type {import('../types.d.mts').Scenario} */
 export const fullRedisScenario = {
   ...common,
   full: 20000,
@@ -40,6 +43,7 @@ export const fullRedisScenario = {
   ]
 }
 
+/** @type {import('../types.d.mts').Scenario} */
 export const backlogSheddingScenario = {
   ...common,
   full: 20000,
@@ -61,10 +65,11 @@ export const backlogSheddingScenario = {
  * Samples Redis memory and the backlog while the workers are down; once the
  * app has answered 503 for three seconds (Redis full, or load shed), plays the
  * operator: raises maxmemory when Redis is full, and starts the workers.
+ * @param {import('../types.d.mts').SendingCtx} ctx
  */
 async function watchMemory ({ stack, s, sender }) {
   const started = Date.now()
-  const m = { maxmemory: Number(s.redis.maxmemory), used: 0, peakUsed: 0, peakBacklog: 0, firstRefusalAt: 0, usedAtFirstRefusal: 0, refusals: 0, workersStartedAfterMs: 0 }
+  const m = { maxmemory: Number(s.redis?.maxmemory), used: 0, peakUsed: 0, peakBacklog: 0, firstRefusalAt: 0, usedAtFirstRefusal: 0, refusals: 0, workersStartedAfterMs: 0, sheddingMs: /** @type {number | undefined} */ (undefined) }
   sender.observe((r) => {
     if (r.status !== 503) return
     m.refusals++
@@ -111,7 +116,7 @@ async function watchMemory ({ stack, s, sender }) {
       probe.disconnect()
       const stats = await stack.redisInfo('stats')
       const errors = await stack.redisInfo('errorstats')
-      const mb = (b) => Math.round(b / 104857.6) / 10
+      const mb = (/** @type {number} */ b) => Math.round(b / 104857.6) / 10
       return {
         maxBacklog: s.app?.maxBacklog,
         memory: {

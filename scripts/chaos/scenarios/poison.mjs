@@ -1,3 +1,4 @@
+// @ts-check
 // Poison: 1 % of the events fail hydrate for good (PermanentError). Every
 // acknowledged event is either applied once or dead-lettered, never both and
 // never neither. Then the bug is fixed (the workers are told so), the dead
@@ -11,6 +12,9 @@ import { check, waitForDrain } from '../verify.mjs'
 
 const POISON_EVERY = 100
 
+/** @typedef {import('../types.d.mts').Figures} Figures */
+
+/** @type {import('../types.d.mts').Scenario} */
 export const poisonScenario = {
   full: 20000,
   short: 3000,
@@ -22,17 +26,27 @@ export const poisonScenario = {
   notes: (f) => [`${f.poisoned} poisoned of ${f.acked} acknowledged; ${f.deadLetters} dead letters of ${f.deadLetterEvents} events (${JSON.stringify(f.deadLetterStages)}); replayed ${f.replay.replayed}, applied once ${f.replay.appliedOnce}, queue drained ${f.replay.drainMs} ms after the replay; second replay: ${f.replay.secondAlreadyReplayed} already-replayed, ${f.replay.effectsChanged} new effects`]
 }
 
-/** Event n's extra data: `poison: true` for one event in a hundred. */
+/**
+ * Event n's extra data: `poison: true` for one event in a hundred.
+ * @param {number} n
+ * @returns {{ poison?: true }}
+ */
 export function poisonData (n) {
   return n % POISON_EVERY === POISON_EVERY - 1 ? { poison: true } : {}
 }
 
-/** True for the id of a poisoned event. */
+/**
+ * True for the id of a poisoned event.
+ * @param {string} eventId
+ */
 export function isPoisoned (eventId) {
   return poisonData(Number(eventId.slice(eventId.lastIndexOf('-') + 1))).poison === true
 }
 
-/** How many of a run's acknowledged events (and dropped ones, which a poller recovers) were poisoned. */
+/**
+ * How many of a run's acknowledged events (and dropped ones, which a poller recovers) were poisoned.
+ * @param {import('../types.d.mts').Sender} sender
+ */
 export function poisonedAcked (sender) {
   let n = 0
   for (const id of [...sender.stats.acked, ...sender.stats.dropped]) if (isPoisoned(id)) n++
@@ -43,6 +57,8 @@ export function poisonedAcked (sender) {
  * Fix, replay every dead letter, wait for the queue to drain, check each was
  * applied once; replay again (everything, and each letter by id), wait, and
  * check nothing moved.
+ * @param {import('../types.d.mts').SendingCtx} ctx
+ * @param {Figures} f
  */
 export async function replayPhase (ctx, f) {
   const { stack, s, sender, runId } = ctx
@@ -50,7 +66,9 @@ export async function replayPhase (ctx, f) {
   // its job was dead-lettered (a sender's retry, the poller) is a new failure.
   const letters = await stack.deadLetterEventIds()
   const dlIds = [...new Set(letters)]
+  /** @type {Record<string, number>} */
   const stages = {}
+  /** @type {Array<Record<string, unknown>>} */
   const unexpected = []
   const poisoned = poisonedAcked(sender)
   const notPoisoned = dlIds.filter((id) => !isPoisoned(id)).length
@@ -96,13 +114,17 @@ export async function replayPhase (ctx, f) {
   }
 }
 
+/** @param {ReturnType<typeof readLedger>} ledger */
 function countEffects (ledger) {
   let n = 0
   for (const v of ledger.effectCounts.values()) n += v
   return n
 }
 
-/** Acknowledged = applied once ⊎ dead letters, then the replays. */
+/**
+ * Acknowledged = applied once ⊎ dead letters, then the replays.
+ * @param {Figures} f
+ */
 export function replayChecks (f) {
   const r = f.replay
   return [
@@ -118,6 +140,10 @@ export function replayChecks (f) {
   ]
 }
 
+/**
+ * @param {Figures} f
+ * @param {import('../types.d.mts').Settings} s
+ */
 function poisonChecks (f, s) {
   return [...replayChecks(f), ...deliveryChecks(f, s, { deadLetters: false })]
 }

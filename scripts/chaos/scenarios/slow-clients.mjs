@@ -1,3 +1,4 @@
+// @ts-check
 // Slow clients: hundreds of sockets dribbling headers or stalling bodies
 // while valid events flow. Valid events keep a p99 under 250 ms, every slow
 // socket is closed within requestTimeout plus a second, and the app's RSS grows
@@ -14,6 +15,9 @@ import { check } from '../verify.mjs'
 const P99_LIMIT_MS = 250
 const RSS_LIMIT_MB = 50
 
+/** @typedef {import('../types.d.mts').Figures} Figures */
+
+/** @type {import('../types.d.mts').Scenario} */
 export const slowClientsScenario = {
   full: 20000,
   short: 4000,
@@ -31,6 +35,7 @@ export const slowClientsScenario = {
   // The RSS baseline is taken once the app has served traffic (JIT, buffers, pools).
   // Its p99 is the reference: the same valid load without slow clients.
   before: async (ctx) => {
+    /** @type {number[]} */
     const ms = []
     await sendBatch(ctx, { events: 2000, label: 'warm-up', observe: (r) => { if (r.status === 202) ms.push(r.latencyMs) } })
     return { warmUpP99Ms: p99(ms) }
@@ -42,6 +47,7 @@ export const slowClientsScenario = {
   ]
 }
 
+/** @param {import('../types.d.mts').SendingCtx} ctx */
 async function slowLoad ({ stack, s }) {
   const rss = async () => (await stack.app.ask('memory')).rss
   const start = await rss()
@@ -53,7 +59,7 @@ async function slowLoad ({ stack, s }) {
       await sleep(250)
     }
   })()
-  const slow = startSlowSockets({ target: stack.target, path: '/v1/events', sockets: s.slowSockets, dribbleMs: 1000 })
+  const slow = startSlowSockets({ target: stack.target, path: '/v1/events', sockets: /** @type {number} */ (s.slowSockets), dribbleMs: 1000 })
   const slowStarted = Date.now()
   return {
     async stop () {
@@ -64,16 +70,20 @@ async function slowLoad ({ stack, s }) {
       sampling.on = false
       await sampler
       const figures = slow.stop()
-      const mb = (b) => Math.round(b / 1048576)
+      const mb = (/** @type {number} */ b) => Math.round(b / 1048576)
       return { ...figures, rssStartMb: mb(start), rssMaxMb: mb(max), rssGrowthMb: mb(max - start) }
     }
   }
 }
 
+/**
+ * @param {Figures} f
+ * @param {import('../types.d.mts').Settings} s
+ */
 function slowChecks (f, s) {
   const bound = s.requestTimeout + 1000
   f.validP99Ms = p99(f.answers.acceptedMs)
-  const late = f.slowLives.filter((l) => l.ms > bound).length
+  const late = f.slowLives.filter((/** @type {{ ms: number }} */ l) => l.ms > bound).length
   delete f.slowLives
   const other = Object.keys(f.statuses).filter((code) => code !== '202')
   return [
@@ -86,6 +96,7 @@ function slowChecks (f, s) {
   ]
 }
 
+/** @param {number[]} values */
 function p99 (values) {
   const ms = [...values].sort((a, b) => a - b)
   return ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.99))] ?? 0

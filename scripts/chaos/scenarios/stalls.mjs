@@ -1,3 +1,4 @@
+// @ts-check
 // Stalls: a worker frozen (SIGSTOP) for lockDuration + 3 s while the others
 // run, then Redis frozen for 4 s. Every event has one effect and nothing is
 // lost; the frozen Redis gives 503s, each within ackTimeoutMs plus a second;
@@ -9,6 +10,10 @@ import { stallPlan } from '../faults.mjs'
 import { callsStartedAfter } from '../ledger.mjs'
 import { check } from '../verify.mjs'
 
+/** @typedef {import('../types.d.mts').Figures} Figures */
+/** @typedef {import('../types.d.mts').FaultRecord} FaultRecord */
+
+/** @type {import('../types.d.mts').Scenario} */
 export const stallsScenario = {
   full: 20000,
   short: 4000,
@@ -25,17 +30,24 @@ export const stallsScenario = {
   ]
 }
 
-/** What the frozen worker did with the runs it held, once it resumed. */
+/**
+ * What the frozen worker did with the runs it held, once it resumed.
+ * @param {import('../types.d.mts').SendingCtx} ctx
+ * @param {Figures} f
+ */
 async function fencing ({ stack }, f) {
-  const freeze = f.faultRecords.find((x) => x.kind === 'worker-freeze' && x.landed)
+  const records = /** @type {FaultRecord[]} */ (f.faultRecords)
+  const freeze = records.find((x) => x.kind === 'worker-freeze' && x.landed)
   if (!freeze) return { fencing: undefined }
-  const delta = (k) => (freeze.statsAfter?.[k] ?? 0) - (freeze.statsBefore?.[k] ?? 0)
+  // A landed freeze recorded its pid, the runs it held and when it resumed.
+  const heldRuns = /** @type {import('../types.d.mts').HeldRun[]} */ (freeze.heldRuns)
+  const delta = (/** @type {string} */ k) => (freeze.statsAfter?.[k] ?? 0) - (freeze.statsBefore?.[k] ?? 0)
   return {
     fencing: {
       worker: freeze.target,
       frozenMs: freeze.recoveredMs,
-      heldRuns: freeze.heldRuns.length,
-      appliesStartedAfterResume: callsStartedAfter(stack.ledgerFile, freeze.pid, freeze.resumedAt, freeze.heldRuns),
+      heldRuns: heldRuns.length,
+      appliesStartedAfterResume: callsStartedAfter(stack.ledgerFile, /** @type {number} */ (freeze.pid), /** @type {number} */ (freeze.resumedAt), heldRuns),
       claimLost: delta('claimLost'),
       commitRefused: delta('commitRefused'),
       appliedAfterResume: delta('applied')
@@ -43,6 +55,11 @@ async function fencing ({ stack }, f) {
   }
 }
 
+/**
+ * @param {Figures} f
+ * @param {import('../types.d.mts').Settings} s
+ * @param {FaultRecord[]} faults
+ */
 function stallChecks (f, s, faults) {
   const fz = f.fencing
   const frozen = faults.find((x) => x.kind === 'worker-freeze')
