@@ -5,7 +5,7 @@
 import type { DeadLetter, DeadLetterFilter, DeadLetters, ReplayResult } from '../worker/index.js'
 import { EXIT, say, type CliIo } from './command.js'
 
-const COLUMNS = [['ID', 34], ['STAGE', 8], ['TRIES', 5], ['FAILS', 5], ['DEAD AT', 20], ['SOURCE', 12], ['TYPE', 20], ['EVENT ID', 24]] as const
+const COLUMNS = [['ID', 34], ['STAGE', 9], ['TRIES', 5], ['FAILS', 5], ['DEAD AT', 20], ['SOURCE', 12], ['TYPE', 20], ['EVENT ID', 24]] as const
 
 /** The header of `dlq list`. */
 export const LIST_HEADER = [...COLUMNS.map(([title, width]) => title.padEnd(width)), 'ERROR'].join(' ')

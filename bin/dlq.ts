@@ -20,7 +20,7 @@ Actions:
 
 Options:
   --force                replay even events applied since (clears their done markers)
-  --stage <stage>        only this stage: decode, hydrate, apply, stalled, internal
+  --stage <stage>        only this stage: decode, hydrate, apply, stalled, internal, unhandled
   --source <source>      only events of this source
   --type <type>          only events of this type
   --pending | --replayed only letters not replayed yet, or only replayed ones
@@ -55,7 +55,7 @@ const OPTIONS = {
 
 type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS, allowPositionals: true }>>['values']
 
-const STAGES: readonly DeadLetterStage[] = ['decode', 'hydrate', 'apply', 'stalled', 'internal']
+const STAGES: readonly DeadLetterStage[] = ['decode', 'hydrate', 'apply', 'stalled', 'internal', 'unhandled']
 
 /** The `dlq` command. */
 export const dlqCommand: Command = {

@@ -1,14 +1,14 @@
 import { isOwnCode } from '../core/errors.js'
 import type { WebhookEvent } from '../core/event.js'
 
-/** Where an event failed for good. */
-export type DeadLetterStage = 'hydrate' | 'apply' | 'stalled' | 'decode' | 'internal'
+/** Where an event failed for good; `unhandled`: no handler matched it, under `unhandled: 'dead-letter'`. */
+export type DeadLetterStage = 'hydrate' | 'apply' | 'stalled' | 'decode' | 'unhandled' | 'internal'
 
 /** How many failures a dead letter keeps in its `history` (its `failures` counts them all). */
 export const MAX_FAILURE_HISTORY = 20
 
 /** The stages, in the order they run. */
-export const DEAD_LETTER_STAGES: readonly DeadLetterStage[] = ['decode', 'hydrate', 'apply', 'stalled', 'internal']
+export const DEAD_LETTER_STAGES: readonly DeadLetterStage[] = ['decode', 'unhandled', 'hydrate', 'apply', 'stalled', 'internal']
 
 /** The error of a dead letter, without its stack unless `deadLetters.includeStack` is on. */
 export interface DeadLetterError {
@@ -122,7 +122,7 @@ export interface ReplayResult {
 
 // BullMQ's own reason for a job that stalled more than maxStalledCount times.
 const STALLED_REASON = /stalled more than allowable limit/
-const STAGE_PREFIX = /^\[(hydrate|apply|decode|internal)\] /
+const STAGE_PREFIX = /^\[(hydrate|apply|decode|unhandled|internal)\] /
 
 /** The `failedReason` the worker gives a job it fails for good: the stage first, so a sweep can read it back. */
 export function finalFailedReason (stage: DeadLetterStage, message: string): string {

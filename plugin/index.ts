@@ -13,6 +13,8 @@ export type { WebhookErrorCode } from '../core/errors.js'
 export { UnknownTenantError } from './secrets.js'
 export { PLUGIN_DEFAULTS } from './resolve-options.js'
 export type { WebhookPluginOptions, PersistenceCheck, AcceptTypes } from './options.js'
+export { webhookOptions } from './typed-options.js'
+export type { TypedWebhookPluginOptions } from './typed-options.js'
 export type { IntakeStats, Outcome } from './outcome.js'
 export { providers } from '../providers/index.js'
 export type {
@@ -25,3 +27,4 @@ export type {
   InlineResponse, DeliveryFacts, SignOptions
 } from '../providers/provider.js'
 export type { WebhookEvent } from '../core/event.js'
+export type { ByType, ByName, EventTypes, EventTypeName } from '../core/event-types.js'

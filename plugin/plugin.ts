@@ -67,7 +67,7 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
     }),
     answer: createAnswerer(options.source, Math.ceil(options.retryAfterMs / 1000), stats, metrics?.observe),
     budget,
-    ...(options.acceptTypes === undefined ? {} : { accepts: acceptPredicate(options.acceptTypes) }),
+    ...(options.acceptTypes === undefined ? {} : { accepts: acceptPredicate(options.acceptTypes, log) }),
     ...(options.maxBacklog === false ? {} : { backlog: backlogGuard(options, options.maxBacklog, probe) })
   })
 
@@ -117,9 +117,11 @@ function registryOf (fastify: FastifyInstance): RegistryHandle {
   return handle
 }
 
-function acceptPredicate (acceptTypes: AcceptTypes): NonNullable<Parameters<typeof createRouteHandlers>[0]['accepts']> {
+function acceptPredicate (acceptTypes: AcceptTypes, log: FastifyBaseLogger): NonNullable<Parameters<typeof createRouteHandlers>[0]['accepts']> {
   if (typeof acceptTypes === 'function') return acceptTypes
   const types = new Set(acceptTypes)
+  // A list is checked against the provider's types only when typed (`webhookOptions<Events>()`): say once what it lets through.
+  log.info({ acceptTypes: [...types] }, 'webhook intake: only these event types are enqueued')
   return function acceptListedType (type) { return types.has(type) }
 }
 

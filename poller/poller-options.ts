@@ -128,10 +128,11 @@ export interface PollerOptions<P = unknown> {
    */
   stalledInterval?: number
   /**
-   * A pino logger: fetch failures at warn, failed runs at error, lag at warn, runs at debug.
-   * @defaultValue a silent logger
+   * A pino logger: fetch failures at warn, failed runs at error, lag at warn,
+   * runs at debug. `false` logs nothing.
+   * @defaultValue a pino logger writing `warn` and above to stderr
    */
-  logger?: Logger
+  logger?: Logger | false
   /**
    * Prometheus metrics through prom-client (an optional peer dependency):
    * `true` for its default registry, a `Registry`, or `false` for none.

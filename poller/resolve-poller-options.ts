@@ -3,8 +3,9 @@
  * value, so the poller reads a complete, valid set. The options themselves,
  * and what each means, are in `poller-options.ts`.
  */
-import { pino } from 'pino'
+import type { Logger } from 'pino'
 import { connectionProblem } from '../core/connection.js'
+import { DEFAULT_LOGGER, loggerOption } from '../core/logger.js'
 import { SOURCE_PATTERN } from '../core/event.js'
 import { WebhookErrors } from '../core/errors.js'
 import { optionValidator, type OptionValidator } from '../core/option-validator.js'
@@ -29,7 +30,7 @@ export const POLLER_DEFAULTS = {
   enqueueTimeoutMs: 5000,
   lockDuration: 30_000,
   stalledInterval: 30_000,
-  logger: pino({ level: 'silent' }),
+  logger: DEFAULT_LOGGER,
   metrics: false as MetricsOption,
   queueMetrics: false
 } as const
@@ -46,7 +47,7 @@ const DURATIONS = [
 const invalid: OptionValidator = optionValidator(WebhookErrors.WEBHOOK_INVALID_OPTION)
 
 /** The options after defaults and validation: every one set but `store`. */
-export type ResolvedPollerOptions<P = unknown> = Required<Omit<PollerOptions<P>, 'store'>> & Pick<PollerOptions<P>, 'store'>
+export type ResolvedPollerOptions<P = unknown> = Required<Omit<PollerOptions<P>, 'store' | 'logger'>> & Pick<PollerOptions<P>, 'store'> & { logger: Logger }
 
 /**
  * Checks poller options and fills in defaults. Pure; throws a
@@ -57,6 +58,7 @@ export function validatePollerOptions<P> (options: PollerOptions<P>): ResolvedPo
   const unknown = unknownKeys(options, KNOWN)
   if (unknown.length > 0) invalid.fail(`Unknown option \`${unknown[0]}\`; known options are ${KNOWN.join(', ')}`)
   const o = { ...POLLER_DEFAULTS, ...stripUndefined(options) }
+  o.logger = loggerOption(o.logger) as Logger
   const problem = connectionProblem(o.connection)
   invalid.failIf(problem === undefined ? undefined : `Expected \`connection\` to be ${problem}`)
   invalid.failIf(checkString('source', o.source, SOURCE_PATTERN))
@@ -81,9 +83,9 @@ export function validatePollerOptions<P> (options: PollerOptions<P>): ResolvedPo
     invalid.failIf(checkFunction('store.save', o.store.save))
   }
   if (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.child !== 'function') {
-    invalid.fail(expected('logger', 'a pino logger', o.logger))
+    invalid.fail(expected('logger', 'a pino logger or `false`', o.logger))
   }
-  return { ...o, pollQueueName: pollQueue }
+  return { ...o, logger: o.logger, pollQueueName: pollQueue }
 }
 
 function stripUndefined<T extends object> (options: T): T {

@@ -1,11 +1,12 @@
 import { deadline } from '../core/deadline.js'
 import type { WebhookEvent } from '../core/event.js'
 import type { HydrationGate } from './hydration-gate.js'
-import type { WorkerContext } from './options.js'
+import type { Hydrate, WorkerContext } from './options.js'
 import type { ResolvedWorkerOptions } from './resolve-options.js'
 import { Postponed } from './postponed.js'
 import { hydrateStep, type Hydrated, type HydrateStep } from './processor.js'
 import type { Reporter } from './reporter.js'
+import type { Router } from './router.js'
 import { rateLimitPauseMs } from './retry-after.js'
 import { toError } from './steps.js'
 
@@ -29,8 +30,8 @@ interface CacheEntry<S> {
  */
 export function createHydration<S, P> (options: ResolvedWorkerOptions<S, P>, gate: HydrationGate, reporter: Reporter): HydrateStep<S, P> {
   const plain = hydrateStep(options)
-  if (options.hydrate === undefined) return plain
-  return new SharedHydration(plain, gate, reporter, options.hydrateCacheMs, options.clockSkewMs).step
+  if (!options.router.hydrates) return plain
+  return new SharedHydration(plain, options.router, gate, reporter, options.hydrateCacheMs, options.clockSkewMs).step
 }
 
 /**
@@ -45,6 +46,9 @@ export function createHydration<S, P> (options: ResolvedWorkerOptions<S, P>, gat
  */
 class SharedHydration<S, P> {
   readonly #hydrate: HydrateStep<S, P>
+  readonly #router: Router<S, P>
+  // Calls are shared per hydrate function and object: two handlers may fetch different states of one object.
+  readonly #hydrateIds = new Map<Hydrate<S, P>, number>()
   readonly #gate: HydrationGate
   readonly #reporter: Reporter
   readonly #cacheMs: number
@@ -52,16 +56,21 @@ class SharedHydration<S, P> {
   readonly #inFlight = new Map<string, Call<S>>()
   readonly #cache = new Map<string, CacheEntry<S>>()
 
-  constructor (hydrate: HydrateStep<S, P>, gate: HydrationGate, reporter: Reporter, cacheMs: number, skewMs: number) {
+  constructor (hydrate: HydrateStep<S, P>, router: Router<S, P>, gate: HydrationGate, reporter: Reporter, cacheMs: number, skewMs: number) {
     this.#hydrate = hydrate
+    this.#router = router
     this.#gate = gate
     this.#reporter = reporter
     this.#cacheMs = cacheMs
     this.#skewMs = skewMs
   }
 
-  readonly step: HydrateStep<S, P> = async (event, ctx, objectKey, claimedAt) => {
-    if (objectKey === undefined) return await this.#call(event, ctx, claimedAt)
+  readonly step: HydrateStep<S, P> = async (event, ctx, eventObjectKey, claimedAt) => {
+    const hydrate = this.#router.route(event).hydrate
+    // No hydrate for this event: its payload is the state, with no call to budget or share.
+    if (hydrate === undefined) return await this.#hydrate(event, ctx, eventObjectKey, claimedAt)
+    if (eventObjectKey === undefined) return await this.#call(event, ctx, claimedAt)
+    const objectKey = this.#sharingKey(hydrate, eventObjectKey)
     const notBefore = event.receivedAt + this.#skewMs
     for (;;) {
       ctx.signal.throwIfAborted()
@@ -104,6 +113,12 @@ class SharedHydration<S, P> {
       this.#inFlight.delete(objectKey)
       settle()
     }
+  }
+
+  #sharingKey (hydrate: Hydrate<S, P>, objectKey: string): string {
+    let id = this.#hydrateIds.get(hydrate)
+    if (id === undefined) this.#hydrateIds.set(hydrate, id = this.#hydrateIds.size)
+    return id === 0 ? objectKey : `${id}\u0000${objectKey}`
   }
 
   /** One call of the user's hydrate, through the gate; a rate-limit answer pauses hydration for the queue. */

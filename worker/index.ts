@@ -5,6 +5,8 @@
 export { safeJobId } from '../core/job-id.js'
 export { EVENT_VERSION, SOURCE_PATTERN, JOB_NAME } from '../core/event.js'
 export type { WebhookEvent } from '../core/event.js'
+export type { ByType, ByName, EventTypes, EventTypeName } from '../core/event-types.js'
+export { defineHandler } from './router.js'
 export { PermanentError, RateLimitedError } from '../core/hook-errors.js'
 export { WorkerErrors, WebhookErrors } from '../core/errors.js'
 export type { WebhookErrorCode } from '../core/errors.js'
@@ -19,7 +21,7 @@ export type { WorkerOps, WorkerOpsOptions, WorkerHealthSource } from './ops-serv
 export type { MetricsOption } from '../core/prom.js'
 export type {
   WebhookWorkerOptions, WorkerContext, Hydrate, Apply, RetryOptions, DedupeOptions, DeadLetterOptions, WorkerPersistenceCheck,
-  RateLimitOptions, ObjectKeyOf, VersionOf, ObjectVersion
+  RateLimitOptions, ObjectKeyOf, VersionOf, ObjectVersion, Handler, SourceHandlers, WorkerHandlers, UnhandledPolicy, UntypedEvents, WorkerOptionsFor, DefaultEvents
 } from './options.js'
 export type { AttemptReport, AttemptOutcome, DeadLetterAlert, WorkerStats, WebhookWorkerEvents, StaleInfo } from './reporter.js'
 export { createDeadLetters } from '../dead-letters/dead-letters.js'

@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { Job } from 'bullmq'
 import type { RedisConnection } from '../core/connection.js'
 import type { WebhookEvent } from '../core/event.js'
+import type { EventTypes, PayloadsOf } from '../core/event-types.js'
 import type { MetricsOption } from '../core/prom.js'
 
 /** What `hydrate` and `apply` are given besides the event. */
@@ -93,6 +94,69 @@ export type Hydrate<S, P = unknown> = (event: WebhookEvent<P>, ctx: WorkerContex
  */
 export type Apply<S, P = unknown> = (state: S | null, event: WebhookEvent<P>, ctx: WorkerContext) => unknown
 
+/**
+ * The `hydrate` and `apply` of the events of one route key (see the
+ * `handlers` option). Either may be left out: it is then taken from a less
+ * specific handler, or the top-level option. The state's type flows from
+ * `hydrate` to `apply` through {@link defineHandler}; without it, annotate
+ * `apply`'s `state`, or it is the worker's state type (`unknown` by default).
+ */
+export interface Handler<S = unknown, P = unknown> {
+  /** As the `hydrate` option, for these events. */
+  hydrate? (event: WebhookEvent<P>, ctx: WorkerContext): S | null | Promise<S | null>
+  /** As the `apply` option, for these events. */
+  apply? (state: S | null, event: WebhookEvent<P>, ctx: WorkerContext): unknown
+}
+
+/**
+ * The handlers of one source, by route key (`type`, or `${type}.${action}`
+ * for a payload with a string `action`), and `'*'` for the source's other
+ * events. With typed events (`M`), keys are checked and payloads narrowed.
+ */
+export type SourceHandlers<M extends object = Record<string, unknown>, S = unknown> =
+  { [K in keyof M & string]?: Handler<S, M[K]> } & { '*'?: Handler<S, M[keyof M & string]> }
+
+/**
+ * Handlers by source, then by route key: the `handlers` option. `E` names
+ * the sources and their typed events, e.g. `{ stripe: ByType<Stripe.Event> }`.
+ */
+export type WorkerHandlers<E = UntypedEvents, S = unknown> =
+  { [Src in keyof E & string]?: SourceHandlers<PayloadsOf<E[Src]>, S> }
+
+/** What the worker does with an event no handler (nor fallback, nor top-level `apply`) matches. */
+export type UnhandledPolicy = 'skip' | 'dead-letter'
+
+/** The events of untyped handlers: any source, any type, payloads of type `P`. */
+export type UntypedEvents<P = unknown> = Record<string, EventTypes<Record<string, P>>>
+
+// Keeps a type parameter from being inferred from where it appears.
+type NoInference<T> = [T][T extends any ? 0 : never]
+
+// True for a catalog of typed events (`{ stripe: ByType<Stripe.Event> }`):
+// not `any`, not empty, not untyped, every source an `EventTypes`.
+type IsEventCatalog<E> = 0 extends (1 & E) ? false
+  : [keyof E] extends [never] ? false
+      : string extends keyof E ? false
+        : 0 extends (1 & E[keyof E]) ? false
+          : [E[keyof E]] extends [EventTypes<object, string>] ? true : false
+
+/**
+ * The options of `createWebhookWorker<A, B>()`. Usually `A` is the state
+ * type and `B` the payload type. When `A` is a catalog of typed events
+ * (`{ stripe: ByType<Stripe.Event>, github: ByName<WebhookEventMap> }`),
+ * `handlers` is checked against it, each handler's payload narrowed to its
+ * route key, and `B` is the state type.
+ */
+export type WorkerOptionsFor<A, B> = IsEventCatalog<A> extends true
+  ? WebhookWorkerOptions<NoInference<B>, unknown, NoInference<A>>
+  : WebhookWorkerOptions<A, B>
+
+/**
+ * The events `handlers` is checked against by default: `S` itself when it is
+ * a catalog of typed events, otherwise untyped events with payloads `P`.
+ */
+export type DefaultEvents<S, P> = IsEventCatalog<S> extends true ? S : UntypedEvents<P>
+
 /** The retry schedule: retry k waits a uniform delay in [d/2, d], d = min(maxDelayMs, baseDelayMs · 2^(k-1)). */
 export interface RetryOptions {
   /**
@@ -148,8 +212,12 @@ export interface DeadLetterOptions {
 /** What the worker does when Redis lacks AOF or `maxmemory-policy noeviction`. */
 export type WorkerPersistenceCheck = 'warn' | 'refuse' | 'off'
 
-/** Options of `createWebhookWorker`. Validated first: a bad value throws `WEBHOOK_INVALID_OPTION`. */
-export interface WebhookWorkerOptions<S = unknown, P = unknown> {
+/**
+ * Options of `createWebhookWorker`. Validated first: a bad value throws
+ * `WEBHOOK_INVALID_OPTION`. `S` is the state type, `P` the payload
+ * type, and `E` the typed events of `handlers` (untyped by default).
+ */
+export interface WebhookWorkerOptions<S = unknown, P = unknown, E = DefaultEvents<S, P>> {
   /**
    * How to reach Redis: a `redis://` URL, ioredis options, or an ioredis
    * instance (left open on close; one without `maxRetriesPerRequest: null`
@@ -159,16 +227,39 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
   connection: RedisConnection
   /**
    * Writes the hydrated state: `(state, event, ctx) => …`, may be async; a
-   * throw fails the attempt (retried; a `PermanentError` dead-letters at once). Required.
+   * throw fails the attempt (retried; a `PermanentError` dead-letters at once).
+   * With `handlers`, the fallback of every event whose handlers have no
+   * `apply`. Required unless `handlers` is given.
    * @defaultValue none
    */
-  apply: Apply<S, P>
+  apply?: Apply<S, P>
   /**
    * Fetches the state to apply: `(event, ctx) => state | null`, may be
-   * async. A function.
+   * async. With `handlers`, the fallback of every event whose handlers have
+   * no `hydrate`. A function.
    * @defaultValue the event's `payload`
    */
   hydrate?: Hydrate<S, P>
+  /**
+   * Handlers by source and route key: `{ stripe: { 'invoice.paid': { hydrate, apply }, '*': { apply } } }`.
+   * An event's route key is `${type}.${action}` when its payload has a string
+   * `action` (GitHub's `pull_request.closed`), then its `type`. Its `hydrate`
+   * is the first one found in: the handler of `${type}.${action}`, the
+   * handler of `type`, the source's `'*'` handler, the `hydrate` option; none
+   * means the payload is the state. Its `apply` is found the same way; none
+   * means the event is unhandled (see `unhandled`). An object of objects of
+   * handlers, each with a `hydrate` or an `apply` function.
+   * @defaultValue none (every event goes to `hydrate` and `apply`)
+   */
+  handlers?: WorkerHandlers<E, NoInference<S>>
+  /**
+   * With `handlers`, what happens to an event no `apply` matches: `'skip'`
+   * completes its job without applying it (counted as `unhandled`, and
+   * logged at warn once per source and type); `'dead-letter'` dead-letters
+   * it at once (stage `unhandled`).
+   * @defaultValue `'skip'`
+   */
+  unhandled?: UnhandledPolicy
   /**
    * The BullMQ queue to consume, the same as the plugin's. A non-empty
    * string without `:`.
@@ -258,10 +349,10 @@ export interface WebhookWorkerOptions<S = unknown, P = unknown> {
   persistenceCheck?: WorkerPersistenceCheck
   /**
    * A pino logger: one line per attempt at debug, failures at warn, dead
-   * letters at error.
-   * @defaultValue a silent logger
+   * letters at error. `false` logs nothing.
+   * @defaultValue a pino logger writing `warn` and above to stderr
    */
-  logger?: Logger
+  logger?: Logger | false
   /**
    * At most `max` calls to `hydrate` in any `duration` ms, across every worker
    * of the queue (a budget kept in Redis). Cache hits and shared calls are

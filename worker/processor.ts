@@ -3,10 +3,10 @@ import type { ClaimStore, HeldClaim } from './claim.js'
 import { finalFailedReason, serializeError, type DeadLetterStage } from '../dead-letters/dead-letter-record.js'
 import { decodeEvent } from '../core/decode.js'
 import { WebhookErrors } from '../core/errors.js'
-import { isPermanentError } from '../core/hook-errors.js'
+import { isPermanentError, PermanentError } from '../core/hook-errors.js'
 import type { WebhookEvent } from '../core/event.js'
 import { safeJobId } from '../core/job-id.js'
-import type { ObjectVersion, WorkerContext } from './options.js'
+import type { Apply, ObjectVersion, WorkerContext } from './options.js'
 import { WORKER_DEFAULTS, type ResolvedWorkerOptions } from './resolve-options.js'
 import { decodeStored, decodeVersion, encodeTombstone, encodeVersion, objectKeyOf, storedDecision, versionOf } from './ordering.js'
 import { Postponed, postponedDelayMs } from './postponed.js'
@@ -96,6 +96,8 @@ class AttemptRun<S, P> {
   #skipped: 'stale' | 'unchanged' | undefined
   #applying: Promise<unknown> | undefined
   #applyState: Awaited<ReturnType<typeof settledWithin>> | undefined
+  /** The event's `apply` (its handler's, or the option); `undefined` when nothing handles it. */
+  readonly #apply: Apply<S, P> | undefined
 
   constructor (deps: ProcessorDeps<S, P>, job: Job, token: string | undefined, event: WebhookEvent<P>, bullSignal?: AbortSignal) {
     this.#deps = deps
@@ -118,11 +120,13 @@ class AttemptRun<S, P> {
     const log = deps.options.logger.child({ jobId: job.id, eventId: event.id, source: event.source, attempt })
     this.#ctx = { idempotencyKey, attempt, origin: event.origin, signal: this.#controller.signal, fence: 0, log, job }
     bullSignal?.addEventListener('abort', () => this.#controller.abort(bullSignal.reason), { once: true })
+    this.#apply = deps.options.router.route(event).apply
   }
 
   async run (): Promise<void> {
     this.#deps.inFlight.add(this.#handle)
     try {
+      if (this.#apply === undefined) return this.#unhandled()
       this.#stage = 'hydrate'
       this.#objectKey = objectKeyOf(this.#deps.options.objectKey, this.#event)
       if (!await this.#claimStep()) return
@@ -139,6 +143,23 @@ class AttemptRun<S, P> {
     } finally {
       this.#deps.inFlight.delete(this.#handle)
     }
+  }
+
+  /**
+   * No handler applies the event: under `unhandled: 'skip'` the job completes
+   * (no claim, no done marker, so a redelivery after a handler is added is
+   * applied); under `'dead-letter'` it is dead-lettered at once.
+   */
+  #unhandled (): void {
+    const { options, reporter } = this.#deps
+    this.#stage = 'unhandled'
+    if (options.unhandled === 'skip') {
+      this.#report.stage = 'unhandled'
+      this.#finish('unhandled')
+      reporter.unhandled(this.#event.source, this.#event.type)
+      return
+    }
+    throw new PermanentError(`No handler for the ${this.#event.source} event of type '${this.#event.type}'`)
   }
 
   #interrupt (reason: Error): void {
@@ -230,7 +251,8 @@ class AttemptRun<S, P> {
 
   async #applyStep (state: S | null): Promise<void> {
     this.#stage = 'apply'
-    const { apply, applyTimeoutMs } = this.#deps.options
+    const { applyTimeoutMs } = this.#deps.options
+    const apply = this.#apply as Apply<S, P>
     const started = Date.now()
     try {
       await withTimeout('apply', applyTimeoutMs, this.#controller, () => {
@@ -362,11 +384,14 @@ class AttemptRun<S, P> {
   }
 }
 
-/** The user's `hydrate`, or the event's payload when there is none. */
+/** The event's `hydrate` (its handler's, or the option), or its payload when it has none. */
 export function hydrateStep<S, P> (options: ResolvedWorkerOptions<S, P>): HydrateStep<S, P> {
-  const { hydrate } = options
-  if (hydrate === undefined) return async (event) => ({ state: event.payload as unknown as S, fetchedAfter: undefined })
-  return async (event, ctx, _objectKey, claimedAt) => ({ state: await hydrate(event, ctx), fetchedAfter: claimedAt })
+  const { router } = options
+  return async (event, ctx, _objectKey, claimedAt) => {
+    const { hydrate } = router.route(event)
+    if (hydrate === undefined) return { state: event.payload as unknown as S, fetchedAfter: undefined }
+    return { state: await hydrate(event, ctx), fetchedAfter: claimedAt }
+  }
 }
 
 /** Job data the worker cannot read: dead-lettered at once (stage `decode`), since no retry can help. */

@@ -16,8 +16,12 @@ const OUTCOME_COUNTER: Partial<Record<AttemptOutcome, keyof WorkerStats>> = {
   stale: 'stale',
   unchanged: 'unchanged',
   'rate-limited': 'rateLimited',
-  'object-busy': 'objectBusy'
+  'object-busy': 'objectBusy',
+  unhandled: 'unhandled'
 }
+
+// The (source, type) pairs already warned about, at most this many: types come from verified events, but a source may have many.
+const MAX_UNHANDLED_WARNINGS = 1000
 
 /**
  * The one place counts, durations and outcomes pass through: it logs them,
@@ -41,13 +45,15 @@ export class Reporter {
     hydrateCalls: 0,
     coalesced: 0,
     cacheHits: 0,
-    hydrationPauses: 0
+    hydrationPauses: 0,
+    unhandled: 0
   }
 
   /** Set once the worker's metrics are open (the `metrics` option). */
   metrics: WorkerMetrics | undefined
   readonly #log: Logger
   readonly #emitter: EventEmitter<WebhookWorkerEvents>
+  readonly #warnedUnhandled = new Set<string>()
 
   constructor (log: Logger, emitter: EventEmitter<WebhookWorkerEvents>) {
     this.#log = log
@@ -102,6 +108,14 @@ export class Reporter {
     else if (info.decision === 'stale') this.#log.info(line, 'stale state skipped: older than the last applied version of its object')
     else this.#log.debug(line, 'state skipped: same version as the last applied one')
     this.#emitter.emit('stale', info)
+  }
+
+  /** An event skipped for want of a handler (counted by its attempt's outcome): warned once per source and type. */
+  unhandled (source: string, type: string): void {
+    const key = JSON.stringify([source, type])
+    if (this.#warnedUnhandled.has(key) || this.#warnedUnhandled.size >= MAX_UNHANDLED_WARNINGS) return
+    this.#warnedUnhandled.add(key)
+    this.#log.warn({ source, type }, 'no handler for this event type: its events are skipped (logged once per source and type)')
   }
 
   hydrateCalled (): void {

@@ -28,6 +28,8 @@ export type AttemptOutcome =
   | 'retry'
   /** A forced `close` aborted the attempt: the job went back to wait, without spending an attempt. */
   | 'closed'
+  /** No handler (nor fallback, nor top-level `apply`) matches the event, and `unhandled` is `'skip'`: not applied, the job completes. */
+  | 'unhandled'
   | 'dead-lettered'
 
 /** One line per attempt: what the `attempt` event carries and the debug log says. */
@@ -45,7 +47,7 @@ export interface AttemptReport {
   /** The whole attempt, claim to commit. */
   durationMs: number
   outcome: AttemptOutcome
-  /** Where it failed, for `retry`, `claim-lost`, `rate-limited`, `object-busy`, `closed` and `dead-lettered`. */
+  /** Where it failed, for `retry`, `claim-lost`, `rate-limited`, `object-busy`, `closed` and `dead-lettered` (`unhandled` for `unhandled`). */
   stage?: DeadLetterStage
   error?: DeadLetterError
   retryInMs?: number
@@ -104,6 +106,8 @@ export interface WorkerStats {
   cacheHits: number
   /** Pauses of the queue's hydration set by a rate-limit answer seen here. */
   hydrationPauses: number
+  /** Events skipped because no handler matched them (`unhandled: 'skip'`). */
+  unhandled: number
 }
 
 /** The events of a worker handle. */

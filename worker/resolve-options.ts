@@ -3,7 +3,8 @@
  * ones key by key) and checks every value, so the worker reads a complete,
  * valid set. The options themselves, and what each means, are in `options.ts`.
  */
-import { pino, type Logger } from 'pino'
+import type { Logger } from 'pino'
+import { DEFAULT_LOGGER, loggerOption } from '../core/logger.js'
 import { connectionProblem, type RedisConnection } from '../core/connection.js'
 import { WebhookErrors } from '../core/errors.js'
 import { optionValidator, pick, type OptionValidator } from '../core/option-validator.js'
@@ -13,15 +14,20 @@ import {
   checkBoolean, checkFunction, checkInteger, checkOneOf, checkRedisName, expected, unknownKeys
 } from '../core/validate.js'
 import type {
-  Apply, DeadLetterOptions, DedupeOptions, Hydrate, ObjectKeyOf, RateLimitOptions, RetryOptions, VersionOf, WebhookWorkerOptions,
-  WorkerPersistenceCheck
+  Apply, DeadLetterOptions, DedupeOptions, Hydrate, ObjectKeyOf, RateLimitOptions, RetryOptions, UnhandledPolicy, VersionOf,
+  WebhookWorkerOptions, WorkerPersistenceCheck
 } from './options.js'
+import { resolveHandlers } from './resolve-handlers.js'
+import { Router } from './router.js'
 
 /** The options after defaults and validation. */
 export interface ResolvedWorkerOptions<S = unknown, P = unknown> {
   connection: RedisConnection
-  apply: Apply<S, P>
+  apply: Apply<S, P> | undefined
   hydrate: Hydrate<S, P> | undefined
+  /** Picks each event's `hydrate` and `apply`, from `handlers` and the two options above. */
+  router: Router<S, P>
+  unhandled: UnhandledPolicy
   queueName: string
   prefix: string
   concurrency: number
@@ -61,7 +67,8 @@ export const WORKER_DEFAULTS = {
   maxStalledCount: 2,
   deadLetters: { alertThreshold: 10, includeStack: false },
   persistenceCheck: 'warn' as WorkerPersistenceCheck,
-  logger: pino({ level: 'silent' }),
+  unhandled: 'skip' as UnhandledPolicy,
+  logger: DEFAULT_LOGGER,
   skipEqualVersion: false,
   hydrateCacheMs: 0,
   clockSkewMs: 1000,
@@ -70,7 +77,7 @@ export const WORKER_DEFAULTS = {
 } as const
 
 const KNOWN = [
-  'connection', 'apply', 'hydrate', 'queueName', 'prefix', 'concurrency', 'hydrateTimeoutMs', 'applyTimeoutMs',
+  'connection', 'apply', 'hydrate', 'handlers', 'unhandled', 'queueName', 'prefix', 'concurrency', 'hydrateTimeoutMs', 'applyTimeoutMs',
   'applyGraceMs', 'retry', 'dedupe', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'deadLetters', 'persistenceCheck', 'logger',
   'rateLimit', 'objectKey', 'version', 'skipEqualVersion', 'hydrateCacheMs', 'clockSkewMs', 'metrics', 'queueMetrics'
 ] as const
@@ -86,7 +93,8 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
   invalid.failIf(unknownOption('', o, KNOWN))
   const connection = connectionProblem(o.connection)
   if (connection !== undefined) invalid.fail(`Expected \`connection\` to be ${connection}`)
-  invalid.failIf(checkFunction('apply', o.apply))
+  const handlers = o.handlers === undefined ? undefined : resolveHandlers(o.handlers, invalid)
+  if (handlers === undefined || o.apply !== undefined) invalid.failIf(checkFunction('apply', o.apply))
   if (o.hydrate !== undefined) invalid.failIf(checkFunction('hydrate', o.hydrate))
 
   const retry = nested('retry', o.retry, WORKER_DEFAULTS.retry)
@@ -94,8 +102,10 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
   const deadLetters = nested('deadLetters', o.deadLetters, WORKER_DEFAULTS.deadLetters)
   const resolved: ResolvedWorkerOptions<S, P> = {
     connection: o.connection as RedisConnection,
-    apply: o.apply as Apply<S, P>,
+    apply: o.apply as Apply<S, P> | undefined,
     hydrate: o.hydrate as Hydrate<S, P> | undefined,
+    router: new Router(handlers, { hydrate: o.hydrate as Hydrate<S, P> | undefined, apply: o.apply as Apply<S, P> | undefined }),
+    unhandled: pick(o.unhandled, WORKER_DEFAULTS.unhandled),
     queueName: pick(o.queueName, WORKER_DEFAULTS.queueName),
     prefix: pick(o.prefix, WORKER_DEFAULTS.prefix),
     concurrency: pick(o.concurrency, WORKER_DEFAULTS.concurrency),
@@ -109,7 +119,7 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
     maxStalledCount: pick(o.maxStalledCount, WORKER_DEFAULTS.maxStalledCount),
     deadLetters: deadLetters as Required<DeadLetterOptions>,
     persistenceCheck: pick(o.persistenceCheck, WORKER_DEFAULTS.persistenceCheck),
-    logger: pick(o.logger, WORKER_DEFAULTS.logger),
+    logger: loggerOption(o.logger) as Logger,
     rateLimit: rateLimitOption(o.rateLimit),
     objectKey: o.objectKey as ObjectKeyOf<P> | undefined,
     version: o.version as VersionOf<S> | undefined,
@@ -136,9 +146,10 @@ export function validateWorkerOptions<S, P> (options: WebhookWorkerOptions<S, P>
   invalid.failIf(checkInteger('deadLetters.alertThreshold', deadLetters.alertThreshold, 1))
   invalid.failIf(checkBoolean('deadLetters.includeStack', deadLetters.includeStack))
   invalid.failIf(checkOneOf('persistenceCheck', resolved.persistenceCheck, ['warn', 'refuse', 'off']))
+  invalid.failIf(checkOneOf('unhandled', resolved.unhandled, ['skip', 'dead-letter']))
   const logger = resolved.logger as unknown as Record<string, unknown>
   if (typeof logger !== 'object' || logger === null || typeof logger.child !== 'function' || typeof logger.debug !== 'function') {
-    invalid.fail(expected('logger', 'a pino logger', resolved.logger))
+    invalid.fail(expected('logger', 'a pino logger or `false`', resolved.logger))
   }
   checkSharing(resolved)
   invalid.failIf(metricsProblem(resolved.metrics))

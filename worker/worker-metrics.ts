@@ -25,7 +25,7 @@ export interface WorkerMetricsOptions {
 
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 // Attempts that end the event without applying it, by the result label they count under.
-const FINISHED: Partial<Record<AttemptOutcome, string>> = { applied: 'applied', duplicate: 'duplicate', replay: 'replay', stale: 'stale', unchanged: 'unchanged' }
+const FINISHED: Partial<Record<AttemptOutcome, string>> = { applied: 'applied', duplicate: 'duplicate', replay: 'replay', stale: 'stale', unchanged: 'unchanged', unhandled: 'unhandled' }
 // Attempts that end without a result for the event: it waits, or another worker has it.
 const POSTPONED: Partial<Record<AttemptOutcome, string>> = { busy: 'busy', 'object-busy': 'object_busy', 'rate-limited': 'rate_limited', 'claim-lost': 'claim_lost', closed: 'closed' }
 
@@ -55,6 +55,7 @@ export async function openWorkerMetrics (o: WorkerMetricsOptions, client: RedisC
       const postponed = POSTPONED[report.outcome]
       if (postponed !== undefined) w.postponed.inc({ queue, source, reason: postponed })
       if (report.outcome === 'retry') w.retries.inc({ queue, source, stage: report.stage ?? 'internal' })
+      if (report.outcome === 'unhandled') w.unhandled.inc({ queue, source, type: report.type ?? '' })
     },
     deadLetter (letter) {
       const source = (letter.event as { source?: unknown } | null)?.source
@@ -76,15 +77,17 @@ function workerMetrics (m: Metrics): {
   deadLettered: ReturnType<typeof counter<'queue' | 'source' | 'stage'>>
   postponed: ReturnType<typeof counter<'queue' | 'source' | 'reason'>>
   saved: ReturnType<typeof counter<'queue' | 'reason'>>
+  unhandled: ReturnType<typeof counter<'queue' | 'source' | 'type'>>
   hydrate: ReturnType<typeof histogram<'queue' | 'source'>>
   apply: ReturnType<typeof histogram<'queue' | 'source'>>
 } {
   const p = METRIC_PREFIX
   return {
-    events: counter(m, `${p}worker_events_total`, 'Events finished: applied, or skipped as a duplicate, a replay, stale or unchanged.', ['queue', 'source', 'result']),
+    events: counter(m, `${p}worker_events_total`, 'Events finished: applied, or skipped as a duplicate, a replay, stale, unchanged or unhandled.', ['queue', 'source', 'result']),
     retries: counter(m, `${p}worker_retries_total`, 'Failed attempts that will be retried, by stage.', ['queue', 'source', 'stage']),
     deadLettered: counter(m, `${p}worker_dead_lettered_total`, 'Events dead-lettered, by stage.', ['queue', 'source', 'stage']),
     postponed: counter(m, `${p}worker_postponed_total`, 'Attempts that ended without a result: busy (another worker has the event), object_busy, rate_limited, claim_lost, closed.', ['queue', 'source', 'reason']),
+    unhandled: counter(m, `${p}worker_unhandled_total`, 'Events skipped because no handler matched them, by source and type.', ['queue', 'source', 'type']),
     saved: counter(m, `${p}worker_hydrate_calls_saved_total`, 'Hydrate calls not made: coalesced with one in flight, or served by the cache.', ['queue', 'reason']),
     hydrate: histogram(m, `${p}worker_hydrate_seconds`, 'Time in hydrate.', ['queue', 'source'], SECONDS_BUCKETS),
     apply: histogram(m, `${p}worker_apply_seconds`, 'Time in apply.', ['queue', 'source'], SECONDS_BUCKETS)

@@ -8,7 +8,7 @@ import { DecodingWorker } from '../core/decode.js'
 import { deadLettersApi, type DeadLetters } from '../dead-letters/dead-letters.js'
 import { WebhookErrors } from '../core/errors.js'
 import { LockRegistry, REGISTRY_SCRIPTS } from './lock-registry.js'
-import type { WebhookWorkerOptions } from './options.js'
+import type { WebhookWorkerOptions, WorkerOptionsFor } from './options.js'
 import { validateWorkerOptions, type ResolvedWorkerOptions } from './resolve-options.js'
 import { createHydration } from './hydration.js'
 import { HydrationGate, hydrationKeys, HYDRATION_SCRIPTS } from './hydration-gate.js'
@@ -215,7 +215,16 @@ const ABORTED_SETTLE_MS = 1000
  * starts it once the lock settings are registered. Throws
  * `WEBHOOK_INVALID_OPTION` at once for bad options; a refusal to start
  * comes through `waitUntilReady()` (or an `error` event).
+ *
+ * `createWebhookWorker<S, P>()`: `S` is the state type, `P` the payload type.
+ * `createWebhookWorker<Events, S>()`, with `Events` a catalog of typed events
+ * such as `{ stripe: ByType<Stripe.Event>, github: ByName<WebhookEventMap> }`:
+ * `handlers` is checked against it and each handler's payload narrowed, and
+ * `S` is the state type.
  */
-export function createWebhookWorker<S = unknown, P = unknown> (options: WebhookWorkerOptions<S, P>): WebhookWorkerHandle {
+export function createWebhookWorker<S = unknown, P = unknown> (options: WorkerOptionsFor<S, P>): WebhookWorkerHandle
+/** The same, for a state type that is itself a type parameter (a function wrapping `createWebhookWorker<S>()`). */
+export function createWebhookWorker<S = unknown, P = unknown> (options: WebhookWorkerOptions<S, P>): WebhookWorkerHandle
+export function createWebhookWorker (options: WebhookWorkerOptions<any, any, any>): WebhookWorkerHandle {
   return new WebhookWorkerHandle(validateWorkerOptions(options))
 }

@@ -2,6 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { providers } from '../../providers/index.js'
 import { webhookPlugin } from '../../plugin/plugin.js'
+import { webhookOptions } from '../../plugin/typed-options.js'
 import { createBacklogGuard } from '../../plugin/backlog.js'
 import { JOB_NAME } from '../../core/event.js'
 import { safeJobId } from '../../core/job-id.js'
@@ -182,6 +183,17 @@ t.test('acceptTypes as a list: other verified types get 202, are counted and log
 
   const forged = await app.inject({ method: 'POST', url: '/v1/events', payload: '{"event_id":"x"}', headers: { 'content-type': 'application/json', 'x-event-type': 'customer.created' } })
   t.equal(forged.statusCode, 401, 'filtering happens after verification')
+})
+
+t.test('acceptTypes through webhookOptions<Events>(): the options as they are; a list is logged once at registration', async (t) => {
+  const options = { provider, source: 'typed', acceptTypes: ['invoice.paid', 'invoice.voided'] as const }
+  const typed = webhookOptions<'invoice.paid' | 'invoice.voided' | 'customer.created'>({ ...options, connection: redisUrl() })
+  t.same(typed, { ...options, connection: redisUrl() })
+  const { app, lines } = await buildApp(t, typed)
+  t.match(lines.filter((l) => l.msg === 'webhook intake: only these event types are enqueued'), [{ level: 30, acceptTypes: ['invoice.paid', 'invoice.voided'], webhookSource: 'typed' }])
+  const paid = await app.inject({ method: 'POST', url: '/v1/events', ...signed(provider, { event_id: 'wo-1' }, { type: 'invoice.paid' }) })
+  t.equal(paid.statusCode, 202)
+  t.equal(app.webhooks.get('typed:/v1/events')?.stats.accepted, 1)
 })
 
 t.test('acceptTypes as a predicate sees the type and the event; a predicate that throws gives 503', async (t) => {

@@ -23,7 +23,7 @@ t.test('defaults: the documented values', async (t) => {
     persistenceCheck: 'warn'
   })
   t.equal(o.hydrate, undefined)
-  t.equal(o.logger.level, 'silent')
+  t.equal(o.logger.level, 'warn', 'warnings and errors are written by default')
   t.equal(o.logger, WORKER_DEFAULTS.logger)
 })
 
