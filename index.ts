@@ -15,6 +15,9 @@ export type {
   PresetFactory, HmacOptions, HmacProvider, HmacSignOptions, StandardWebhooksOptions, StandardWebhooksProvider, StandardWebhooksSignOptions,
   StripeOptions, GitHubOptions, GitHubProvider, GitHubSignOptions, ShopifyOptions, ShopifyProvider, ShopifySignOptions, SlackOptions
 } from './plugin/index.js'
+export type {
+  PublicUrlOption, RequestTarget, ChallengeRequest, ChallengeResponse, TwilioOptions, TwilioProvider, TwilioSignOptions
+} from './plugin/index.js'
 export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller, createWebhookWorker, createDeadLetters } from './worker/index.js'
 export type { WebhookEvent, PersistenceReport, RedisConnection, RedisClient } from './worker/index.js'
 export type {

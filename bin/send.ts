@@ -15,7 +15,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   slack: providers.slack as never,
   'standard-webhooks': providers.standardWebhooks as never,
   svix: providers.standardWebhooks as never,
-  hmac: providers.hmac as never
+  hmac: providers.hmac as never,
+  twilio: providers.twilio as never
 }
 
 const USAGE = `Usage: fastify-hybrid-webhooks send --provider <name> --url <url> [--file <path>] [options]
@@ -110,12 +111,15 @@ async function prepare (args: Args, io: CliIo): Promise<Prepared> {
   const body = stdinUse === 'payload' ? (stdin as Buffer) : await readPayload(args.file as string)
   if (body.length === 0) throw new UsageError(`the payload is empty (${stdinUse === 'payload' ? 'stdin' : args.file})`)
   const provider = preset({ ...parseProviderOptions(args.option), secret })
-  const signOptions: SignOptions & { event?: string, topic?: string, type?: string } = {}
+  // Schemes that sign the URL (Twilio, Square, HubSpot) sign the one posted to.
+  const signOptions: SignOptions & { event?: string, topic?: string, type?: string, url?: string } = { url: url.href }
   if (args['content-type'] !== undefined) signOptions.contentType = args['content-type']
   if (args.id !== undefined) signOptions.id = args.id
   if (args.event !== undefined) Object.assign(signOptions, { event: args.event, topic: args.event, type: args.event })
   const headers = { ...provider.sign(body, signOptions), ...parseHeaders(args.header) }
-  return { url, headers, body, timeoutMs }
+  // Twilio moves a JSON body's hash into the URL it signs.
+  const requestUrl = (provider as { requestUrl?: (url: string, body: Buffer, options: SignOptions) => string }).requestUrl
+  return { url: requestUrl === undefined ? url : new URL(requestUrl(url.href, body, signOptions)), headers, body, timeoutMs }
 }
 
 function parseUrl (value: string | undefined): URL {

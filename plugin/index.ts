@@ -19,6 +19,9 @@ export type {
   StripeOptions, GitHubOptions, GitHubProvider, GitHubSignOptions, ShopifyOptions, ShopifyProvider, ShopifySignOptions, SlackOptions
 } from '../providers/index.js'
 export type {
+  PublicUrlOption, RequestTarget, ChallengeRequest, ChallengeResponse, TwilioOptions, TwilioProvider, TwilioSignOptions
+} from '../providers/index.js'
+export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,
   InlineResponse, DeliveryFacts, SignOptions

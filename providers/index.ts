@@ -14,6 +14,7 @@ import { stripe, STRIPE_DELIVERY } from './stripe.js'
 import { github, GITHUB_DELIVERY } from './github.js'
 import { shopify, SHOPIFY_DELIVERY } from './shopify.js'
 import { slack, SLACK_DELIVERY } from './slack.js'
+import { twilio, TWILIO_DELIVERY } from './twilio.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -39,7 +40,9 @@ export const providers = Object.freeze({
   /** Shopify (`X-Shopify-Hmac-Sha256` or `Shopify-Hmac-Sha256`). Retries for 4 h: dedupe 24 h. */
   shopify: preset(shopify, SHOPIFY_DELIVERY),
   /** Slack (`X-Slack-Signature`), Events API, slash commands and interactivity. Retries 3 times: dedupe 1 h. */
-  slack: preset(slack, SLACK_DELIVERY)
+  slack: preset(slack, SLACK_DELIVERY),
+  /** Twilio (`X-Twilio-Signature`), form bodies or JSON with `bodySHA256`; signs the public URL (`publicUrl`). No signed time: dedupe 24 h. */
+  twilio: preset(twilio, TWILIO_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -48,8 +51,10 @@ export type { StripeOptions } from './stripe.js'
 export type { GitHubOptions, GitHubProvider, GitHubSignOptions } from './github.js'
 export type { ShopifyOptions, ShopifyProvider, ShopifySignOptions } from './shopify.js'
 export type { SlackOptions } from './slack.js'
+export type { TwilioOptions, TwilioProvider, TwilioSignOptions } from './twilio.js'
+export type { PublicUrlOption } from './public-url.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,
-  InlineResponse, DeliveryFacts, SignOptions
+  InlineResponse, DeliveryFacts, SignOptions, RequestTarget, ChallengeRequest, ChallengeResponse
 } from './provider.js'

@@ -10,7 +10,7 @@ import { providers } from '../../providers/index.js'
 const SW_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
 const BODY = '{"id":"evt_1","event_id":"e1","type":"x"}'
 
-interface Case { name: string, provider: Provider, signature: string, timestamp?: string }
+interface Case { name: string, provider: Provider, signature: string, timestamp?: string, sign?: (body: string) => IncomingHeaders }
 const cases: Case[] = [
   { name: 'stripe', provider: providers.stripe({ secret: 's3cret' }), signature: 'stripe-signature' },
   { name: 'github', provider: providers.github({ secret: 's3cret' }), signature: 'x-hub-signature-256' },
@@ -18,18 +18,28 @@ const cases: Case[] = [
   { name: 'slack', provider: providers.slack({ secret: 's3cret' }), signature: 'x-slack-signature', timestamp: 'x-slack-request-timestamp' },
   { name: 'standardWebhooks', provider: providers.standardWebhooks({ secret: SW_SECRET }), signature: 'webhook-signature', timestamp: 'webhook-timestamp' },
   { name: 'hmac', provider: providers.hmac({ secret: 's3cret' }), signature: 'x-provider-signature' },
-  { name: 'hmac with a timestamp', provider: providers.hmac({ secret: 's3cret', timestampHeader: 'x-ts' }), signature: 'x-provider-signature', timestamp: 'x-ts' }
+  { name: 'hmac with a timestamp', provider: providers.hmac({ secret: 's3cret', timestampHeader: 'x-ts' }), signature: 'x-provider-signature', timestamp: 'x-ts' },
+  ...catalogue()
 ]
 
-for (const { name, provider, signature, timestamp } of cases) {
+// The catalogue presets; those that sign the URL sign the one their sender would call.
+function catalogue (): Case[] {
+  const twilio = providers.twilio({ secret: 's3cret', publicUrl: 'https://example.com' })
+  return [
+    { name: 'twilio', provider: twilio, signature: 'x-twilio-signature', sign: (body) => twilio.sign(body, { url: 'https://example.com/v1/events' }) }
+  ]
+}
+
+for (const { name, provider, signature, timestamp, sign: signWith } of cases) {
   t.test(`${name}: checkHeaders refuses bad headers before any body, and passes well-formed ones`, async (t) => {
     const check = provider.checkHeaders
     t.type(check, 'function', 'the preset implements the pre-check')
     if (check === undefined) return
     const now = Date.now()
-    const good: IncomingHeaders = provider.sign(BODY)
+    const sign = signWith ?? ((body: string) => provider.sign(body))
+    const good: IncomingHeaders = sign(BODY)
     t.equal(check(good, now), undefined, 'signed headers pass')
-    const other: IncomingHeaders = provider.sign('{"another":"body"}')
+    const other: IncomingHeaders = sign('{"another":"body"}')
     t.equal(check(other, now), undefined, 'well-formed headers signed over another body pass (verify refuses them)')
     t.match(check(without(good, signature), now), { ok: false, reason: 'missing_header' }, 'no signature')
     t.match(check({ ...good, [signature]: [String(good[signature]), String(good[signature])] }, now), { ok: false, reason: 'duplicate_header' }, 'two signatures')
@@ -40,7 +50,7 @@ for (const { name, provider, signature, timestamp } of cases) {
       t.match(check(good, now + 3_600_000), { ok: false, reason: 'timestamp_too_old' }, 'a stale timestamp')
     }
     for (const headers of [without(good, signature), { ...good, [signature]: 'not a signature' }]) {
-      t.same(check(headers, now), provider.verify({ headers, rawBody: Buffer.from(BODY) }, ['s3cret'], now), 'the same failure as verify')
+      t.same(check(headers, now), provider.verify({ headers, rawBody: Buffer.from(BODY), target: { method: 'POST', url: '/v1/events' } }, ['s3cret'], now), 'the same failure as verify')
     }
   })
 }

@@ -1,0 +1,90 @@
+import t from 'tap'
+import type { Job } from 'bullmq'
+import type { WebhookEvent } from '../../core/event.js'
+import { providers } from '../../providers/index.js'
+import type { Provider } from '../../providers/provider.js'
+import { buildApp } from '../helpers/webhook.js'
+
+// Every catalogue preset through the real route: a delivery signed as its
+// sender signs is accepted; each hostile variant (no signature, the signature
+// twice, another secret, a tampered body, a stale timestamp) gets the one 401
+// body, with its reason logged, and makes no job.
+
+type Sign = (body: string, options?: { secret?: string, timestampSec?: number }) => Record<string, string>
+
+interface RouteCase {
+  provider: Provider
+  /** Signs as the sender would, for the URL posted to. */
+  sign: Sign
+  /** The signature header. */
+  signature: string
+  /** A secret the preset accepts for `sign` but that is not the configured one. */
+  otherSecret: string
+  body: string
+  /** The path and query posted to. @defaultValue `'/v1/events'` */
+  url?: (body: string) => string
+  /** Whether a signed timestamp is checked against the window. */
+  timestamped?: boolean
+  /** The answer to the valid delivery. @defaultValue 202 */
+  status?: number
+}
+
+const ORIGIN = 'https://hooks.example.com'
+const now = (): number => Math.floor(Date.now() / 1000)
+
+function cases (): RouteCase[] {
+  const twilio = providers.twilio({ secret: 'tw-token', publicUrl: ORIGIN })
+  return [
+    {
+      provider: twilio,
+      sign: (body, o = {}) => twilio.sign(body, { ...o, url: `${ORIGIN}/v1/events` }),
+      signature: 'x-twilio-signature',
+      otherSecret: 'other-token',
+      body: 'MessageSid=SM1&Body=hello'
+    }
+  ]
+}
+
+const UNAUTHORIZED = { statusCode: 401, code: 'FST_WEBHOOK_UNAUTHORIZED', error: 'Unauthorized', message: 'Webhook verification failed' }
+
+for (const c of cases()) {
+  t.test(`${c.provider.name}: accepted as its sender signs it; every hostile variant is one 401 and no job`, async (t) => {
+    const { app, webhookLines, queueName } = await buildApp(t, { provider: c.provider })
+    const url = c.url ?? (() => '/v1/events')
+    const post = async (payload: string, headers: Record<string, string | string[]>): Promise<{ statusCode: number, body: string, json: () => unknown }> =>
+      await app.inject({ method: 'POST', url: url(payload), payload, headers })
+    const good = c.sign(c.body)
+    const res = await post(c.body, good)
+    t.equal(res.statusCode, c.status ?? 202, `the valid delivery (${res.body})`)
+
+    const variants: Array<[string, string, Record<string, string | string[]>, string]> = [
+      ['no signature', c.body, without(good, c.signature), 'missing_header'],
+      ['the signature twice', c.body, { ...good, [c.signature]: [good[c.signature], good[c.signature]] }, 'duplicate_header'],
+      ['another secret', c.body, c.sign(c.body, { secret: c.otherSecret }), 'no_match'],
+      ['a tampered body', tamper(c.body), good, 'no_match']
+    ]
+    if (c.timestamped === true) variants.push(['an hour old', c.body, c.sign(c.body, { timestampSec: now() - 3600 }), 'timestamp_too_old'])
+    for (const [name, payload, headers, reason] of variants) {
+      const r = await post(payload, headers)
+      t.equal(r.statusCode, 401, name)
+      t.same(r.json(), UNAUTHORIZED, `${name}: the one 401 body`)
+      t.match(webhookLines().at(-1), { outcome: 'rejected', reason }, `${name}: logged as ${reason}`)
+    }
+    const queue = app.webhooks.get(`${c.provider.name}:/v1/events`)?.queue
+    t.ok(queue, queueName)
+    const jobs: Array<Job<WebhookEvent>> = await queue!.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed'])
+    t.equal(jobs.length, (c.status ?? 202) === 202 ? 1 : 0, 'only the valid delivery is a job')
+  })
+}
+
+function without (headers: Record<string, string>, name: string): Record<string, string> {
+  const copy = { ...headers }
+  delete copy[name]
+  return copy
+}
+
+// One byte changed where it still parses: the signature alone must refuse it.
+function tamper (body: string): string {
+  const i = body.search(/[a-z]/)
+  return body.slice(0, i) + (body[i] === 'x' ? 'y' : 'x') + body.slice(i + 1)
+}
