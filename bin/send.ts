@@ -16,7 +16,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   'standard-webhooks': providers.standardWebhooks as never,
   svix: providers.standardWebhooks as never,
   hmac: providers.hmac as never,
-  twilio: providers.twilio as never
+  twilio: providers.twilio as never,
+  square: providers.square as never
 }
 
 const USAGE = `Usage: fastify-hybrid-webhooks send --provider <name> --url <url> [--file <path>] [options]

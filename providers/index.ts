@@ -15,6 +15,7 @@ import { github, GITHUB_DELIVERY } from './github.js'
 import { shopify, SHOPIFY_DELIVERY } from './shopify.js'
 import { slack, SLACK_DELIVERY } from './slack.js'
 import { twilio, TWILIO_DELIVERY } from './twilio.js'
+import { square, SQUARE_DELIVERY } from './square.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -42,7 +43,9 @@ export const providers = Object.freeze({
   /** Slack (`X-Slack-Signature`), Events API, slash commands and interactivity. Retries 3 times: dedupe 1 h. */
   slack: preset(slack, SLACK_DELIVERY),
   /** Twilio (`X-Twilio-Signature`), form bodies or JSON with `bodySHA256`; signs the public URL (`publicUrl`). No signed time: dedupe 24 h. */
-  twilio: preset(twilio, TWILIO_DELIVERY)
+  twilio: preset(twilio, TWILIO_DELIVERY),
+  /** Square (`X-Square-HmacSha256-Signature`) over the notification URL and body (`notificationUrl`). Retries for 72 h: dedupe 4 days on `event_id`. */
+  square: preset(square, SQUARE_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -53,6 +56,7 @@ export type { ShopifyOptions, ShopifyProvider, ShopifySignOptions } from './shop
 export type { SlackOptions } from './slack.js'
 export type { TwilioOptions, TwilioProvider, TwilioSignOptions } from './twilio.js'
 export type { PublicUrlOption } from './public-url.js'
+export type { SquareOptions, SquareProvider, SquareSignOptions } from './square.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,

@@ -88,3 +88,17 @@ export function portVariants (url: string): string[] {
   const withPort = port === undefined ? `${scheme}${user}${host}${scheme.toLowerCase() === 'https://' ? ':443' : ':80'}${rest}` : url
   return without === withPort ? [url] : [without, withPort]
 }
+
+/**
+ * For `sign()`: the URL `verify` would check for a request posted to `url`,
+ * as if a trusted proxy forwarded its origin. `undefined` when no URL can be
+ * derived (no `url` given and no exact string option).
+ */
+export function signedUrlOf (option: PublicUrlOption | undefined, url: string | undefined, mode: PublicUrlMode): string | undefined {
+  if (typeof option === 'string' && mode === 'exact') return option
+  if (url === undefined) return undefined
+  const m = /^(https?:\/\/[^/?#]+)([^#]*)/i.exec(url)
+  if (m === null) throw new TypeError(`Expected an absolute http(s) URL to sign, got '${url}'`)
+  const resolved = publicUrlOf(option, { method: 'POST', url: m[2] === '' ? '/' : m[2], origin: m[1] }, mode)
+  return resolved.ok ? resolved.url : undefined
+}

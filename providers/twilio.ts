@@ -12,7 +12,7 @@ import type {
   BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput, VerifyResult
 } from './provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret } from './checks.js'
-import { checkPublicUrl, portVariants, publicUrlOf, type PublicUrlOption } from './public-url.js'
+import { checkPublicUrl, portVariants, publicUrlOf, signedUrlOf, type PublicUrlOption } from './public-url.js'
 import {
   contentTypeFor, decodeBase64, decodeHex, digestsEqual, fail, failureOf, hmacDigest, keyCache, matchingSecret, optionalHeader, replayKey, signingSecret,
   singleHeader, typeFromValue, utf8Key
@@ -38,7 +38,11 @@ export interface TwilioOptions {
 
 /** Extra `sign()` options: the URL Twilio would call, and the algorithm. */
 export interface TwilioSignOptions extends SignOptions {
-  /** The full URL the request is sent to (for a JSON body, without `bodySHA256`: it is added). Required. */
+  /**
+   * The full URL the request is posted to (for a JSON body, without
+   * `bodySHA256`: it is added). What is signed is the URL `verify` derives
+   * from it: with a string `publicUrl`, that origin and this path. Required.
+   */
   url?: string
   /** `HMAC_SHA256` also sends `X-Twilio-Webhooks-Signature-Settings`. @defaultValue `'HMAC_SHA1'` */
   algorithm?: 'HMAC_SHA1' | 'HMAC_SHA256'
@@ -159,7 +163,8 @@ export function twilio (options: TwilioOptions): TwilioProvider {
     if (signOptions.url === undefined) throw new TypeError('providers.twilio: sign() needs { url }, the full URL Twilio would call')
     const name = signOptions.algorithm ?? 'HMAC_SHA1'
     const contentType = contentTypeFor(signOptions.contentType, 'form')
-    const url = requestUrl(signOptions.url, body, signOptions)
+    const url = signedUrlOf(publicUrl, requestUrl(signOptions.url, body, signOptions), 'base')
+    if (url === undefined) throw new TypeError('providers.twilio: sign() cannot derive the signed URL: `publicUrl` refused it')
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
     const params = bodyHashOf(url) === undefined ? twilioSignedParams(bytes.toString('utf8')) : ''
     const headers: Record<string, string> = {

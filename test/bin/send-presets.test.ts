@@ -58,3 +58,12 @@ t.test('twilio: form and JSON bodies, signed over the URL posted to', async (t) 
   t.match(json.url, /^\/hooks\/twilio\?bodySHA256=[0-9a-f]{64}$/, 'a JSON body is posted to the URL with its hash')
   t.ok(verified(providers.twilio({ secret: 'tw-token', publicUrl: `http://${String(json.headers.host)}` }), json, 'tw-token', { method: 'POST', url: json.url }))
 })
+
+t.test('square: signed over the notification URL, the URL posted to unless the option names another', async (t) => {
+  const body = '{"event_id":"sq-1","type":"payment.updated"}'
+  const req = await sendOne(t, ['--provider', 'square', '--url', '{origin}/hooks/square'], { WEBHOOK_SECRET: 'sq-key' }, body)
+  t.match(req.headers, { 'content-type': 'application/json', 'x-square-hmacsha256-signature': /^[A-Za-z0-9+/]{43}=$/ })
+  t.ok(verified(providers.square({ secret: 'sq-key', notificationUrl: `http://${String(req.headers.host)}/hooks/square` }), req, 'sq-key'))
+  const named = await sendOne(t, ['--provider', 'square', '--url', '{origin}/internal', '--option', 'notificationUrl=https://hooks.example.com/square'], { WEBHOOK_SECRET: 'sq-key' }, body)
+  t.ok(verified(providers.square({ secret: 'sq-key', notificationUrl: 'https://hooks.example.com/square' }), named, 'sq-key'), '--url is where to send; the option is what Square signs')
+})

@@ -34,6 +34,7 @@ const now = (): number => Math.floor(Date.now() / 1000)
 
 function cases (): RouteCase[] {
   const twilio = providers.twilio({ secret: 'tw-token', publicUrl: ORIGIN })
+  const square = providers.square({ secret: 'sq-key', notificationUrl: `${ORIGIN}/v1/events` })
   return [
     {
       provider: twilio,
@@ -41,7 +42,8 @@ function cases (): RouteCase[] {
       signature: 'x-twilio-signature',
       otherSecret: 'other-token',
       body: 'MessageSid=SM1&Body=hello'
-    }
+    },
+    { provider: square, sign: (body, o) => square.sign(body, o), signature: 'x-square-hmacsha256-signature', otherSecret: 'other', body: '{"event_id":"sq-1","type":"payment.updated"}' }
   ]
 }
 

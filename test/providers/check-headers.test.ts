@@ -25,7 +25,9 @@ const cases: Case[] = [
 // The catalogue presets; those that sign the URL sign the one their sender would call.
 function catalogue (): Case[] {
   const twilio = providers.twilio({ secret: 's3cret', publicUrl: 'https://example.com' })
+  const square = providers.square({ secret: 's3cret', notificationUrl: 'https://example.com/v1/events' })
   return [
+    { name: 'square', provider: square, signature: 'x-square-hmacsha256-signature' },
     { name: 'twilio', provider: twilio, signature: 'x-twilio-signature', sign: (body) => twilio.sign(body, { url: 'https://example.com/v1/events' }) }
   ]
 }

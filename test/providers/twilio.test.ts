@@ -123,8 +123,9 @@ t.test('toEvent: the idempotency token or the replay key as id; the replay key i
 
 t.test('through the route: refused without a public URL, accepted behind a trusted proxy or with publicUrl', async (t) => {
   const payload = FORM
-  const headers = p.sign(payload, { url: 'https://hooks.example.com/v1/events' })
+  // A preset without publicUrl signs exactly the URL it is given.
   const bare = providers.twilio({ secret: TOKEN })
+  const headers = bare.sign(payload, { url: 'https://hooks.example.com/v1/events' })
   const untrusted = await buildApp(t, { provider: bare })
   const refused = await untrusted.app.inject({ method: 'POST', url: '/v1/events', payload, headers: { ...headers, host: 'hooks.example.com', 'x-forwarded-proto': 'https' } })
   t.equal(refused.statusCode, 401, 'Host alone is not trusted')
@@ -141,8 +142,8 @@ t.test('through the route: refused without a public URL, accepted behind a trust
   const job = await configured.app.webhooks.get('twilio:/v1/events')?.queue.getJob(`twilio.${headers['i-twilio-idempotency-token']}`)
   t.match(job?.data, { type: '', payload: { CallSid: 'CA1234567890ABCDE' }, replayKey: /^[0-9a-f]{64}$/ })
   const body = '{"a":1}'
-  const jsonUrl = p.requestUrl('https://hooks.example.com/v1/events', body, { contentType: 'json' })
-  const jsonRes = await configured.app.inject({ method: 'POST', url: jsonUrl.slice('https://hooks.example.com'.length), payload: body, headers: p.sign(body, { url: jsonUrl, contentType: 'json' }) })
+  const jsonUrl = bare.requestUrl('https://hooks.example.com/v1/events', body, { contentType: 'json' })
+  const jsonRes = await configured.app.inject({ method: 'POST', url: jsonUrl.slice('https://hooks.example.com'.length), payload: body, headers: bare.sign(body, { url: jsonUrl, contentType: 'json' }) })
   t.equal(jsonRes.statusCode, 202, 'a JSON body through bodySHA256')
 })
 
@@ -157,6 +158,10 @@ t.test('options and sign()', async (t) => {
   t.throws(() => providers.twilio({ secret: () => TOKEN }).sign(FORM, { url: URL_ }), /needs \{ secret \}/)
   t.equal(p.requestUrl(URL_, FORM), URL_, 'a form body goes to the URL itself')
   t.equal(p.requestUrl(`${URL_}#rc=2`, '{}', { contentType: 'json' }), `${URL_}&bodySHA256=${twilioSdk.getExpectedBodyHash('{}')}#rc=2`)
+  const other = 'https://localhost:3000/myapp.php?foo=1&bar=2'
+  t.equal(p.sign(FORM, { url: other })['x-twilio-signature'], p.sign(FORM, { url: URL_ })['x-twilio-signature'], 'with a string publicUrl, the origin posted to is not what is signed')
+  t.throws(() => p.sign(FORM, { url: 'mycompany.com/x' }), /absolute http\(s\) URL/)
+  t.throws(() => providers.twilio({ secret: TOKEN, publicUrl: () => 'nope' }).sign(FORM, { url: URL_ }), /cannot derive the signed URL/)
 })
 
 t.test('hostile input never throws', async (t) => {
