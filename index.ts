@@ -17,6 +17,7 @@ export type {
 } from './plugin/index.js'
 export type {
   PublicUrlOption, RequestTarget, ChallengeRequest, ChallengeResponse, TwilioOptions, TwilioProvider, TwilioSignOptions,
+  PaddleOptions,
   SquareOptions, SquareProvider, SquareSignOptions
 } from './plugin/index.js'
 export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller, createWebhookWorker, createDeadLetters } from './worker/index.js'

@@ -17,7 +17,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   svix: providers.standardWebhooks as never,
   hmac: providers.hmac as never,
   twilio: providers.twilio as never,
-  square: providers.square as never
+  square: providers.square as never,
+  paddle: providers.paddle as never
 }
 
 const USAGE = `Usage: fastify-hybrid-webhooks send --provider <name> --url <url> [--file <path>] [options]

@@ -16,6 +16,7 @@ import { shopify, SHOPIFY_DELIVERY } from './shopify.js'
 import { slack, SLACK_DELIVERY } from './slack.js'
 import { twilio, TWILIO_DELIVERY } from './twilio.js'
 import { square, SQUARE_DELIVERY } from './square.js'
+import { paddle, PADDLE_DELIVERY } from './paddle.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -45,7 +46,9 @@ export const providers = Object.freeze({
   /** Twilio (`X-Twilio-Signature`), form bodies or JSON with `bodySHA256`; signs the public URL (`publicUrl`). No signed time: dedupe 24 h. */
   twilio: preset(twilio, TWILIO_DELIVERY),
   /** Square (`X-Square-HmacSha256-Signature`) over the notification URL and body (`notificationUrl`). Retries for 72 h: dedupe 4 days on `event_id`. */
-  square: preset(square, SQUARE_DELIVERY)
+  square: preset(square, SQUARE_DELIVERY),
+  /** Paddle Billing (`Paddle-Signature` `ts=…;h1=…`), a 5 s window. Retries for 3 days: dedupe 4 days on `event_id`. */
+  paddle: preset(paddle, PADDLE_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -57,6 +60,7 @@ export type { SlackOptions } from './slack.js'
 export type { TwilioOptions, TwilioProvider, TwilioSignOptions } from './twilio.js'
 export type { PublicUrlOption } from './public-url.js'
 export type { SquareOptions, SquareProvider, SquareSignOptions } from './square.js'
+export type { PaddleOptions } from './paddle.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,

@@ -67,3 +67,9 @@ t.test('square: signed over the notification URL, the URL posted to unless the o
   const named = await sendOne(t, ['--provider', 'square', '--url', '{origin}/internal', '--option', 'notificationUrl=https://hooks.example.com/square'], { WEBHOOK_SECRET: 'sq-key' }, body)
   t.ok(verified(providers.square({ secret: 'sq-key', notificationUrl: 'https://hooks.example.com/square' }), named, 'sq-key'), '--url is where to send; the option is what Square signs')
 })
+
+t.test('paddle: Paddle-Signature over ts:body', async (t) => {
+  const req = await sendOne(t, ['--provider', 'paddle', '--url', '{origin}/hooks/paddle'], { WEBHOOK_SECRET: 'pdl_ntfset_k' }, '{"event_id":"evt_1","event_type":"transaction.paid"}')
+  t.match(req.headers, { 'paddle-signature': /^ts=\d+;h1=[0-9a-f]{64}$/ })
+  t.ok(verified(providers.paddle({ secret: 'pdl_ntfset_k' }), req, 'pdl_ntfset_k'))
+})

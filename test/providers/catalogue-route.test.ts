@@ -35,6 +35,7 @@ const now = (): number => Math.floor(Date.now() / 1000)
 function cases (): RouteCase[] {
   const twilio = providers.twilio({ secret: 'tw-token', publicUrl: ORIGIN })
   const square = providers.square({ secret: 'sq-key', notificationUrl: `${ORIGIN}/v1/events` })
+  const paddle = providers.paddle({ secret: 'pdl_ntfset_key' })
   return [
     {
       provider: twilio,
@@ -43,7 +44,8 @@ function cases (): RouteCase[] {
       otherSecret: 'other-token',
       body: 'MessageSid=SM1&Body=hello'
     },
-    { provider: square, sign: (body, o) => square.sign(body, o), signature: 'x-square-hmacsha256-signature', otherSecret: 'other', body: '{"event_id":"sq-1","type":"payment.updated"}' }
+    { provider: square, sign: (body, o) => square.sign(body, o), signature: 'x-square-hmacsha256-signature', otherSecret: 'other', body: '{"event_id":"sq-1","type":"payment.updated"}' },
+    { provider: paddle, sign: (body, o) => paddle.sign(body, o), signature: 'paddle-signature', otherSecret: 'pdl_other', body: '{"event_id":"evt_1","event_type":"transaction.paid"}', timestamped: true }
   ]
 }
 

@@ -28,6 +28,7 @@ function catalogue (): Case[] {
   const square = providers.square({ secret: 's3cret', notificationUrl: 'https://example.com/v1/events' })
   return [
     { name: 'square', provider: square, signature: 'x-square-hmacsha256-signature' },
+    { name: 'paddle', provider: providers.paddle({ secret: 's3cret' }), signature: 'paddle-signature' },
     { name: 'twilio', provider: twilio, signature: 'x-twilio-signature', sign: (body) => twilio.sign(body, { url: 'https://example.com/v1/events' }) }
   ]
 }
