@@ -17,6 +17,7 @@ export type {
 } from './plugin/index.js'
 export type {
   PublicUrlOption, RequestTarget, ChallengeRequest, ChallengeResponse, TwilioOptions, TwilioProvider, TwilioSignOptions,
+  LinearOptions, LinearProvider, LinearSignOptions,
   PaddleOptions,
   SquareOptions, SquareProvider, SquareSignOptions
 } from './plugin/index.js'

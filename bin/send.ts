@@ -18,7 +18,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   hmac: providers.hmac as never,
   twilio: providers.twilio as never,
   square: providers.square as never,
-  paddle: providers.paddle as never
+  paddle: providers.paddle as never,
+  linear: providers.linear as never
 }
 
 const USAGE = `Usage: fastify-hybrid-webhooks send --provider <name> --url <url> [--file <path>] [options]

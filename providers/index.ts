@@ -17,6 +17,7 @@ import { slack, SLACK_DELIVERY } from './slack.js'
 import { twilio, TWILIO_DELIVERY } from './twilio.js'
 import { square, SQUARE_DELIVERY } from './square.js'
 import { paddle, PADDLE_DELIVERY } from './paddle.js'
+import { linear, LINEAR_DELIVERY } from './linear.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -48,7 +49,9 @@ export const providers = Object.freeze({
   /** Square (`X-Square-HmacSha256-Signature`) over the notification URL and body (`notificationUrl`). Retries for 72 h: dedupe 4 days on `event_id`. */
   square: preset(square, SQUARE_DELIVERY),
   /** Paddle Billing (`Paddle-Signature` `ts=…;h1=…`), a 5 s window. Retries for 3 days: dedupe 4 days on `event_id`. */
-  paddle: preset(paddle, PADDLE_DELIVERY)
+  paddle: preset(paddle, PADDLE_DELIVERY),
+  /** Linear (`Linear-Signature`), the signed body `webhookTimestamp` within 60 s. Retries for ~7 h: dedupe 24 h on `Linear-Delivery` (+ replay key). */
+  linear: preset(linear, LINEAR_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -61,6 +64,7 @@ export type { TwilioOptions, TwilioProvider, TwilioSignOptions } from './twilio.
 export type { PublicUrlOption } from './public-url.js'
 export type { SquareOptions, SquareProvider, SquareSignOptions } from './square.js'
 export type { PaddleOptions } from './paddle.js'
+export type { LinearOptions, LinearProvider, LinearSignOptions } from './linear.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,

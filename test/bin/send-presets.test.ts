@@ -73,3 +73,10 @@ t.test('paddle: Paddle-Signature over ts:body', async (t) => {
   t.match(req.headers, { 'paddle-signature': /^ts=\d+;h1=[0-9a-f]{64}$/ })
   t.ok(verified(providers.paddle({ secret: 'pdl_ntfset_k' }), req, 'pdl_ntfset_k'))
 })
+
+t.test('linear: Linear-Signature over the body, which carries its own webhookTimestamp', async (t) => {
+  const body = JSON.stringify({ action: 'create', type: 'Comment', webhookTimestamp: Date.now() })
+  const req = await sendOne(t, ['--provider', 'linear', '--url', '{origin}/hooks/linear', '--id', 'delivery-7'], { WEBHOOK_SECRET: 'lin-secret' }, body)
+  t.match(req.headers, { 'linear-signature': /^[0-9a-f]{64}$/, 'linear-delivery': 'delivery-7', 'linear-event': 'Comment' })
+  t.ok(verified(providers.linear({ secret: 'lin-secret' }), req, 'lin-secret'))
+})

@@ -23,8 +23,10 @@ interface RouteCase {
   body: string
   /** The path and query posted to. @defaultValue `'/v1/events'` */
   url?: (body: string) => string
-  /** Whether a signed timestamp is checked against the window. */
+  /** Whether a signed timestamp is checked against the window (`sign` takes `timestampSec`). */
   timestamped?: boolean
+  /** A delivery signed an hour ago, for schemes that sign the time inside the body. */
+  stale?: () => { body: string, headers: Record<string, string> }
   /** The answer to the valid delivery. @defaultValue 202 */
   status?: number
 }
@@ -36,6 +38,8 @@ function cases (): RouteCase[] {
   const twilio = providers.twilio({ secret: 'tw-token', publicUrl: ORIGIN })
   const square = providers.square({ secret: 'sq-key', notificationUrl: `${ORIGIN}/v1/events` })
   const paddle = providers.paddle({ secret: 'pdl_ntfset_key' })
+  const linear = providers.linear({ secret: 'lin-secret' })
+  const linearBody = (ms: number): string => JSON.stringify({ action: 'create', type: 'Issue', data: { id: 'iss_1' }, webhookTimestamp: ms })
   return [
     {
       provider: twilio,
@@ -45,7 +49,15 @@ function cases (): RouteCase[] {
       body: 'MessageSid=SM1&Body=hello'
     },
     { provider: square, sign: (body, o) => square.sign(body, o), signature: 'x-square-hmacsha256-signature', otherSecret: 'other', body: '{"event_id":"sq-1","type":"payment.updated"}' },
-    { provider: paddle, sign: (body, o) => paddle.sign(body, o), signature: 'paddle-signature', otherSecret: 'pdl_other', body: '{"event_id":"evt_1","event_type":"transaction.paid"}', timestamped: true }
+    { provider: paddle, sign: (body, o) => paddle.sign(body, o), signature: 'paddle-signature', otherSecret: 'pdl_other', body: '{"event_id":"evt_1","event_type":"transaction.paid"}', timestamped: true },
+    {
+      provider: linear,
+      sign: (body, o) => linear.sign(body, o),
+      signature: 'linear-signature',
+      otherSecret: 'lin-other',
+      body: linearBody(Date.now()),
+      stale: () => ({ body: linearBody(Date.now() - 3_600_000), headers: linear.sign(linearBody(Date.now() - 3_600_000)) })
+    }
   ]
 }
 
@@ -68,6 +80,10 @@ for (const c of cases()) {
       ['a tampered body', tamper(c.body), good, 'no_match']
     ]
     if (c.timestamped === true) variants.push(['an hour old', c.body, c.sign(c.body, { timestampSec: now() - 3600 }), 'timestamp_too_old'])
+    if (c.stale !== undefined) {
+      const stale = c.stale()
+      variants.push(['an hour old', stale.body, stale.headers, 'timestamp_too_old'])
+    }
     for (const [name, payload, headers, reason] of variants) {
       const r = await post(payload, headers)
       t.equal(r.statusCode, 401, name)

@@ -29,6 +29,7 @@ function catalogue (): Case[] {
   return [
     { name: 'square', provider: square, signature: 'x-square-hmacsha256-signature' },
     { name: 'paddle', provider: providers.paddle({ secret: 's3cret' }), signature: 'paddle-signature' },
+    { name: 'linear', provider: providers.linear({ secret: 's3cret' }), signature: 'linear-signature' },
     { name: 'twilio', provider: twilio, signature: 'x-twilio-signature', sign: (body) => twilio.sign(body, { url: 'https://example.com/v1/events' }) }
   ]
 }

@@ -173,6 +173,19 @@ t.test('Twilio: one signed form, its idempotency token and parameter order varie
   })
 })
 
+t.test('Linear: one signed body, Linear-Delivery and Linear-Event varied, is applied once', async (t) => {
+  const linear = providers.linear({ secret: 'lin-secret' })
+  const body = JSON.stringify({ id: 7001, action: 'create', type: 'Issue', webhookTimestamp: Date.now() })
+  const captured = linear.sign(body, { id: 'delivery-original' })
+  const id = 'linear-delivery'
+  await appliedOnceRaw(t, linear, body, captured, {
+    'a fresh delivery id': (h, fresh) => [body, { ...h, [id]: fresh }],
+    'no delivery id': (h) => [body, without(h, id)],
+    'another Linear-Event': (h, fresh) => [body, { ...h, [id]: fresh, 'linear-event': 'Comment' }],
+    'mixed-case header names': (h, fresh) => [body, mixedCase({ ...h, [id]: fresh })]
+  })
+})
+
 /** As `appliedOnce`, for a scheme whose signed bytes may be re-encoded: each variant gives its own body too. */
 async function appliedOnceRaw (t: Test, provider: Provider, body: string, captured: Headers, variants: Record<string, (captured: Headers, fresh: string) => [string, Headers]>): Promise<void> {
   const p = await pipeline(t, provider)
