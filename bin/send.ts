@@ -2,9 +2,11 @@
  * `send`: signs one event the way its real sender would and POSTs it, to try
  * a route by hand. The secret never goes on the command line unless asked for.
  */
+import { createPublicKey } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { providers } from '../providers/index.js'
+import { parsePrivateKey, type KeyKind } from '../providers/keys.js'
 import type { Provider, SignOptions } from '../providers/provider.js'
 import { EXIT, say, type CliIo, type Command } from './command.js'
 
@@ -19,7 +21,26 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   twilio: providers.twilio as never,
   square: providers.square as never,
   paddle: providers.paddle as never,
-  linear: providers.linear as never
+  linear: providers.linear as never,
+  discord: signedWithKey('discord', providers.discord as never, 'ed25519', 'publicKey')
+}
+
+/**
+ * A sender that signs with a private key: the CLI's secret is that key (PEM,
+ * JWK or raw seed), the preset is built with its public half, and `sign()`
+ * uses the key.
+ */
+function signedWithKey (name: string, factory: (options: Record<string, unknown>) => Provider, kind: KeyKind, option: string): (options: Record<string, unknown>) => Provider {
+  return function presetWithKey ({ secret, ...options }) {
+    let key
+    try {
+      key = parsePrivateKey(secret, kind, name)
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message.replace('sign() needs { privateKey }', 'the secret must be the sender\'s private key')}`)
+    }
+    const provider = factory({ ...options, [option]: createPublicKey(key).export({ format: 'pem', type: 'spki' }).toString() })
+    return { ...provider, sign: (body, signOptions) => provider.sign(body, { ...signOptions, privateKey: key } as SignOptions) }
+  }
 }
 
 const USAGE = `Usage: fastify-hybrid-webhooks send --provider <name> --url <url> [--file <path>] [options]
@@ -31,7 +52,8 @@ Options:
   --provider <name>      ${Object.keys(PRESETS).join(', ')}
   --url <url>            where to POST, e.g. http://localhost:3000/v1/events
   --file <path>          the payload file (sent byte for byte)
-  --secret-env <NAME>    the environment variable holding the secret (default WEBHOOK_SECRET)
+  --secret-env <NAME>    the environment variable holding the secret (default WEBHOOK_SECRET);
+                         for discord and sendgrid, the sender's private key (PEM, JWK or raw seed)
   --secret-stdin         read the secret from the first line of stdin (the payload then needs --file)
   --secret <secret>      the secret itself: it lands in your shell history, prefer --secret-env
   --content-type <type>  json, form, or a full content type (default: the provider's first)

@@ -18,6 +18,7 @@ import { twilio, TWILIO_DELIVERY } from './twilio.js'
 import { square, SQUARE_DELIVERY } from './square.js'
 import { paddle, PADDLE_DELIVERY } from './paddle.js'
 import { linear, LINEAR_DELIVERY } from './linear.js'
+import { discord, DISCORD_DELIVERY } from './discord.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -51,7 +52,9 @@ export const providers = Object.freeze({
   /** Paddle Billing (`Paddle-Signature` `ts=…;h1=…`), a 5 s window. Retries for 3 days: dedupe 4 days on `event_id`. */
   paddle: preset(paddle, PADDLE_DELIVERY),
   /** Linear (`Linear-Signature`), the signed body `webhookTimestamp` within 60 s. Retries for ~7 h: dedupe 24 h on `Linear-Delivery` (+ replay key). */
-  linear: preset(linear, LINEAR_DELIVERY)
+  linear: preset(linear, LINEAR_DELIVERY),
+  /** Discord interactions (`X-Signature-Ed25519`, Ed25519 with the application's `publicKey`); PING answered inline, the rest deferred. No retries: dedupe 1 h. */
+  discord: preset(discord, DISCORD_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -65,6 +68,7 @@ export type { PublicUrlOption } from './public-url.js'
 export type { SquareOptions, SquareProvider, SquareSignOptions } from './square.js'
 export type { PaddleOptions } from './paddle.js'
 export type { LinearOptions, LinearProvider, LinearSignOptions } from './linear.js'
+export type { DiscordOptions, DiscordProvider, DiscordSignOptions } from './discord.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,

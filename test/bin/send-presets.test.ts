@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { generateKeyPairSync } from 'node:crypto'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
@@ -79,4 +80,18 @@ t.test('linear: Linear-Signature over the body, which carries its own webhookTim
   const req = await sendOne(t, ['--provider', 'linear', '--url', '{origin}/hooks/linear', '--id', 'delivery-7'], { WEBHOOK_SECRET: 'lin-secret' }, body)
   t.match(req.headers, { 'linear-signature': /^[0-9a-f]{64}$/, 'linear-delivery': 'delivery-7', 'linear-event': 'Comment' })
   t.ok(verified(providers.linear({ secret: 'lin-secret' }), req, 'lin-secret'))
+})
+
+t.test('discord: the secret is the private key; the preset gets its public half', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
+  const body = '{"id":"1","type":2,"data":{"name":"deploy"}}'
+  const req = await sendOne(t, ['--provider', 'discord', '--url', '{origin}/hooks/discord'], { WEBHOOK_SECRET: pem }, body)
+  t.match(req.headers, { 'x-signature-ed25519': /^[0-9a-f]{128}$/, 'x-signature-timestamp': /^\d+$/ })
+  const hex = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url').toString('hex')
+  t.ok(verified(providers.discord({ publicKey: hex }), req, hex))
+  // 32 raw bytes are a valid seed: only a key marked public can be told apart.
+  const c = io({ WEBHOOK_SECRET: publicKey.export({ format: 'pem', type: 'spki' }).toString() })
+  t.equal(await runSend(['--provider', 'discord', '--url', 'http://127.0.0.1:9/', '--file', '-'], { ...c, stdin: Readable.from([Buffer.from(body)]) as CliIo['stdin'] }), 2, 'a public key is no private key')
+  t.match(c.err(), /the secret must be the sender's private key/)
 })

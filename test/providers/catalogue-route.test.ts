@@ -1,4 +1,5 @@
 import t from 'tap'
+import { generateKeyPairSync } from 'node:crypto'
 import type { Job } from 'bullmq'
 import type { WebhookEvent } from '../../core/event.js'
 import { providers } from '../../providers/index.js'
@@ -29,6 +30,8 @@ interface RouteCase {
   stale?: () => { body: string, headers: Record<string, string> }
   /** The answer to the valid delivery. @defaultValue 202 */
   status?: number
+  /** The jobs the valid delivery makes. @defaultValue 1 for a 202, else 0 */
+  jobs?: number
 }
 
 const ORIGIN = 'https://hooks.example.com'
@@ -39,6 +42,9 @@ function cases (): RouteCase[] {
   const square = providers.square({ secret: 'sq-key', notificationUrl: `${ORIGIN}/v1/events` })
   const paddle = providers.paddle({ secret: 'pdl_ntfset_key' })
   const linear = providers.linear({ secret: 'lin-secret' })
+  const ed = generateKeyPairSync('ed25519')
+  const edOther = generateKeyPairSync('ed25519')
+  const discord = providers.discord({ publicKey: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString() })
   const linearBody = (ms: number): string => JSON.stringify({ action: 'create', type: 'Issue', data: { id: 'iss_1' }, webhookTimestamp: ms })
   return [
     {
@@ -57,6 +63,16 @@ function cases (): RouteCase[] {
       otherSecret: 'lin-other',
       body: linearBody(Date.now()),
       stale: () => ({ body: linearBody(Date.now() - 3_600_000), headers: linear.sign(linearBody(Date.now() - 3_600_000)) })
+    },
+    {
+      provider: discord,
+      sign: (body, o = {}) => discord.sign(body, { ...o, privateKey: o.secret === undefined ? ed.privateKey : edOther.privateKey }),
+      signature: 'x-signature-ed25519',
+      otherSecret: 'the other key pair',
+      body: '{"id":"1114488593420058999","type":2,"token":"tok","data":{"name":"deploy"}}',
+      timestamped: true,
+      status: 200,
+      jobs: 1
     }
   ]
 }
@@ -93,7 +109,7 @@ for (const c of cases()) {
     const queue = app.webhooks.get(`${c.provider.name}:/v1/events`)?.queue
     t.ok(queue, queueName)
     const jobs: Array<Job<WebhookEvent>> = await queue!.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed'])
-    t.equal(jobs.length, (c.status ?? 202) === 202 ? 1 : 0, 'only the valid delivery is a job')
+    t.equal(jobs.length, c.jobs ?? ((c.status ?? 202) === 202 ? 1 : 0), 'only the valid delivery is a job')
   })
 }
 

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { generateKeyPairSync } from 'node:crypto'
 import type { IncomingHeaders, Provider } from '../../providers/provider.js'
 import { providers } from '../../providers/index.js'
 
@@ -25,11 +26,14 @@ const cases: Case[] = [
 // The catalogue presets; those that sign the URL sign the one their sender would call.
 function catalogue (): Case[] {
   const twilio = providers.twilio({ secret: 's3cret', publicUrl: 'https://example.com' })
+  const ed25519 = generateKeyPairSync('ed25519')
+  const discord = providers.discord({ publicKey: ed25519.publicKey.export({ format: 'pem', type: 'spki' }).toString() })
   const square = providers.square({ secret: 's3cret', notificationUrl: 'https://example.com/v1/events' })
   return [
     { name: 'square', provider: square, signature: 'x-square-hmacsha256-signature' },
     { name: 'paddle', provider: providers.paddle({ secret: 's3cret' }), signature: 'paddle-signature' },
     { name: 'linear', provider: providers.linear({ secret: 's3cret' }), signature: 'linear-signature' },
+    { name: 'discord', provider: discord, signature: 'x-signature-ed25519', timestamp: 'x-signature-timestamp', sign: (body) => discord.sign(body, { privateKey: ed25519.privateKey }) },
     { name: 'twilio', provider: twilio, signature: 'x-twilio-signature', sign: (body) => twilio.sign(body, { url: 'https://example.com/v1/events' }) }
   ]
 }
