@@ -22,7 +22,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   square: providers.square as never,
   paddle: providers.paddle as never,
   linear: providers.linear as never,
-  discord: signedWithKey('discord', providers.discord as never, 'ed25519', 'publicKey')
+  discord: signedWithKey('discord', providers.discord as never, 'ed25519', 'publicKey'),
+  sendgrid: signedWithKey('sendgrid', providers.sendgrid as never, 'p256', 'publicKey')
 }
 
 /**

@@ -19,6 +19,7 @@ import { square, SQUARE_DELIVERY } from './square.js'
 import { paddle, PADDLE_DELIVERY } from './paddle.js'
 import { linear, LINEAR_DELIVERY } from './linear.js'
 import { discord, DISCORD_DELIVERY } from './discord.js'
+import { sendgrid, SENDGRID_DELIVERY } from './sendgrid.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -54,7 +55,9 @@ export const providers = Object.freeze({
   /** Linear (`Linear-Signature`), the signed body `webhookTimestamp` within 60 s. Retries for ~7 h: dedupe 24 h on `Linear-Delivery` (+ replay key). */
   linear: preset(linear, LINEAR_DELIVERY),
   /** Discord interactions (`X-Signature-Ed25519`, Ed25519 with the application's `publicKey`); PING answered inline, the rest deferred. No retries: dedupe 1 h. */
-  discord: preset(discord, DISCORD_DELIVERY)
+  discord: preset(discord, DISCORD_DELIVERY),
+  /** SendGrid Event Webhook (`X-Twilio-Email-Event-Webhook-Signature`, ECDSA P-256 with the verification `publicKey`), a JSON array per batch. Retries for 24 h: dedupe 2 days. */
+  sendgrid: preset(sendgrid, SENDGRID_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -69,6 +72,7 @@ export type { SquareOptions, SquareProvider, SquareSignOptions } from './square.
 export type { PaddleOptions } from './paddle.js'
 export type { LinearOptions, LinearProvider, LinearSignOptions } from './linear.js'
 export type { DiscordOptions, DiscordProvider, DiscordSignOptions } from './discord.js'
+export type { SendGridOptions, SendGridProvider, SendGridSignOptions } from './sendgrid.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,

@@ -95,3 +95,12 @@ t.test('discord: the secret is the private key; the preset gets its public half'
   t.equal(await runSend(['--provider', 'discord', '--url', 'http://127.0.0.1:9/', '--file', '-'], { ...c, stdin: Readable.from([Buffer.from(body)]) as CliIo['stdin'] }), 2, 'a public key is no private key')
   t.match(c.err(), /the secret must be the sender's private key/)
 })
+
+t.test('sendgrid: the secret is the private key; a JSON array body', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const body = '[{"email":"a@example.com","event":"delivered","sg_event_id":"ZGVsaXZlcmVkLTE"}]\r\n'
+  const req = await sendOne(t, ['--provider', 'sendgrid', '--url', '{origin}/hooks/sendgrid'], { WEBHOOK_SECRET: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() }, body)
+  t.match(req.headers, { 'x-twilio-email-event-webhook-signature': /^[A-Za-z0-9+/]+={0,2}$/, 'x-twilio-email-event-webhook-timestamp': /^\d+$/ })
+  const der = publicKey.export({ format: 'der', type: 'spki' }).toString('base64')
+  t.ok(verified(providers.sendgrid({ publicKey: der }), req, der))
+})

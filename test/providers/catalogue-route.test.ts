@@ -44,6 +44,9 @@ function cases (): RouteCase[] {
   const linear = providers.linear({ secret: 'lin-secret' })
   const ed = generateKeyPairSync('ed25519')
   const edOther = generateKeyPairSync('ed25519')
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const p256Other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const sendgrid = providers.sendgrid({ publicKey: p256.publicKey.export({ format: 'der', type: 'spki' }).toString('base64') })
   const discord = providers.discord({ publicKey: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString() })
   const linearBody = (ms: number): string => JSON.stringify({ action: 'create', type: 'Issue', data: { id: 'iss_1' }, webhookTimestamp: ms })
   return [
@@ -73,6 +76,14 @@ function cases (): RouteCase[] {
       timestamped: true,
       status: 200,
       jobs: 1
+    },
+    {
+      provider: sendgrid,
+      sign: (body, o = {}) => sendgrid.sign(body, { ...o, privateKey: o.secret === undefined ? p256.privateKey : p256Other.privateKey }),
+      signature: 'x-twilio-email-event-webhook-signature',
+      otherSecret: 'the other key pair',
+      body: '[{"email":"a@example.com","event":"delivered","sg_event_id":"ZGVsaXZlcmVkLTE"}]\r\n',
+      timestamped: true
     }
   ]
 }

@@ -27,6 +27,8 @@ const cases: Case[] = [
 function catalogue (): Case[] {
   const twilio = providers.twilio({ secret: 's3cret', publicUrl: 'https://example.com' })
   const ed25519 = generateKeyPairSync('ed25519')
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const sendgrid = providers.sendgrid({ publicKey: p256.publicKey.export({ format: 'pem', type: 'spki' }).toString() })
   const discord = providers.discord({ publicKey: ed25519.publicKey.export({ format: 'pem', type: 'spki' }).toString() })
   const square = providers.square({ secret: 's3cret', notificationUrl: 'https://example.com/v1/events' })
   return [
@@ -34,6 +36,13 @@ function catalogue (): Case[] {
     { name: 'paddle', provider: providers.paddle({ secret: 's3cret' }), signature: 'paddle-signature' },
     { name: 'linear', provider: providers.linear({ secret: 's3cret' }), signature: 'linear-signature' },
     { name: 'discord', provider: discord, signature: 'x-signature-ed25519', timestamp: 'x-signature-timestamp', sign: (body) => discord.sign(body, { privateKey: ed25519.privateKey }) },
+    {
+      name: 'sendgrid',
+      provider: sendgrid,
+      signature: 'x-twilio-email-event-webhook-signature',
+      timestamp: 'x-twilio-email-event-webhook-timestamp',
+      sign: (body) => sendgrid.sign(body, { privateKey: p256.privateKey })
+    },
     { name: 'twilio', provider: twilio, signature: 'x-twilio-signature', sign: (body) => twilio.sign(body, { url: 'https://example.com/v1/events' }) }
   ]
 }
