@@ -23,7 +23,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   paddle: providers.paddle as never,
   linear: providers.linear as never,
   discord: signedWithKey('discord', providers.discord as never, 'ed25519', 'publicKey'),
-  sendgrid: signedWithKey('sendgrid', providers.sendgrid as never, 'p256', 'publicKey')
+  sendgrid: signedWithKey('sendgrid', providers.sendgrid as never, 'p256', 'publicKey'),
+  hubspot: providers.hubspot as never
 }
 
 /**

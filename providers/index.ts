@@ -20,6 +20,7 @@ import { paddle, PADDLE_DELIVERY } from './paddle.js'
 import { linear, LINEAR_DELIVERY } from './linear.js'
 import { discord, DISCORD_DELIVERY } from './discord.js'
 import { sendgrid, SENDGRID_DELIVERY } from './sendgrid.js'
+import { hubspot, HUBSPOT_DELIVERY } from './hubspot.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -57,7 +58,9 @@ export const providers = Object.freeze({
   /** Discord interactions (`X-Signature-Ed25519`, Ed25519 with the application's `publicKey`); PING answered inline, the rest deferred. No retries: dedupe 1 h. */
   discord: preset(discord, DISCORD_DELIVERY),
   /** SendGrid Event Webhook (`X-Twilio-Email-Event-Webhook-Signature`, ECDSA P-256 with the verification `publicKey`), a JSON array per batch. Retries for 24 h: dedupe 2 days. */
-  sendgrid: preset(sendgrid, SENDGRID_DELIVERY)
+  sendgrid: preset(sendgrid, SENDGRID_DELIVERY),
+  /** HubSpot signature v3 (`X-HubSpot-Signature-v3` over method, public URI, body and ms timestamp; `publicUrl`), a JSON array per batch. Retries for 24 h: dedupe 2 days. */
+  hubspot: preset(hubspot, HUBSPOT_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -73,6 +76,7 @@ export type { PaddleOptions } from './paddle.js'
 export type { LinearOptions, LinearProvider, LinearSignOptions } from './linear.js'
 export type { DiscordOptions, DiscordProvider, DiscordSignOptions } from './discord.js'
 export type { SendGridOptions, SendGridProvider, SendGridSignOptions } from './sendgrid.js'
+export type { HubSpotOptions, HubSpotProvider, HubSpotSignOptions } from './hubspot.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,

@@ -104,3 +104,10 @@ t.test('sendgrid: the secret is the private key; a JSON array body', async (t) =
   const der = publicKey.export({ format: 'der', type: 'spki' }).toString('base64')
   t.ok(verified(providers.sendgrid({ publicKey: der }), req, der))
 })
+
+t.test('hubspot: v3 over method, URI, body and ms timestamp, the URI from --url or the publicUrl option', async (t) => {
+  const body = '[{"eventId":100,"subscriptionType":"contact.creation","attemptNumber":0}]'
+  const req = await sendOne(t, ['--provider', 'hubspot', '--url', '{origin}/hooks/hubspot?portal=1', '--option', 'publicUrl=https://hooks.example.com'], { WEBHOOK_SECRET: 'hs-secret' }, body)
+  t.match(req.headers, { 'x-hubspot-signature-v3': /^[A-Za-z0-9+/]{43}=$/, 'x-hubspot-request-timestamp': /^\d{13}$/ })
+  t.ok(verified(providers.hubspot({ secret: 'hs-secret', publicUrl: 'https://hooks.example.com' }), req, 'hs-secret', { method: 'POST', url: req.url }))
+})

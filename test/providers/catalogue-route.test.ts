@@ -44,6 +44,7 @@ function cases (): RouteCase[] {
   const linear = providers.linear({ secret: 'lin-secret' })
   const ed = generateKeyPairSync('ed25519')
   const edOther = generateKeyPairSync('ed25519')
+  const hubspot = providers.hubspot({ secret: 'hs-secret', publicUrl: ORIGIN })
   const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const p256Other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const sendgrid = providers.sendgrid({ publicKey: p256.publicKey.export({ format: 'der', type: 'spki' }).toString('base64') })
@@ -83,6 +84,14 @@ function cases (): RouteCase[] {
       signature: 'x-twilio-email-event-webhook-signature',
       otherSecret: 'the other key pair',
       body: '[{"email":"a@example.com","event":"delivered","sg_event_id":"ZGVsaXZlcmVkLTE"}]\r\n',
+      timestamped: true
+    },
+    {
+      provider: hubspot,
+      sign: (body, o = {}) => hubspot.sign(body, { ...o, url: `${ORIGIN}/v1/events` }),
+      signature: 'x-hubspot-signature-v3',
+      otherSecret: 'hs-other',
+      body: '[{"eventId":100,"subscriptionType":"contact.creation","attemptNumber":0}]',
       timestamped: true
     }
   ]

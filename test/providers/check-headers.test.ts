@@ -27,6 +27,7 @@ const cases: Case[] = [
 function catalogue (): Case[] {
   const twilio = providers.twilio({ secret: 's3cret', publicUrl: 'https://example.com' })
   const ed25519 = generateKeyPairSync('ed25519')
+  const hubspot = providers.hubspot({ secret: 's3cret', publicUrl: 'https://example.com' })
   const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const sendgrid = providers.sendgrid({ publicKey: p256.publicKey.export({ format: 'pem', type: 'spki' }).toString() })
   const discord = providers.discord({ publicKey: ed25519.publicKey.export({ format: 'pem', type: 'spki' }).toString() })
@@ -42,6 +43,13 @@ function catalogue (): Case[] {
       signature: 'x-twilio-email-event-webhook-signature',
       timestamp: 'x-twilio-email-event-webhook-timestamp',
       sign: (body) => sendgrid.sign(body, { privateKey: p256.privateKey })
+    },
+    {
+      name: 'hubspot',
+      provider: hubspot,
+      signature: 'x-hubspot-signature-v3',
+      timestamp: 'x-hubspot-request-timestamp',
+      sign: (body) => hubspot.sign(body, { url: 'https://example.com/v1/events' })
     },
     { name: 'twilio', provider: twilio, signature: 'x-twilio-signature', sign: (body) => twilio.sign(body, { url: 'https://example.com/v1/events' }) }
   ]
