@@ -24,7 +24,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   linear: providers.linear as never,
   discord: signedWithKey('discord', providers.discord as never, 'ed25519', 'publicKey'),
   sendgrid: signedWithKey('sendgrid', providers.sendgrid as never, 'p256', 'publicKey'),
-  hubspot: providers.hubspot as never
+  hubspot: providers.hubspot as never,
+  mailgun: providers.mailgun as never
 }
 
 /**
@@ -135,7 +136,7 @@ async function prepare (args: Args, io: CliIo): Promise<Prepared> {
   }
   const stdin = stdinUse === 'none' ? undefined : await readStdin(io)
   const secret = readSecret(args, io, stdin)
-  const body = stdinUse === 'payload' ? (stdin as Buffer) : await readPayload(args.file as string)
+  let body = stdinUse === 'payload' ? (stdin as Buffer) : await readPayload(args.file as string)
   if (body.length === 0) throw new UsageError(`the payload is empty (${stdinUse === 'payload' ? 'stdin' : args.file})`)
   const provider = preset({ ...parseProviderOptions(args.option), secret })
   // Schemes that sign the URL (Twilio, Square, HubSpot) sign the one posted to.
@@ -143,6 +144,15 @@ async function prepare (args: Args, io: CliIo): Promise<Prepared> {
   if (args['content-type'] !== undefined) signOptions.contentType = args['content-type']
   if (args.id !== undefined) signOptions.id = args.id
   if (args.event !== undefined) Object.assign(signOptions, { event: args.event, topic: args.event, type: args.event })
+  // Mailgun carries its signature in the body: the payload gets one first.
+  const signBody = (provider as { signBody?: (body: Buffer, options: SignOptions) => string }).signBody
+  if (signBody !== undefined) {
+    try {
+      body = Buffer.from(signBody(body, signOptions), 'utf8')
+    } catch (err) {
+      throw new UsageError((err as Error).message)
+    }
+  }
   const headers = { ...provider.sign(body, signOptions), ...parseHeaders(args.header) }
   // Twilio moves a JSON body's hash into the URL it signs.
   const requestUrl = (provider as { requestUrl?: (url: string, body: Buffer, options: SignOptions) => string }).requestUrl

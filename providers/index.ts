@@ -21,6 +21,7 @@ import { linear, LINEAR_DELIVERY } from './linear.js'
 import { discord, DISCORD_DELIVERY } from './discord.js'
 import { sendgrid, SENDGRID_DELIVERY } from './sendgrid.js'
 import { hubspot, HUBSPOT_DELIVERY } from './hubspot.js'
+import { mailgun, MAILGUN_DELIVERY } from './mailgun.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -60,7 +61,9 @@ export const providers = Object.freeze({
   /** SendGrid Event Webhook (`X-Twilio-Email-Event-Webhook-Signature`, ECDSA P-256 with the verification `publicKey`), a JSON array per batch. Retries for 24 h: dedupe 2 days. */
   sendgrid: preset(sendgrid, SENDGRID_DELIVERY),
   /** HubSpot signature v3 (`X-HubSpot-Signature-v3` over method, public URI, body and ms timestamp; `publicUrl`), a JSON array per batch. Retries for 24 h: dedupe 2 days. */
-  hubspot: preset(hubspot, HUBSPOT_DELIVERY)
+  hubspot: preset(hubspot, HUBSPOT_DELIVERY),
+  /** Mailgun (HMAC-SHA256 of the body's signed timestamp + token; the event itself is unsigned), the token as replay key. Retries for 8 h: dedupe 24 h. */
+  mailgun: preset(mailgun, MAILGUN_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -77,6 +80,7 @@ export type { LinearOptions, LinearProvider, LinearSignOptions } from './linear.
 export type { DiscordOptions, DiscordProvider, DiscordSignOptions } from './discord.js'
 export type { SendGridOptions, SendGridProvider, SendGridSignOptions } from './sendgrid.js'
 export type { HubSpotOptions, HubSpotProvider, HubSpotSignOptions } from './hubspot.js'
+export type { MailgunOptions, MailgunProvider, MailgunSignOptions } from './mailgun.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,

@@ -111,3 +111,15 @@ t.test('hubspot: v3 over method, URI, body and ms timestamp, the URI from --url 
   t.match(req.headers, { 'x-hubspot-signature-v3': /^[A-Za-z0-9+/]{43}=$/, 'x-hubspot-request-timestamp': /^\d{13}$/ })
   t.ok(verified(providers.hubspot({ secret: 'hs-secret', publicUrl: 'https://hooks.example.com' }), req, 'hs-secret', { method: 'POST', url: req.url }))
 })
+
+t.test('mailgun: the payload gets its signature block, as Mailgun sends it', async (t) => {
+  const req = await sendOne(t, ['--provider', 'mailgun', '--url', '{origin}/hooks/mailgun'], { WEBHOOK_SECRET: 'mg-key' }, '{"event-data":{"id":"mg-1","event":"delivered"}}')
+  t.match(JSON.parse(req.body.toString()), { signature: { timestamp: /^\d+$/, token: /^[0-9a-f]{50}$/, signature: /^[0-9a-f]{64}$/ }, 'event-data': { id: 'mg-1' } })
+  t.ok(verified(providers.mailgun({ secret: 'mg-key' }), req, 'mg-key'))
+  const { origin, requests } = await server(t)
+  const dir = t.testdir({ 'list.json': '[1]' })
+  const c = io({ WEBHOOK_SECRET: 'mg-key' })
+  t.equal(await runSend(['--provider', 'mailgun', '--url', origin, '--file', `${dir}/list.json`], c), 2)
+  t.match(c.err(), /needs a JSON object body/)
+  t.equal(requests.length, 0)
+})

@@ -17,8 +17,8 @@ interface RouteCase {
   provider: Provider
   /** Signs as the sender would, for the URL posted to. */
   sign: Sign
-  /** The signature header. */
-  signature: string
+  /** The signature header; absent when the signature is in the body. */
+  signature?: string
   /** A secret the preset accepts for `sign` but that is not the configured one. */
   otherSecret: string
   body: string
@@ -32,6 +32,8 @@ interface RouteCase {
   status?: number
   /** The jobs the valid delivery makes. @defaultValue 1 for a 202, else 0 */
   jobs?: number
+  /** Variants of a scheme that signs inside the body: [name, body, headers, reason]. */
+  bodyVariants?: () => Array<[string, string, Record<string, string>, string]>
 }
 
 const ORIGIN = 'https://hooks.example.com'
@@ -45,6 +47,9 @@ function cases (): RouteCase[] {
   const ed = generateKeyPairSync('ed25519')
   const edOther = generateKeyPairSync('ed25519')
   const hubspot = providers.hubspot({ secret: 'hs-secret', publicUrl: ORIGIN })
+  const mailgun = providers.mailgun({ secret: 'mg-key' })
+  const mailgunEvent = JSON.stringify({ 'event-data': { id: 'mg-1', event: 'delivered' } })
+  const mailgunBody = mailgun.signBody(mailgunEvent, { token: 't'.repeat(50) })
   const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const p256Other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const sendgrid = providers.sendgrid({ publicKey: p256.publicKey.export({ format: 'der', type: 'spki' }).toString('base64') })
@@ -93,6 +98,18 @@ function cases (): RouteCase[] {
       otherSecret: 'hs-other',
       body: '[{"eventId":100,"subscriptionType":"contact.creation","attemptNumber":0}]',
       timestamped: true
+    },
+    {
+      provider: mailgun,
+      sign: (body, o) => mailgun.sign(body, o),
+      otherSecret: 'mg-other',
+      body: mailgunBody,
+      bodyVariants: () => [
+        ['no signature in the body', mailgunEvent, mailgun.sign(mailgunEvent), 'malformed_body'],
+        ['another key', mailgun.signBody(mailgunEvent, { secret: 'mg-other' }), mailgun.sign(''), 'no_match'],
+        ['a changed token', mailgunBody.replace('tttt', 'tttu'), mailgun.sign(''), 'no_match'],
+        ['signed ten hours ago', mailgun.signBody(mailgunEvent, { timestampSec: now() - 36_000 }), mailgun.sign(''), 'timestamp_too_old']
+      ]
     }
   ]
 }
@@ -109,12 +126,15 @@ for (const c of cases()) {
     const res = await post(c.body, good)
     t.equal(res.statusCode, c.status ?? 202, `the valid delivery (${res.body})`)
 
-    const variants: Array<[string, string, Record<string, string | string[]>, string]> = [
-      ['no signature', c.body, without(good, c.signature), 'missing_header'],
-      ['the signature twice', c.body, { ...good, [c.signature]: [good[c.signature], good[c.signature]] }, 'duplicate_header'],
-      ['another secret', c.body, c.sign(c.body, { secret: c.otherSecret }), 'no_match'],
-      ['a tampered body', tamper(c.body), good, 'no_match']
-    ]
+    const variants: Array<[string, string, Record<string, string | string[]>, string]> = c.signature === undefined
+      ? []
+      : [
+          ['no signature', c.body, without(good, c.signature), 'missing_header'],
+          ['the signature twice', c.body, { ...good, [c.signature]: [good[c.signature], good[c.signature]] }, 'duplicate_header'],
+          ['another secret', c.body, c.sign(c.body, { secret: c.otherSecret }), 'no_match'],
+          ['a tampered body', tamper(c.body), good, 'no_match']
+        ]
+    variants.push(...(c.bodyVariants?.() ?? []))
     if (c.timestamped === true) variants.push(['an hour old', c.body, c.sign(c.body, { timestampSec: now() - 3600 }), 'timestamp_too_old'])
     if (c.stale !== undefined) {
       const stale = c.stale()

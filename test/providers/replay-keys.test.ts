@@ -186,6 +186,17 @@ t.test('Linear: one signed body, Linear-Delivery and Linear-Event varied, is app
   })
 })
 
+t.test('Mailgun: one signed token, its unsigned event rewritten, is applied once', async (t) => {
+  const mailgun = providers.mailgun({ secret: 'mg-key' })
+  const body = mailgun.signBody(JSON.stringify({ 'event-data': { id: 'ev-original', event: 'delivered' } }))
+  const rewritten = (id: string, event: string): string => body.replace('ev-original', id).replace('delivered', event)
+  await appliedOnceRaw(t, mailgun, body, mailgun.sign(body), {
+    'a fresh event id': (h, fresh) => [rewritten(fresh, 'delivered'), h],
+    'another event type': (h, fresh) => [rewritten(fresh, 'unsubscribed'), h],
+    'mixed-case header names': (h, fresh) => [rewritten(fresh, 'opened'), mixedCase(h)]
+  })
+})
+
 /** As `appliedOnce`, for a scheme whose signed bytes may be re-encoded: each variant gives its own body too. */
 async function appliedOnceRaw (t: Test, provider: Provider, body: string, captured: Headers, variants: Record<string, (captured: Headers, fresh: string) => [string, Headers]>): Promise<void> {
   const p = await pipeline(t, provider)
