@@ -25,7 +25,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   discord: signedWithKey('discord', providers.discord as never, 'ed25519', 'publicKey'),
   sendgrid: signedWithKey('sendgrid', providers.sendgrid as never, 'p256', 'publicKey'),
   hubspot: providers.hubspot as never,
-  mailgun: providers.mailgun as never
+  mailgun: providers.mailgun as never,
+  zoom: providers.zoom as never
 }
 
 /**

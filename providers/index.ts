@@ -22,6 +22,7 @@ import { discord, DISCORD_DELIVERY } from './discord.js'
 import { sendgrid, SENDGRID_DELIVERY } from './sendgrid.js'
 import { hubspot, HUBSPOT_DELIVERY } from './hubspot.js'
 import { mailgun, MAILGUN_DELIVERY } from './mailgun.js'
+import { zoom, ZOOM_DELIVERY } from './zoom.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -63,7 +64,9 @@ export const providers = Object.freeze({
   /** HubSpot signature v3 (`X-HubSpot-Signature-v3` over method, public URI, body and ms timestamp; `publicUrl`), a JSON array per batch. Retries for 24 h: dedupe 2 days. */
   hubspot: preset(hubspot, HUBSPOT_DELIVERY),
   /** Mailgun (HMAC-SHA256 of the body's signed timestamp + token; the event itself is unsigned), the token as replay key. Retries for 8 h: dedupe 24 h. */
-  mailgun: preset(mailgun, MAILGUN_DELIVERY)
+  mailgun: preset(mailgun, MAILGUN_DELIVERY),
+  /** Zoom (`x-zm-signature` `v0=…`), `endpoint.url_validation` answered inline. Retries for 85 min: dedupe 24 h. */
+  zoom: preset(zoom, ZOOM_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -81,6 +84,7 @@ export type { DiscordOptions, DiscordProvider, DiscordSignOptions } from './disc
 export type { SendGridOptions, SendGridProvider, SendGridSignOptions } from './sendgrid.js'
 export type { HubSpotOptions, HubSpotProvider, HubSpotSignOptions } from './hubspot.js'
 export type { MailgunOptions, MailgunProvider, MailgunSignOptions } from './mailgun.js'
+export type { ZoomOptions } from './zoom.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,

@@ -123,3 +123,9 @@ t.test('mailgun: the payload gets its signature block, as Mailgun sends it', asy
   t.match(c.err(), /needs a JSON object body/)
   t.equal(requests.length, 0)
 })
+
+t.test('zoom: v0 over v0:timestamp:body', async (t) => {
+  const req = await sendOne(t, ['--provider', 'zoom', '--url', '{origin}/hooks/zoom'], { WEBHOOK_SECRET: 'zm-secret' }, '{"event":"meeting.started","event_ts":1}')
+  t.match(req.headers, { 'x-zm-signature': /^v0=[0-9a-f]{64}$/, 'x-zm-request-timestamp': /^\d+$/ })
+  t.ok(verified(providers.zoom({ secret: 'zm-secret' }), req, 'zm-secret'))
+})

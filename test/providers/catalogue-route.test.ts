@@ -47,6 +47,7 @@ function cases (): RouteCase[] {
   const ed = generateKeyPairSync('ed25519')
   const edOther = generateKeyPairSync('ed25519')
   const hubspot = providers.hubspot({ secret: 'hs-secret', publicUrl: ORIGIN })
+  const zoom = providers.zoom({ secret: 'zm-secret' })
   const mailgun = providers.mailgun({ secret: 'mg-key' })
   const mailgunEvent = JSON.stringify({ 'event-data': { id: 'mg-1', event: 'delivered' } })
   const mailgunBody = mailgun.signBody(mailgunEvent, { token: 't'.repeat(50) })
@@ -97,6 +98,14 @@ function cases (): RouteCase[] {
       signature: 'x-hubspot-signature-v3',
       otherSecret: 'hs-other',
       body: '[{"eventId":100,"subscriptionType":"contact.creation","attemptNumber":0}]',
+      timestamped: true
+    },
+    {
+      provider: zoom,
+      sign: (body, o) => zoom.sign(body, o),
+      signature: 'x-zm-signature',
+      otherSecret: 'zm-other',
+      body: '{"event":"meeting.started","event_ts":1654503849680,"payload":{"object":{"id":"1"}}}',
       timestamped: true
     },
     {
