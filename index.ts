@@ -17,6 +17,7 @@ export type {
 } from './plugin/index.js'
 export type {
   PublicUrlOption, RequestTarget, ChallengeRequest, ChallengeResponse, TwilioOptions, TwilioProvider, TwilioSignOptions,
+  MetaOptions,
   ZoomOptions,
   MailgunOptions, MailgunProvider, MailgunSignOptions,
   HubSpotOptions, HubSpotProvider, HubSpotSignOptions,

@@ -26,7 +26,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   sendgrid: signedWithKey('sendgrid', providers.sendgrid as never, 'p256', 'publicKey'),
   hubspot: providers.hubspot as never,
   mailgun: providers.mailgun as never,
-  zoom: providers.zoom as never
+  zoom: providers.zoom as never,
+  meta: providers.meta as never
 }
 
 /**

@@ -20,6 +20,7 @@ export type {
 } from '../providers/index.js'
 export type {
   PublicUrlOption, RequestTarget, ChallengeRequest, ChallengeResponse, TwilioOptions, TwilioProvider, TwilioSignOptions,
+  MetaOptions,
   ZoomOptions,
   MailgunOptions, MailgunProvider, MailgunSignOptions,
   HubSpotOptions, HubSpotProvider, HubSpotSignOptions,

@@ -23,6 +23,7 @@ import { sendgrid, SENDGRID_DELIVERY } from './sendgrid.js'
 import { hubspot, HUBSPOT_DELIVERY } from './hubspot.js'
 import { mailgun, MAILGUN_DELIVERY } from './mailgun.js'
 import { zoom, ZOOM_DELIVERY } from './zoom.js'
+import { meta, META_DELIVERY } from './meta.js'
 
 /** A preset factory with its sender's delivery facts. */
 export type PresetFactory<O, P> = ((options: O) => P) & {
@@ -66,7 +67,9 @@ export const providers = Object.freeze({
   /** Mailgun (HMAC-SHA256 of the body's signed timestamp + token; the event itself is unsigned), the token as replay key. Retries for 8 h: dedupe 24 h. */
   mailgun: preset(mailgun, MAILGUN_DELIVERY),
   /** Zoom (`x-zm-signature` `v0=…`), `endpoint.url_validation` answered inline. Retries for 85 min: dedupe 24 h. */
-  zoom: preset(zoom, ZOOM_DELIVERY)
+  zoom: preset(zoom, ZOOM_DELIVERY),
+  /** Meta: WhatsApp, Messenger, Instagram (`X-Hub-Signature-256` with the app secret); the GET `hub.challenge` handshake with `verifyToken`. Retries up to 7 days: dedupe 8 days. */
+  meta: preset(meta, META_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'
@@ -85,6 +88,7 @@ export type { SendGridOptions, SendGridProvider, SendGridSignOptions } from './s
 export type { HubSpotOptions, HubSpotProvider, HubSpotSignOptions } from './hubspot.js'
 export type { MailgunOptions, MailgunProvider, MailgunSignOptions } from './mailgun.js'
 export type { ZoomOptions } from './zoom.js'
+export type { MetaOptions } from './meta.js'
 export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,

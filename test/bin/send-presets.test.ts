@@ -129,3 +129,9 @@ t.test('zoom: v0 over v0:timestamp:body', async (t) => {
   t.match(req.headers, { 'x-zm-signature': /^v0=[0-9a-f]{64}$/, 'x-zm-request-timestamp': /^\d+$/ })
   t.ok(verified(providers.zoom({ secret: 'zm-secret' }), req, 'zm-secret'))
 })
+
+t.test('meta: X-Hub-Signature-256 over the body', async (t) => {
+  const req = await sendOne(t, ['--provider', 'meta', '--url', '{origin}/hooks/meta'], { WEBHOOK_SECRET: 'meta-secret' }, '{"object":"page","entry":[]}')
+  t.match(req.headers, { 'x-hub-signature-256': /^sha256=[0-9a-f]{64}$/ })
+  t.ok(verified(providers.meta({ secret: 'meta-secret' }), req, 'meta-secret'))
+})

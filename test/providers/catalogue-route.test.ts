@@ -48,6 +48,7 @@ function cases (): RouteCase[] {
   const edOther = generateKeyPairSync('ed25519')
   const hubspot = providers.hubspot({ secret: 'hs-secret', publicUrl: ORIGIN })
   const zoom = providers.zoom({ secret: 'zm-secret' })
+  const meta = providers.meta({ secret: 'meta-secret', verifyToken: 'vt' })
   const mailgun = providers.mailgun({ secret: 'mg-key' })
   const mailgunEvent = JSON.stringify({ 'event-data': { id: 'mg-1', event: 'delivered' } })
   const mailgunBody = mailgun.signBody(mailgunEvent, { token: 't'.repeat(50) })
@@ -100,6 +101,7 @@ function cases (): RouteCase[] {
       body: '[{"eventId":100,"subscriptionType":"contact.creation","attemptNumber":0}]',
       timestamped: true
     },
+    { provider: meta, sign: (body, o) => meta.sign(body, o), signature: 'x-hub-signature-256', otherSecret: 'meta-other', body: '{"object":"page","entry":[{"id":"1","time":1}]}' },
     {
       provider: zoom,
       sign: (body, o) => zoom.sign(body, o),

@@ -37,6 +37,7 @@ function catalogue (): Case[] {
     { name: 'square', provider: square, signature: 'x-square-hmacsha256-signature' },
     { name: 'paddle', provider: providers.paddle({ secret: 's3cret' }), signature: 'paddle-signature' },
     { name: 'linear', provider: providers.linear({ secret: 's3cret' }), signature: 'linear-signature' },
+    { name: 'meta', provider: providers.meta({ secret: 's3cret', verifyToken: 'vt' }), signature: 'x-hub-signature-256' },
     { name: 'zoom', provider: providers.zoom({ secret: 's3cret' }), signature: 'x-zm-signature', timestamp: 'x-zm-request-timestamp' },
     { name: 'discord', provider: discord, signature: 'x-signature-ed25519', timestamp: 'x-signature-timestamp', sign: (body) => discord.sign(body, { privateKey: ed25519.privateKey }) },
     {
