@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { providers } from '../providers/index.js'
 import { parsePrivateKey, type KeyKind } from '../providers/keys.js'
+import { standardWebhooksPublicOf } from '../providers/standard-webhooks.js'
 import type { Provider, SignOptions } from '../providers/provider.js'
 import { EXIT, say, type CliIo, type Command } from './command.js'
 
@@ -15,8 +16,8 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   github: providers.github as never,
   shopify: providers.shopify as never,
   slack: providers.slack as never,
-  'standard-webhooks': providers.standardWebhooks as never,
-  svix: providers.standardWebhooks as never,
+  'standard-webhooks': withSigningKey(providers.standardWebhooks as never),
+  svix: withSigningKey(providers.standardWebhooks as never),
   hmac: providers.hmac as never,
   twilio: providers.twilio as never,
   square: providers.square as never,
@@ -48,6 +49,16 @@ function signedWithKey (name: string, factory: (options: Record<string, unknown>
   }
 }
 
+/** Standard Webhooks: a `whsk_` secret signs `v1a`, verified by its `whpk_` public key. */
+function withSigningKey (factory: (options: Record<string, unknown>) => Provider): (options: Record<string, unknown>) => Provider {
+  return function presetWithSigningKey ({ secret, ...options }) {
+    const publicKey = typeof secret === 'string' ? standardWebhooksPublicOf(secret) : undefined
+    if (publicKey === undefined) return factory({ ...options, secret })
+    const provider = factory({ ...options, secret: publicKey })
+    return { ...provider, sign: (body, signOptions) => provider.sign(body, { ...signOptions, secret: secret as string }) }
+  }
+}
+
 const USAGE = `Usage: fastify-hybrid-webhooks send --provider <name> --url <url> [--file <path>] [options]
 
 Signs one event as its real sender would and POSTs it; prints the status and body.
@@ -58,7 +69,8 @@ Options:
   --url <url>            where to POST, e.g. http://localhost:3000/v1/events
   --file <path>          the payload file (sent byte for byte)
   --secret-env <NAME>    the environment variable holding the secret (default WEBHOOK_SECRET);
-                         for discord and sendgrid, the sender's private key (PEM, JWK or raw seed)
+                         for discord and sendgrid, the sender's private key (PEM, JWK or raw seed);
+                         for standard-webhooks, a whsk_ signing key signs v1a
   --secret-stdin         read the secret from the first line of stdin (the payload then needs --file)
   --secret <secret>      the secret itself: it lands in your shell history, prefer --secret-env
   --content-type <type>  json, form, or a full content type (default: the provider's first)

@@ -6,6 +6,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { runSend } from '../../bin/send.js'
 import type { CliIo } from '../../bin/command.js'
 import { providers } from '../../providers/index.js'
+import { standardWebhooksPublicOf } from '../../providers/standard-webhooks.js'
 import type { Provider, RequestTarget } from '../../providers/provider.js'
 
 // `send` with each catalogue preset: what it POSTs verifies with the preset
@@ -134,4 +135,12 @@ t.test('meta: X-Hub-Signature-256 over the body', async (t) => {
   const req = await sendOne(t, ['--provider', 'meta', '--url', '{origin}/hooks/meta'], { WEBHOOK_SECRET: 'meta-secret' }, '{"object":"page","entry":[]}')
   t.match(req.headers, { 'x-hub-signature-256': /^sha256=[0-9a-f]{64}$/ })
   t.ok(verified(providers.meta({ secret: 'meta-secret' }), req, 'meta-secret'))
+})
+
+t.test('standard-webhooks: a whsk_ secret signs v1a, verified by its whpk_ key', async (t) => {
+  const whsk = 'whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk='
+  const req = await sendOne(t, ['--provider', 'standard-webhooks', '--url', '{origin}/hooks/sw'], { WEBHOOK_SECRET: whsk }, '{"type":"invoice.paid"}')
+  t.match(req.headers, { 'webhook-signature': /^v1a,[A-Za-z0-9+/]{86}==$/, 'webhook-id': /^msg_/ })
+  const whpk = standardWebhooksPublicOf(whsk) as string
+  t.ok(verified(providers.standardWebhooks({ secret: whpk }), req, whpk))
 })

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import type { Job } from 'bullmq'
 import type { WebhookEvent } from '../../core/event.js'
 import { providers } from '../../providers/index.js'
+import { standardWebhooksPublicOf } from '../../providers/standard-webhooks.js'
 import type { Provider } from '../../providers/provider.js'
 import { buildApp } from '../helpers/webhook.js'
 
@@ -49,6 +50,9 @@ function cases (): RouteCase[] {
   const hubspot = providers.hubspot({ secret: 'hs-secret', publicUrl: ORIGIN })
   const zoom = providers.zoom({ secret: 'zm-secret' })
   const meta = providers.meta({ secret: 'meta-secret', verifyToken: 'vt' })
+  const v1aKey = 'whsk_' + Buffer.alloc(32, 3).toString('base64')
+  const v1aOther = 'whsk_' + Buffer.alloc(32, 4).toString('base64')
+  const v1a = providers.standardWebhooks({ secret: standardWebhooksPublicOf(v1aKey) as string })
   const mailgun = providers.mailgun({ secret: 'mg-key' })
   const mailgunEvent = JSON.stringify({ 'event-data': { id: 'mg-1', event: 'delivered' } })
   const mailgunBody = mailgun.signBody(mailgunEvent, { token: 't'.repeat(50) })
@@ -99,6 +103,14 @@ function cases (): RouteCase[] {
       signature: 'x-hubspot-signature-v3',
       otherSecret: 'hs-other',
       body: '[{"eventId":100,"subscriptionType":"contact.creation","attemptNumber":0}]',
+      timestamped: true
+    },
+    {
+      provider: v1a,
+      sign: (body, o = {}) => v1a.sign(body, { ...o, secret: o.secret === undefined ? v1aKey : v1aOther }),
+      signature: 'webhook-signature',
+      otherSecret: 'the other signing key',
+      body: '{"type":"invoice.paid","data":{"id":"in_1"}}',
       timestamped: true
     },
     { provider: meta, sign: (body, o) => meta.sign(body, o), signature: 'x-hub-signature-256', otherSecret: 'meta-other', body: '{"object":"page","entry":[{"id":"1","time":1}]}' },

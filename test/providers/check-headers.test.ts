@@ -2,6 +2,7 @@ import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
 import type { IncomingHeaders, Provider } from '../../providers/provider.js'
 import { providers } from '../../providers/index.js'
+import { standardWebhooksPublicOf } from '../../providers/standard-webhooks.js'
 
 // Every preset's header pre-check: what the route runs before reading a body.
 // It refuses what verify would refuse whatever the body (the fuzz in each
@@ -9,6 +10,8 @@ import { providers } from '../../providers/index.js'
 // set, signed right or wrong, on to verify.
 
 const SW_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+const V1A_SIGNING = 'whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk='
+const V1A_PUBLIC = standardWebhooksPublicOf(V1A_SIGNING) as string
 const BODY = '{"id":"evt_1","event_id":"e1","type":"x"}'
 
 interface Case { name: string, provider: Provider, signature: string, timestamp?: string, sign?: (body: string) => IncomingHeaders }
@@ -37,6 +40,13 @@ function catalogue (): Case[] {
     { name: 'square', provider: square, signature: 'x-square-hmacsha256-signature' },
     { name: 'paddle', provider: providers.paddle({ secret: 's3cret' }), signature: 'paddle-signature' },
     { name: 'linear', provider: providers.linear({ secret: 's3cret' }), signature: 'linear-signature' },
+    {
+      name: 'standardWebhooks v1a',
+      provider: providers.standardWebhooks({ secret: V1A_PUBLIC }),
+      signature: 'webhook-signature',
+      timestamp: 'webhook-timestamp',
+      sign: (body) => providers.standardWebhooks({ secret: V1A_PUBLIC }).sign(body, { secret: V1A_SIGNING })
+    },
     { name: 'meta', provider: providers.meta({ secret: 's3cret', verifyToken: 'vt' }), signature: 'x-hub-signature-256' },
     { name: 'zoom', provider: providers.zoom({ secret: 's3cret' }), signature: 'x-zm-signature', timestamp: 'x-zm-request-timestamp' },
     { name: 'discord', provider: discord, signature: 'x-signature-ed25519', timestamp: 'x-signature-timestamp', sign: (body) => discord.sign(body, { privateKey: ed25519.privateKey }) },
