@@ -28,7 +28,9 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   hubspot: providers.hubspot as never,
   mailgun: providers.mailgun as never,
   zoom: providers.zoom as never,
-  meta: providers.meta as never
+  meta: providers.meta as never,
+  clerk: withSigningKey(providers.clerk as never),
+  resend: withSigningKey(providers.resend as never)
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import type { DeliveryFacts } from './provider.js'
 import { hmac, HMAC_DELIVERY } from './hmac.js'
-import { standardWebhooks, STANDARD_WEBHOOKS_DELIVERY } from './standard-webhooks.js'
+import { clerk, resend, standardWebhooks, STANDARD_WEBHOOKS_DELIVERY, svix, SVIX_DELIVERY } from './standard-webhooks.js'
 import { stripe, STRIPE_DELIVERY } from './stripe.js'
 import { github, GITHUB_DELIVERY } from './github.js'
 import { shopify, SHOPIFY_DELIVERY } from './shopify.js'
@@ -69,7 +69,13 @@ export const providers = Object.freeze({
   /** Zoom (`x-zm-signature` `v0=…`), `endpoint.url_validation` answered inline. Retries for 85 min: dedupe 24 h. */
   zoom: preset(zoom, ZOOM_DELIVERY),
   /** Meta: WhatsApp, Messenger, Instagram (`X-Hub-Signature-256` with the app secret); the GET `hub.challenge` handshake with `verifyToken`. Retries up to 7 days: dedupe 8 days. */
-  meta: preset(meta, META_DELIVERY)
+  meta: preset(meta, META_DELIVERY),
+  /** Senders that deliver through Svix: Standard Webhooks with `svix-*` headers by default. Retries for 27.6 h: dedupe 2 days. */
+  svix: preset(svix, SVIX_DELIVERY),
+  /** Clerk (through Svix: `svix-id`, `svix-timestamp`, `svix-signature`, a `whsec_` secret). Retries for 27.6 h: dedupe 2 days. */
+  clerk: preset(clerk, SVIX_DELIVERY),
+  /** Resend (through Svix: `svix-id`, `svix-timestamp`, `svix-signature`, a `whsec_` secret). Retries for 27.6 h: dedupe 2 days. */
+  resend: preset(resend, SVIX_DELIVERY)
 })
 
 export type { HmacOptions, HmacProvider, HmacSignOptions } from './hmac.js'

@@ -123,10 +123,40 @@ export interface StandardWebhooksProfile {
 
 const STANDARD: StandardWebhooksProfile = Object.freeze({ preset: 'standardWebhooks', name: 'standard-webhooks', family: 'webhook', delivery: STANDARD_WEBHOOKS_DELIVERY })
 
+/**
+ * Svix's schedule: at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h
+ * later (27 h 35 min in all); it waits 15 s. Dedupe on `svix-id` for 2 days.
+ * Clerk and Resend deliver through Svix.
+ */
+export const SVIX_DELIVERY: DeliveryFacts = Object.freeze({
+  retriesForMs: ((27 * 60 + 35) * 60 + 5) * 1000,
+  suggestedDedupeTtlMs: 2 * 86_400_000,
+  responseDeadlineMs: 15_000
+})
+
 /** Creates the Standard Webhooks / Svix provider. */
 export function standardWebhooks (options: StandardWebhooksOptions): StandardWebhooksProvider {
   return createStandardWebhooks(options, STANDARD)
 }
+
+/** Creates the provider for a sender that delivers through Svix: `svix-*` headers, Svix's retries. */
+export function svix (options: StandardWebhooksOptions): StandardWebhooksProvider {
+  return createStandardWebhooks(options, SVIX)
+}
+
+/** Creates the Clerk provider: Svix, with the endpoint's `whsec_` signing secret. */
+export function clerk (options: StandardWebhooksOptions): StandardWebhooksProvider {
+  return createStandardWebhooks(options, CLERK)
+}
+
+/** Creates the Resend provider: Svix, with the webhook's `whsec_` signing secret. */
+export function resend (options: StandardWebhooksOptions): StandardWebhooksProvider {
+  return createStandardWebhooks(options, RESEND)
+}
+
+const SVIX: StandardWebhooksProfile = Object.freeze({ preset: 'svix', name: 'svix', family: 'svix', delivery: SVIX_DELIVERY })
+const CLERK: StandardWebhooksProfile = Object.freeze({ preset: 'clerk', name: 'clerk', family: 'svix', delivery: SVIX_DELIVERY })
+const RESEND: StandardWebhooksProfile = Object.freeze({ preset: 'resend', name: 'resend', family: 'svix', delivery: SVIX_DELIVERY })
 
 /** The scheme under a profile: the Standard Webhooks preset and the senders that use it (Svix, Clerk, Resend). */
 export function createStandardWebhooks (options: StandardWebhooksOptions, profile: StandardWebhooksProfile): StandardWebhooksProvider {

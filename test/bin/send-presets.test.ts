@@ -144,3 +144,12 @@ t.test('standard-webhooks: a whsk_ secret signs v1a, verified by its whpk_ key',
   const whpk = standardWebhooksPublicOf(whsk) as string
   t.ok(verified(providers.standardWebhooks({ secret: whpk }), req, whpk))
 })
+
+t.test('clerk and resend: Svix-branded headers', async (t) => {
+  const secret = 'whsec_' + Buffer.from('svix sender key').toString('base64')
+  for (const name of ['clerk', 'resend'] as const) {
+    const req = await sendOne(t, ['--provider', name, '--url', `{origin}/hooks/${name}`], { WEBHOOK_SECRET: secret }, '{"type":"user.created"}')
+    t.match(req.headers, { 'svix-id': /^msg_/, 'svix-timestamp': /^\d+$/, 'svix-signature': /^v1,/ }, name)
+    t.ok(verified(providers[name]({ secret }), req, secret))
+  }
+})

@@ -50,6 +50,7 @@ function cases (): RouteCase[] {
   const hubspot = providers.hubspot({ secret: 'hs-secret', publicUrl: ORIGIN })
   const zoom = providers.zoom({ secret: 'zm-secret' })
   const meta = providers.meta({ secret: 'meta-secret', verifyToken: 'vt' })
+  const clerk = providers.clerk({ secret: 'whsec_' + Buffer.from('clerk signing key').toString('base64') })
   const v1aKey = 'whsk_' + Buffer.alloc(32, 3).toString('base64')
   const v1aOther = 'whsk_' + Buffer.alloc(32, 4).toString('base64')
   const v1a = providers.standardWebhooks({ secret: standardWebhooksPublicOf(v1aKey) as string })
@@ -111,6 +112,14 @@ function cases (): RouteCase[] {
       signature: 'webhook-signature',
       otherSecret: 'the other signing key',
       body: '{"type":"invoice.paid","data":{"id":"in_1"}}',
+      timestamped: true
+    },
+    {
+      provider: clerk,
+      sign: (body, o) => clerk.sign(body, o),
+      signature: 'svix-signature',
+      otherSecret: 'whsec_' + Buffer.from('another key').toString('base64'),
+      body: '{"type":"user.created","data":{"id":"user_1"}}',
       timestamped: true
     },
     { provider: meta, sign: (body, o) => meta.sign(body, o), signature: 'x-hub-signature-256', otherSecret: 'meta-other', body: '{"object":"page","entry":[{"id":"1","time":1}]}' },

@@ -47,6 +47,8 @@ function catalogue (): Case[] {
       timestamp: 'webhook-timestamp',
       sign: (body) => providers.standardWebhooks({ secret: V1A_PUBLIC }).sign(body, { secret: V1A_SIGNING })
     },
+    { name: 'clerk', provider: providers.clerk({ secret: SW_SECRET }), signature: 'svix-signature', timestamp: 'svix-timestamp' },
+    { name: 'resend', provider: providers.resend({ secret: SW_SECRET }), signature: 'svix-signature', timestamp: 'svix-timestamp' },
     { name: 'meta', provider: providers.meta({ secret: 's3cret', verifyToken: 'vt' }), signature: 'x-hub-signature-256' },
     { name: 'zoom', provider: providers.zoom({ secret: 's3cret' }), signature: 'x-zm-signature', timestamp: 'x-zm-request-timestamp' },
     { name: 'discord', provider: discord, signature: 'x-signature-ed25519', timestamp: 'x-signature-timestamp', sign: (body) => discord.sign(body, { privateKey: ed25519.privateKey }) },
