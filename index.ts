@@ -16,6 +16,18 @@ export type {
   PresetFactory, HmacOptions, HmacProvider, HmacSignOptions, StandardWebhooksOptions, StandardWebhooksProvider, StandardWebhooksSignOptions,
   StripeOptions, GitHubOptions, GitHubProvider, GitHubSignOptions, ShopifyOptions, ShopifyProvider, ShopifySignOptions, SlackOptions
 } from './plugin/index.js'
+export type {
+  PublicUrlOption, RequestTarget, ChallengeRequest, ChallengeResponse, TwilioOptions, TwilioProvider, TwilioSignOptions,
+  MetaOptions,
+  ZoomOptions,
+  MailgunOptions, MailgunProvider, MailgunSignOptions,
+  HubSpotOptions, HubSpotProvider, HubSpotSignOptions,
+  SendGridOptions, SendGridProvider, SendGridSignOptions,
+  DiscordOptions, DiscordProvider, DiscordSignOptions,
+  LinearOptions, LinearProvider, LinearSignOptions,
+  PaddleOptions,
+  SquareOptions, SquareProvider, SquareSignOptions
+} from './plugin/index.js'
 export { safeJobId, EVENT_VERSION, SOURCE_PATTERN, JOB_NAME, defineHandler, PermanentError, RateLimitedError, WorkerErrors, checkPersistence, createPoller, createWebhookWorker, createDeadLetters, serveWorkerOps } from './worker/index.js'
 export type { WebhookEvent, PersistenceReport, RedisConnection, RedisClient, ByType, ByName, EventTypes, EventTypeName } from './worker/index.js'
 export type {

@@ -2,10 +2,13 @@
  * `send`: signs one event the way its real sender would and POSTs it, to try
  * a route by hand. The secret never goes on the command line unless asked for.
  */
+import { createPublicKey } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { WebhookErrors } from '../core/errors.js'
 import { providers } from '../providers/index.js'
+import { parsePrivateKey, type KeyKind } from '../providers/keys.js'
+import { standardWebhooksPublicOf } from '../providers/standard-webhooks.js'
 import type { Provider, SignOptions } from '../providers/provider.js'
 import { EXIT, say, type CliIo, type Command } from './command.js'
 
@@ -14,9 +17,49 @@ const PRESETS: Record<string, (options: Record<string, unknown>) => Provider> = 
   github: providers.github as never,
   shopify: providers.shopify as never,
   slack: providers.slack as never,
-  'standard-webhooks': providers.standardWebhooks as never,
-  svix: providers.standardWebhooks as never,
-  hmac: providers.hmac as never
+  'standard-webhooks': withSigningKey(providers.standardWebhooks as never),
+  svix: withSigningKey(providers.standardWebhooks as never),
+  hmac: providers.hmac as never,
+  twilio: providers.twilio as never,
+  square: providers.square as never,
+  paddle: providers.paddle as never,
+  linear: providers.linear as never,
+  discord: signedWithKey('discord', providers.discord as never, 'ed25519', 'publicKey'),
+  sendgrid: signedWithKey('sendgrid', providers.sendgrid as never, 'p256', 'publicKey'),
+  hubspot: providers.hubspot as never,
+  mailgun: providers.mailgun as never,
+  zoom: providers.zoom as never,
+  meta: providers.meta as never,
+  clerk: withSigningKey(providers.clerk as never),
+  resend: withSigningKey(providers.resend as never)
+}
+
+/**
+ * A sender that signs with a private key: the CLI's secret is that key (PEM,
+ * JWK or raw seed), the preset is built with its public half, and `sign()`
+ * uses the key.
+ */
+function signedWithKey (name: string, factory: (options: Record<string, unknown>) => Provider, kind: KeyKind, option: string): (options: Record<string, unknown>) => Provider {
+  return function presetWithKey ({ secret, ...options }) {
+    let key
+    try {
+      key = parsePrivateKey(secret, kind, name)
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message.replace('sign() needs { privateKey }', 'the secret must be the sender\'s private key')}`)
+    }
+    const provider = factory({ ...options, [option]: createPublicKey(key).export({ format: 'pem', type: 'spki' }).toString() })
+    return { ...provider, sign: (body, signOptions) => provider.sign(body, { ...signOptions, privateKey: key } as SignOptions) }
+  }
+}
+
+/** Standard Webhooks: a `whsk_` secret signs `v1a`, verified by its `whpk_` public key. */
+function withSigningKey (factory: (options: Record<string, unknown>) => Provider): (options: Record<string, unknown>) => Provider {
+  return function presetWithSigningKey ({ secret, ...options }) {
+    const publicKey = typeof secret === 'string' ? standardWebhooksPublicOf(secret) : undefined
+    if (publicKey === undefined) return factory({ ...options, secret })
+    const provider = factory({ ...options, secret: publicKey })
+    return { ...provider, sign: (body, signOptions) => provider.sign(body, { ...signOptions, secret: secret as string }) }
+  }
 }
 
 const USAGE = `Usage: fastify-hybrid-webhooks send --provider <name> --url <url> [--file <path>] [options]
@@ -28,7 +71,9 @@ Options:
   --provider <name>      ${Object.keys(PRESETS).join(', ')}
   --url <url>            where to POST, e.g. http://localhost:3000/v1/events
   --file <path>          the payload file (sent byte for byte)
-  --secret-env <NAME>    the environment variable holding the secret (default WEBHOOK_SECRET)
+  --secret-env <NAME>    the environment variable holding the secret (default WEBHOOK_SECRET);
+                         for discord and sendgrid, the sender's private key (PEM, JWK or raw seed);
+                         for standard-webhooks, a whsk_ signing key signs v1a
   --secret-stdin         read the secret from the first line of stdin (the payload then needs --file)
   --secret <secret>      the secret itself: it lands in your shell history, prefer --secret-env
   --content-type <type>  json, form, or a full content type (default: the provider's first)
@@ -108,15 +153,27 @@ async function prepare (args: Args, io: CliIo): Promise<Prepared> {
   }
   const stdin = stdinUse === 'none' ? undefined : await readStdin(io)
   const secret = readSecret(args, io, stdin)
-  const body = stdinUse === 'payload' ? (stdin as Buffer) : await readPayload(args.file as string)
+  let body = stdinUse === 'payload' ? (stdin as Buffer) : await readPayload(args.file as string)
   if (body.length === 0) throw new UsageError(`the payload is empty (${stdinUse === 'payload' ? 'stdin' : args.file})`)
   const provider = preset({ ...parseProviderOptions(args.option), secret })
-  const signOptions: SignOptions & { event?: string, topic?: string, type?: string } = {}
+  // Schemes that sign the URL (Twilio, Square, HubSpot) sign the one posted to.
+  const signOptions: SignOptions & { event?: string, topic?: string, type?: string, url?: string } = { url: url.href }
   if (args['content-type'] !== undefined) signOptions.contentType = args['content-type']
   if (args.id !== undefined) signOptions.id = args.id
   if (args.event !== undefined) Object.assign(signOptions, { event: args.event, topic: args.event, type: args.event })
+  // Mailgun carries its signature in the body: the payload gets one first.
+  const signBody = (provider as { signBody?: (body: Buffer, options: SignOptions) => string }).signBody
+  if (signBody !== undefined) {
+    try {
+      body = Buffer.from(signBody(body, signOptions), 'utf8')
+    } catch (err) {
+      throw new UsageError((err as Error).message)
+    }
+  }
   const headers = { ...provider.sign(body, signOptions), ...parseHeaders(args.header) }
-  return { url, headers, body, timeoutMs }
+  // Twilio moves a JSON body's hash into the URL it signs.
+  const requestUrl = (provider as { requestUrl?: (url: string, body: Buffer, options: SignOptions) => string }).requestUrl
+  return { url: requestUrl === undefined ? url : new URL(requestUrl(url.href, body, signOptions)), headers, body, timeoutMs }
 }
 
 function parseUrl (value: string | undefined): URL {

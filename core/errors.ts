@@ -66,6 +66,8 @@ export const WebhookErrors = {
    * resolver and no `{ secret }` was given, or the given one is unusable.
    */
   WEBHOOK_PROVIDER_BAD_SIGNING_SECRET: coded('WEBHOOK_PROVIDER_BAD_SIGNING_SECRET', '%s', TypeError),
+  /** A preset's `sign()` lacks what it needs besides the secret: the URL a URL-signed scheme signs, a private key, or a body of the right shape. */
+  WEBHOOK_PROVIDER_BAD_SIGN_OPTIONS: coded('WEBHOOK_PROVIDER_BAD_SIGN_OPTIONS', '%s', TypeError),
 
   /** Another live worker of the queue registered other lock settings: this one refuses to start. */
   WEBHOOK_WORKER_LOCK_MISMATCH: createError('WEBHOOK_WORKER_LOCK_MISMATCH', '%s'),

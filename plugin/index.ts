@@ -22,6 +22,18 @@ export type {
   StripeOptions, GitHubOptions, GitHubProvider, GitHubSignOptions, ShopifyOptions, ShopifyProvider, ShopifySignOptions, SlackOptions
 } from '../providers/index.js'
 export type {
+  PublicUrlOption, RequestTarget, ChallengeRequest, ChallengeResponse, TwilioOptions, TwilioProvider, TwilioSignOptions,
+  MetaOptions,
+  ZoomOptions,
+  MailgunOptions, MailgunProvider, MailgunSignOptions,
+  HubSpotOptions, HubSpotProvider, HubSpotSignOptions,
+  SendGridOptions, SendGridProvider, SendGridSignOptions,
+  DiscordOptions, DiscordProvider, DiscordSignOptions,
+  LinearOptions, LinearProvider, LinearSignOptions,
+  PaddleOptions,
+  SquareOptions, SquareProvider, SquareSignOptions
+} from '../providers/index.js'
+export type {
   Provider, ContentKind, IncomingHeaders, SecretOption, SecretContext, SecretResolver, VerifyFailureReason, VerifyInput,
   VerifySuccess, VerifyFailure, VerifyResult, BodyFailureReason, ParsedBody, ProviderRequest, EventFields, BodyFailure,
   InlineResponse, DeliveryFacts, SignOptions

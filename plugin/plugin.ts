@@ -102,6 +102,15 @@ async function webhookPluginAsync (fastify: FastifyInstance, rawOptions: Webhook
       onRequest: handlers.checkFraming,
       handler: handlers.receiveWebhook
     })
+    // A subscription handshake (Meta's `hub.challenge`) arrives as a GET on the same path.
+    if (options.provider.challenge !== undefined) {
+      scope.route({
+        method: 'GET',
+        url: options.path,
+        ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
+        handler: handlers.answerChallenge
+      })
+    }
   })
 }
 

@@ -8,7 +8,7 @@ import { BODY_FAILURE_ERRORS, WebhookErrors } from '../core/errors.js'
 import { classifyMedia, collectHeaders, pickEventHeaders, type MediaResult } from './headers.js'
 import type { ResolvedPluginOptions } from './resolve-options.js'
 import { SHED_REASON, type Answerer, type OutcomeFields } from './outcome.js'
-import type { EventFields, IncomingHeaders, InlineResponse, ParsedBody, ProviderRequest, VerifyResult } from '../providers/provider.js'
+import type { ChallengeResponse, EventFields, IncomingHeaders, InlineResponse, ParsedBody, ProviderRequest, RequestTarget, VerifyResult } from '../providers/provider.js'
 import { secretRefusal, staticSecretOutcome, type SecretSource } from './secrets.js'
 import { declaredLength, UNVERIFIED_FULL_REASON, type UnverifiedBudget } from './unverified.js'
 
@@ -30,6 +30,8 @@ export interface RouteContext {
 export interface RouteHandlers {
   checkFraming: (request: FastifyRequest, reply: FastifyReply, done: () => void) => void
   receiveWebhook: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>
+  /** The GET handshake, for a provider with `challenge`. */
+  answerChallenge: (request: FastifyRequest, reply: FastifyReply) => FastifyReply
   onRouteError: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply
 }
 
@@ -41,7 +43,7 @@ export interface RouteHandlers {
 export function createRouteHandlers ({ options, producer, secrets, answer, accepts, backlog, budget }: RouteContext): RouteHandlers {
   const { provider, source, bodyLimit } = options
   const fixedSecrets = staticSecretOutcome(provider.secret)
-  return { checkFraming, receiveWebhook, onRouteError }
+  return { checkFraming, receiveWebhook, answerChallenge, onRouteError }
 
   // Runs before the body is read: a refused request costs no body bytes. A
   // callback hook, not an async one: no promise per request. A refusal sends
@@ -102,7 +104,7 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
 
     let verified: VerifyResult
     try {
-      verified = provider.verify({ headers, rawBody }, found.secrets, Date.now())
+      verified = provider.verify({ headers, rawBody, target: targetOf(request) }, found.secrets, Date.now())
     } catch (err) {
       // A provider must not throw on hostile input; if it does, the request is still unauthenticated.
       return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNAUTHORIZED(), { outcome: 'rejected', reason: 'verify_threw', err })
@@ -115,7 +117,7 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     }
     const secretIndex = verified.secretIndex
 
-    const parsed = parseBody(kind, rawBody)
+    const parsed = parseBody(kind, rawBody, provider.jsonArrays === true)
     if (!parsed.ok) return answer.fail(request, reply, new BODY_FAILURE_ERRORS[parsed.reason](), { outcome: 'rejected', reason: parsed.reason, secretIndex })
 
     const req: ProviderRequest = { headers, rawBody }
@@ -124,7 +126,7 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     let inline: InlineResponse | undefined
     let fields: EventFields | { ok: false, reason: keyof typeof BODY_FAILURE_ERRORS, detail?: string }
     try {
-      inline = provider.respond?.(parsed.value, req)
+      inline = provider.respond?.(parsed.value, req, found.secrets[secretIndex])
       if (inline !== undefined && !inline.enqueue) {
         return answer.succeed(request, reply, inline.statusCode, inline.body, { outcome: 'responded', reason: 'inline', secretIndex })
       }
@@ -177,7 +179,7 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
       id: fields.id,
       source,
       type: typeof fields.type === 'string' ? fields.type : '',
-      payload: fields.payload === undefined ? parsed.value : fields.payload,
+      payload: fields.payload === undefined ? (parsed.items ?? parsed.value) : fields.payload,
       headers: pickEventHeaders(headers, provider.eventHeaders),
       receivedAt,
       origin: 'webhook'
@@ -185,6 +187,20 @@ export function createRouteHandlers ({ options, producer, secrets, answer, accep
     if (sentAt !== undefined) event.sentAt = sentAt
     if (fields.replayKey !== undefined) event.replayKey = fields.replayKey
     return event
+  }
+
+  // A GET on the path: the provider's subscription handshake, answered as text.
+  function answerChallenge (request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const q = request.url.indexOf('?')
+    let answered: ChallengeResponse
+    try {
+      answered = (provider.challenge as NonNullable<typeof provider.challenge>)({ headers: collectHeaders(request.raw.rawHeaders), query: q === -1 ? '' : request.url.slice(q + 1) })
+    } catch (err) {
+      return answer.fail(request, reply, new WebhookErrors.FST_WEBHOOK_UNAVAILABLE(), { outcome: 'unavailable', reason: 'provider_threw', err })
+    }
+    reply.type('text/plain; charset=utf-8')
+    if (answered.statusCode === 200) return answer.succeed(request, reply, 200, answered.body, { outcome: 'responded', reason: 'challenge' })
+    return answer.succeed(request, reply, answered.statusCode, answered.body, { outcome: 'rejected', reason: answered.reason ?? 'challenge_refused' })
   }
 
   // Fastify's own errors on this route: framing and body-reading failures.
@@ -211,6 +227,20 @@ interface Refusal { reason: string, detail?: string }
 const FRAMING = Symbol('webhookFraming')
 interface Framing { headers: IncomingHeaders, media: MediaResult }
 type FramedRequest = FastifyRequest & { [FRAMING]?: Framing }
+
+/**
+ * The request line for schemes that sign the URL. The origin is built only
+ * when the app trusts its proxy: Fastify defines `request.ips` only under
+ * `trustProxy`, and only then do `protocol` and `host` read the forwarded
+ * headers. Lazily, as most schemes never ask.
+ */
+function targetOf (request: FastifyRequest): RequestTarget {
+  return {
+    method: request.method,
+    url: request.url,
+    get origin () { return 'ips' in request ? `${request.protocol}://${request.host}` : undefined }
+  }
+}
 
 function paramsOf (request: FastifyRequest): Record<string, string> {
   return (request.params ?? {}) as Record<string, string>

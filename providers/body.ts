@@ -30,19 +30,28 @@ function plainly (text: string): boolean {
  * body that carries them is hostile or broken, and either way not an event.
  */
 export function parseJsonObject (text: string): ParseResult<Record<string, unknown>> {
+  const parsed = parseJsonValue(text)
+  if (!parsed.ok) return parsed
+  const value = parsed.value
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not_an_object' }
+  return { ok: true, value: value as Record<string, unknown> }
+}
+
+/** Parses JSON text into any value, with the same refusals as `parseJsonObject`. */
+function parseJsonValue (text: string): ParseResult<unknown> {
   if (text.trim() === '') return { ok: false, reason: 'empty_body' }
-  let value: unknown
   try {
     // secure-json-parse scans the text with two patterns after parsing; text
     // that cannot hold a forbidden key needs only the parse.
-    value = plainly(text) ? JSON.parse(text.charCodeAt(0) === BOM ? text.slice(1) : text) : sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+    const value: unknown = plainly(text)
+      ? JSON.parse(text.charCodeAt(0) === BOM ? text.slice(1) : text)
+      : sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
+    return { ok: true, value }
   } catch (err) {
     return /forbidden prototype property/.test((err as Error).message)
       ? { ok: false, reason: 'forbidden_key' }
       : { ok: false, reason: 'invalid_json' }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not_an_object' }
-  return { ok: true, value: value as Record<string, unknown> }
 }
 
 /**
@@ -98,14 +107,25 @@ function hexValue (byte: number): number {
 /** A parsed body, with the text it was parsed from. */
 export type ParsedBodyResult = { ok: true, value: ParsedBody, text: string } | BodyFailure
 
-/** Decodes and parses a verified body of the given kind. */
-export function parseBody (kind: ParsedBody['kind'], rawBody: Buffer): ParsedBodyResult {
+/**
+ * Decodes and parses a verified body of the given kind. With `arrays`, a
+ * top-level JSON array is a body too (senders that batch events): it comes
+ * back as `items`, with an empty `value`.
+ */
+export function parseBody (kind: ParsedBody['kind'], rawBody: Buffer, arrays = false): ParsedBodyResult {
   if (rawBody.length === 0) return { ok: false, reason: 'empty_body' }
   const text = decodeUtf8(rawBody)
   if (!text.ok) return text
   // Only the first BOM marks the encoding; a second is text that no JSON
   // parser reads, and the stored text must be exactly what was parsed.
   if (kind === 'json' && text.value.charCodeAt(0) === BOM) return { ok: false, reason: 'invalid_json', detail: 'a second byte-order mark' }
+  if (kind === 'json' && arrays) {
+    const any = parseJsonValue(text.value)
+    if (!any.ok) return any
+    if (Array.isArray(any.value)) return { ok: true, value: { kind, value: {}, items: any.value }, text: text.value }
+    if (typeof any.value !== 'object' || any.value === null) return { ok: false, reason: 'not_an_object' }
+    return { ok: true, value: { kind, value: any.value as Record<string, unknown> }, text: text.value }
+  }
   const parsed = kind === 'json' ? parseJsonObject(text.value) : parseForm(text.value)
   if (!parsed.ok) return parsed
   return { ok: true, value: { kind, value: parsed.value }, text: text.value }

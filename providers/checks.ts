@@ -14,7 +14,7 @@ export const invalid: OptionValidator = optionValidator(WebhookErrors.WEBHOOK_PR
 /** Checks a preset's options object and its keys; returns it typed. */
 export function checkOptionsObject<T extends object> (preset: string, options: unknown, known: readonly string[]): T {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    invalid.fail(expected(`providers.${preset}() options`, 'an object with a `secret`', options))
+    invalid.fail(expected(`providers.${preset}() options`, `an object with a \`${known[0]}\``, options))
   }
   const unknown = unknownKeys(options, known)
   if (unknown.length > 0) {
@@ -25,10 +25,11 @@ export function checkOptionsObject<T extends object> (preset: string, options: u
 
 /**
  * A secret option: a non-empty string, a non-empty array of them, or a
- * resolver function. `check` refuses strings the scheme cannot use (returns a hint).
+ * resolver function. `check` refuses strings the scheme cannot use (returns a
+ * hint). `option` names it when it is not `secret` (a public key).
  */
-export function checkSecret (preset: string, secret: unknown, check?: (s: string) => string | undefined): SecretOption {
-  const name = `${preset}.secret`
+export function checkSecret (preset: string, secret: unknown, check?: (s: string) => string | undefined, option = 'secret'): SecretOption {
+  const name = `${preset}.${option}`
   const what = 'a non-empty string, a non-empty array of them, or a function'
   if (typeof secret === 'function') return secret as SecretOption
   const list = Array.isArray(secret) ? secret : [secret]

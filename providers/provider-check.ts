@@ -1,4 +1,4 @@
-import { checkFunction, checkInteger, checkString, expected } from '../core/validate.js'
+import { checkBoolean, checkFunction, checkInteger, checkString, expected } from '../core/validate.js'
 import type { Provider } from './provider.js'
 
 const KINDS = ['json', 'form']
@@ -25,7 +25,9 @@ export function providerProblem (provider: unknown): string | undefined {
     checkFunction('provider.toEvent', p.toEvent) ??
     checkFunction('provider.sign', p.sign) ??
     (p.respond === undefined ? undefined : checkFunction('provider.respond', p.respond)) ??
-    (p.checkHeaders === undefined ? undefined : checkFunction('provider.checkHeaders', p.checkHeaders))
+    (p.checkHeaders === undefined ? undefined : checkFunction('provider.checkHeaders', p.checkHeaders)) ??
+    (p.challenge === undefined ? undefined : checkFunction('provider.challenge', p.challenge)) ??
+    (p.jsonArrays === undefined ? undefined : checkBoolean('provider.jsonArrays', p.jsonArrays))
 }
 
 /** A secret value: a non-empty string or a non-empty list of them. Never echoes the secret. */

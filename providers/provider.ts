@@ -40,11 +40,35 @@ export type VerifyFailureReason =
   | 'timestamp_too_old'
   | 'timestamp_too_new'
   | 'no_match'
+  /** The scheme signs the public URL the sender called, and none is known: set the preset's `publicUrl`, or Fastify's `trustProxy` behind a proxy. */
+  | 'no_public_url'
+  /** The scheme carries its signature or signed timestamp in the body, and it is missing or malformed there. */
+  | 'malformed_body'
 
-/** What `verify` reads: the headers and the exact bytes received. */
+/**
+ * The request line, for schemes that sign the URL the sender called (Twilio,
+ * Square, HubSpot). The route fills it in; a direct `verify` call may omit it.
+ */
+export interface RequestTarget {
+  /** The HTTP method, e.g. `POST`. */
+  method: string
+  /** The path and query string exactly as received, e.g. `/hooks/twilio?bodySHA256=…`. */
+  url: string
+  /**
+   * `scheme://host` as the sender saw it, from `X-Forwarded-Proto` and
+   * `X-Forwarded-Host` (or the socket and `Host` for a peer the proxy rule does
+   * not trust). Set only when the app trusts its proxy (Fastify's `trustProxy`):
+   * without it the `Host` header alone is no evidence of the public URL.
+   */
+  origin?: string
+}
+
+/** What `verify` reads: the headers and the exact bytes received, and the request line. */
 export interface VerifyInput {
   headers: IncomingHeaders
   rawBody: Buffer
+  /** The method, path and (behind a trusted proxy) public origin; absent outside the route. */
+  target?: RequestTarget
 }
 
 /** A successful verification. */
@@ -77,8 +101,10 @@ export type BodyFailureReason =
 /** A verified body, parsed by the plugin: a JSON object, or the fields of a form body. */
 export interface ParsedBody {
   kind: ContentKind
-  /** For `json`: the parsed object. For `form`: the decoded fields (the last value wins on repeats). */
+  /** For `json`: the parsed object (`{}` for an array body). For `form`: the decoded fields (the last value wins on repeats). */
   value: Record<string, unknown>
+  /** A top-level JSON array, for a provider with `jsonArrays` (senders that batch events in one body); then `value` is `{}`. */
+  items?: unknown[]
 }
 
 /** The request as a provider sees it in `toEvent` and `respond`. */
@@ -122,6 +148,22 @@ export interface InlineResponse {
   enqueue: boolean
 }
 
+/** A GET on the webhook path, for a subscription handshake (Meta's `hub.challenge`). */
+export interface ChallengeRequest {
+  headers: IncomingHeaders
+  /** The query string as received, without the `?` (`''` when there is none). */
+  query: string
+}
+
+/** The answer to a GET handshake, sent as `text/plain`. */
+export interface ChallengeResponse {
+  /** 200 with the echoed challenge, or a refusal (403 for a wrong token, 400 for a malformed request). */
+  statusCode: 200 | 400 | 403
+  body: string
+  /** Why it was refused, for the log line (never a token). */
+  reason?: string
+}
+
 /** How a sender delivers: for sizing the dedupe TTL and timeouts. */
 export interface DeliveryFacts {
   /** How long the sender keeps retrying a failed delivery, in ms; `0` when it never retries by itself. */
@@ -157,6 +199,8 @@ export interface Provider {
   readonly contentTypes: readonly ContentKind[]
   /** A body limit in bytes that overrides the plugin's default (GitHub raises it). */
   readonly bodyLimit?: number
+  /** Whether a top-level JSON array is a usable body (it reaches `toEvent` as `ParsedBody.items`); refused as `not_an_object` otherwise. */
+  readonly jsonArrays?: boolean
   /** Lower-case header names copied into `WebhookEvent.headers` (never signature headers). */
   readonly eventHeaders?: readonly string[]
   /** How the sender delivers. */
@@ -181,8 +225,18 @@ export interface Provider {
   verify: (input: VerifyInput, secrets: readonly string[], nowMs: number) => VerifyResult
   /** Derives the event id and type from a verified, parsed body. */
   toEvent: (parsed: ParsedBody, req: ProviderRequest, verified: VerifySuccess) => EventFields | BodyFailure
-  /** An answer given inline (a handshake, or an empty 200 a sender expects); `undefined` for the usual 202. */
-  respond?: (parsed: ParsedBody, req: ProviderRequest) => InlineResponse | undefined
+  /**
+   * An answer given inline (a handshake, or an empty 200 a sender expects);
+   * `undefined` for the usual 202. `secret` is the one that verified the
+   * request, for handshakes that answer with a MAC (Zoom).
+   */
+  respond?: (parsed: ParsedBody, req: ProviderRequest, secret?: string) => InlineResponse | undefined
+  /**
+   * Answers a GET on the webhook path: a subscription handshake (Meta's
+   * `hub.mode=subscribe`). When present, the plugin routes GET on `path` to
+   * it; without it a GET is a 404. Must be pure and never throw.
+   */
+  challenge?: (request: ChallengeRequest) => ChallengeResponse
   /** The exact headers a real sender sends for `body` (including `content-type`), for tests and the CLI. */
   sign: (body: string | Buffer, options?: SignOptions) => Record<string, string>
 }

@@ -89,6 +89,17 @@ export function decodeBase64 (text: string, bytes: number): Buffer | undefined {
 }
 
 /**
+ * Strict, canonical, padded standard base64 of 1 to `maxBytes` bytes, for
+ * signatures whose length varies (DER-encoded ECDSA), else `undefined`.
+ */
+export function decodeBase64Upto (text: string, maxBytes: number): Buffer | undefined {
+  if (text.length === 0 || text.length % 4 !== 0 || text.length > Math.ceil(maxBytes / 3) * 4 || !BASE64.test(text)) return undefined
+  const buf = Buffer.from(text, 'base64')
+  if (buf.length === 0 || buf.length > maxBytes || buf.toString('base64') !== text) return undefined
+  return buf
+}
+
+/**
  * Constant-time equality of two digests. `timingSafeEqual` throws on unequal
  * lengths (a short signature header would crash the receiver); lengths are public (the algorithm fixes them).
  */

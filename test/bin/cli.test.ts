@@ -112,7 +112,7 @@ t.test('send: clear errors, exit code 2, nothing sent', async (t) => {
     [['--provider', 'stripe', '--url', url, '--secret-stdin'], /--secret-stdin reads the secret from stdin, so the payload needs --file/],
     [['--provider', 'stripe', '--url', url, '--secret-stdin', '--file', `${dir}/event.json`], /first line of stdin is empty/, { stdin: '\nmore' }],
     [['--provider', 'stripe', '--url', url, '--secret', '', '--file', `${dir}/event.json`], /--secret is empty/],
-    [['--provider', 'paypal', '--url', url], /--provider must be one of stripe, github, shopify, slack, standard-webhooks, svix, hmac, got 'paypal'/],
+    [['--provider', 'paypal', '--url', url], /--provider must be one of stripe, github, shopify, slack, standard-webhooks, svix, hmac, twilio, square, paddle, linear, discord, sendgrid, hubspot, mailgun, zoom, meta, clerk, resend, got 'paypal'/],
     [['--url', url], /--provider must be one of .* got nothing/],
     [['--provider', 'stripe'], /--url is required/],
     [['--provider', 'stripe', '--url', 'localhost:3000'], /--url must be http or https/],

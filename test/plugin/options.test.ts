@@ -38,6 +38,8 @@ const table: Array<{ name: string, options: unknown, raw?: boolean, message: Reg
   { name: 'a static secret its secretProblem refuses', options: { provider: withProvider({ secret: 'plain', secretProblem: () => 'a `k_` key' }) }, message: /^Expected `provider.secret` to be usable: a `k_` key$/ },
   { name: 'a secretProblem that throws refuses', options: { provider: withProvider({ secretProblem: () => { throw new Error('x') } }) }, message: /`provider.secret` to be usable:.*it threw/ },
   { name: 'a respond that is not a function', options: { provider: withProvider({ respond: 'yes' }) }, message: /`provider.respond` to be a function/ },
+  { name: 'a challenge that is not a function', options: { provider: withProvider({ challenge: 'hub' }) }, message: /`provider.challenge` to be a function/ },
+  { name: 'a jsonArrays that is not a boolean', options: { provider: withProvider({ jsonArrays: 'yes' }) }, message: /`provider.jsonArrays` to be a boolean/ },
   { name: 'no connection', options: { provider }, raw: true, message: /Expected `connection` to be a redis:\/\/ URL, ioredis options or an ioredis Redis\/Cluster instance, got `undefined`/ },
   { name: 'a host:port connection', options: { connection: 'localhost:6379' }, message: /`connection` to be a redis:\/\/ or rediss:\/\/ URL, got `localhost:6379`/ },
   { name: 'a connection password is redacted', options: { connection: 'redis://:hunter2@[bad' }, message: /unparsable URL `redis:\/\/:\*\*\*@\[bad`/ },

@@ -41,3 +41,15 @@ t.test('form bodies decode strictly: escapes must spell UTF-8', async (t) => {
     { a: 'é', b: '€ x', c: '100%', d: '%zz', e: '%2' })
   t.same({ ...(parseForm('a=plain+text&b=é') as { value: object }).value }, { a: 'plain text', b: 'é' })
 })
+
+t.test('a top-level JSON array, for providers with jsonArrays: items, with the same refusals', async (t) => {
+  const b = (text: string, arrays: boolean): ReturnType<typeof parseBody> => parseBody('json', Buffer.from(text), arrays)
+  t.same(b('[{"a":1},2]', true), { ok: true, value: { kind: 'json', value: {}, items: [{ a: 1 }, 2] }, text: '[{"a":1},2]' })
+  t.same(b('[{"a":1}]', false), { ok: false, reason: 'not_an_object' }, 'refused without jsonArrays')
+  t.same(b('{"a":1}', true), { ok: true, value: { kind: 'json', value: { a: 1 } }, text: '{"a":1}' }, 'an object is still an object')
+  t.same(b('[{"__proto__":{"x":1}}]', true), { ok: false, reason: 'forbidden_key' })
+  t.same(b('42', true), { ok: false, reason: 'not_an_object' })
+  t.same(b('null', true), { ok: false, reason: 'not_an_object' })
+  t.same(b('[1,', true), { ok: false, reason: 'invalid_json' })
+  t.same(b(' ', true), { ok: false, reason: 'empty_body' })
+})

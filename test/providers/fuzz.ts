@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { randomBytes, randomInt } from 'node:crypto'
-import type { IncomingHeaders, Provider, VerifyFailure, VerifyResult } from '../../providers/provider.js'
+import type { IncomingHeaders, Provider, RequestTarget, VerifyFailure, VerifyResult } from '../../providers/provider.js'
 
 const PIECES = ['', ' ', ',', '=', '.', ':', 'v1', 'v0', 'v1,', 't=', 'sha256=', 'whsec_', '==', '\u0000', '\uFFFD', '\uD800', '1e9', '-1',
   '0x1f', '1614265330', '99999999999999999999', 'NaN', 'Infinity', '%00', 'A'.repeat(300), '\r\n', 'v0=', 'v1=', 'sha1=', 'ÿ']
@@ -28,22 +28,29 @@ export function hostileHeaders (names: readonly string[]): IncomingHeaders {
   return headers
 }
 
-/** Runs `count` random requests through `verify` and `toEvent`; returns the reasons seen. Throws if anything throws. */
-export function fuzz (provider: Provider, names: readonly string[], count: number, valid?: () => IncomingHeaders): Map<string, number> {
+/**
+ * Runs `count` random requests through `verify` and `toEvent`; returns the
+ * reasons seen. Throws if anything throws. `target` is the request line, for
+ * schemes that sign the URL.
+ */
+export function fuzz (provider: Provider, names: readonly string[], count: number, valid?: () => IncomingHeaders, target?: RequestTarget): Map<string, number> {
   const reasons = new Map<string, number>()
   for (let i = 0; i < count; i++) {
     const base = valid !== undefined && randomInt(0, 2) === 0 ? valid() : {}
     const headers = { ...base, ...hostileHeaders(names.filter(() => randomInt(0, 2) === 0)) }
     const rawBody = randomInt(0, 4) === 0 ? Buffer.alloc(0) : randomBytes(randomInt(0, 200))
     const nowMs = Date.now()
-    const result = provider.verify({ headers, rawBody }, ['s3cret', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], nowMs)
+    const result = provider.verify({ headers, rawBody, ...(target === undefined ? {} : { target }) }, ['s3cret', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], nowMs)
     checkAgreement(provider.checkHeaders?.(headers, nowMs), result, provider.checkHeaders !== undefined)
     const key = result.ok ? 'ok' : result.reason
     reasons.set(key, (reasons.get(key) ?? 0) + 1)
     for (const value of [{}, { id: hostileString(), type: 7, event_id: 3.5, payload: hostileString() }]) {
       provider.toEvent({ kind: 'json', value }, { headers, rawBody }, { ok: true, secretIndex: 0 })
       provider.respond?.({ kind: 'form', value }, { headers, rawBody })
+      provider.respond?.({ kind: 'json', value }, { headers, rawBody }, 's3cret')
     }
+    provider.toEvent({ kind: 'json', value: {}, items: [{ id: hostileString() }, hostileString(), null, 7, []] }, { headers, rawBody }, { ok: true, secretIndex: 0 })
+    provider.challenge?.({ headers, query: hostileString() })
   }
   return reasons
 }

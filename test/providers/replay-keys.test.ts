@@ -159,6 +159,61 @@ t.test('generic HMAC signing the timestamp: a capture resent with unsigned heade
   })
 })
 
+t.test('Twilio: one signed form, its idempotency token and parameter order varied, is applied once', async (t) => {
+  const twilio = providers.twilio({ secret: 'tw-token', publicUrl: 'https://hooks.example.com' })
+  const form = 'id=7001&action=created&note=one+signed+delivery'
+  const captured = twilio.sign(form, { url: 'https://hooks.example.com/v1/events', id: 'token-original' })
+  const id = 'i-twilio-idempotency-token'
+  await appliedOnceRaw(t, twilio, form, captured, {
+    'a fresh idempotency token': (h, fresh) => [form, { ...h, [id]: fresh }],
+    'no token': (h) => [form, without(h, id)],
+    'the parameters reordered': (h, fresh) => ['note=one+signed+delivery&action=created&id=7001', { ...h, [id]: fresh }],
+    'spaces as %20': (h, fresh) => ['id=7001&action=created&note=one%20signed%20delivery', { ...h, [id]: fresh }],
+    'another user agent, mixed-case names': (h, fresh) => [form, mixedCase({ ...h, [id]: fresh, 'user-agent': 'curl/8.0' })]
+  })
+})
+
+t.test('Linear: one signed body, Linear-Delivery and Linear-Event varied, is applied once', async (t) => {
+  const linear = providers.linear({ secret: 'lin-secret' })
+  const body = JSON.stringify({ id: 7001, action: 'create', type: 'Issue', webhookTimestamp: Date.now() })
+  const captured = linear.sign(body, { id: 'delivery-original' })
+  const id = 'linear-delivery'
+  await appliedOnceRaw(t, linear, body, captured, {
+    'a fresh delivery id': (h, fresh) => [body, { ...h, [id]: fresh }],
+    'no delivery id': (h) => [body, without(h, id)],
+    'another Linear-Event': (h, fresh) => [body, { ...h, [id]: fresh, 'linear-event': 'Comment' }],
+    'mixed-case header names': (h, fresh) => [body, mixedCase({ ...h, [id]: fresh })]
+  })
+})
+
+t.test('Mailgun: one signed token, its unsigned event rewritten, is applied once', async (t) => {
+  const mailgun = providers.mailgun({ secret: 'mg-key' })
+  const body = mailgun.signBody(JSON.stringify({ 'event-data': { id: 'ev-original', event: 'delivered' } }))
+  const rewritten = (id: string, event: string): string => body.replace('ev-original', id).replace('delivered', event)
+  await appliedOnceRaw(t, mailgun, body, mailgun.sign(body), {
+    'a fresh event id': (h, fresh) => [rewritten(fresh, 'delivered'), h],
+    'another event type': (h, fresh) => [rewritten(fresh, 'unsubscribed'), h],
+    'mixed-case header names': (h, fresh) => [rewritten(fresh, 'opened'), mixedCase(h)]
+  })
+})
+
+/** As `appliedOnce`, for a scheme whose signed bytes may be re-encoded: each variant gives its own body too. */
+async function appliedOnceRaw (t: Test, provider: Provider, body: string, captured: Headers, variants: Record<string, (captured: Headers, fresh: string) => [string, Headers]>): Promise<void> {
+  const p = await pipeline(t, provider)
+  await post(t, p, body, captured, 'the original')
+  await waitFor(() => p.applied.length === 1, 10_000, 'the original to be applied')
+  let n = 0
+  for (const [label, vary] of Object.entries(variants)) {
+    n++
+    const [payload, headers] = vary(captured, `attacker-chosen-${n}`)
+    await post(t, p, payload, headers, label)
+  }
+  // Every variant has an id of its own (a fresh token, or the replay key without one): a job the worker finishes.
+  await waitFor(() => p.reports.filter((r) => FINAL.has(r.outcome)).length === n + 1, 15_000, `${n + 1} finished attempts`)
+  t.equal(p.applied.length, 1, `${provider.name}: applied once, not ${p.applied.length} times (${JSON.stringify(p.applied)})`)
+  t.equal(p.reports.filter((r) => r.outcome === 'replay').length, n, 'every resend is skipped as a replay')
+}
+
 t.test('GitHub: (hook, delivery) pairs that read alike joined by a colon are different events, all applied', async (t) => {
   const github = providers.github({ secret: 'gh-secret' })
   const p = await pipeline(t, github)
