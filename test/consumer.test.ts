@@ -24,7 +24,8 @@ function walk (dir: string): string[] {
 
 const work = t.testdir({})
 const copy = join(work, 'copy')
-for (const entry of ['package.json', 'README.md', 'LICENSE', 'dist', 'examples', 'scripts/pack-manifest.mjs']) cpSync(join(root, entry), join(copy, entry), { recursive: true })
+const entries: string[] = ['package.json', 'scripts/pack-manifest.mjs', ...pkg.files.filter((f: string) => !f.startsWith('!'))]
+for (const entry of entries) cpSync(join(root, entry), join(copy, entry), { recursive: true })
 // The real prepack builds, then strips; the copy is already built.
 t.match(pkg.scripts.prepack, /&& node scripts\/pack-manifest\.mjs strip$/, 'prepack ends by stripping the manifest')
 const copied = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8'))
