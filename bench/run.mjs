@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // @ts-check
-// `npm run bench`: every comparison of the README's table, measured in one run,
+// `npm run bench`: every comparison of bench/README.md's Results tables, measured in one run,
 // printed as markdown and written as JSON under bench/results/.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join, posix, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 // What a user installs: the tarball `npm pack` makes, and a project of theirs
@@ -51,10 +51,15 @@ t.test('the tarball: what the docs link, a license, no install scripts, no dangl
   t.notOk(files.some((f) => f.endsWith('.map')), 'no maps shipped')
   const withMapComment = files.filter((f) => /\.(js|ts)$/.test(f) && readFileSync(join(unpacked, f), 'utf8').includes('sourceMappingURL'))
   t.same(withMapComment, [], 'no file points at a map')
-  const readme = readFileSync(join(unpacked, 'README.md'), 'utf8')
-  const links = [...readme.matchAll(/\]\((?!https?:|#|mailto:)([^)#\s]+)/g)].map((m) => m[1]!.replace(/\/$/, ''))
-  t.ok(links.length > 5, `${links.length} relative links`)
-  for (const link of new Set(links)) t.ok(files.some((f) => f === link || f.startsWith(`${link}/`)), `the README's link ${link} is in the tarball`)
+  // The README and every docs page: each relative link, resolved from the page's folder.
+  const pages = files.filter((f) => f === 'README.md' || /^docs\/[^/]+\.md$/.test(f))
+  t.ok(pages.length > 5, `${pages.length} pages: the README and the docs`)
+  for (const page of pages) {
+    const text = readFileSync(join(unpacked, page), 'utf8')
+    const links = [...text.matchAll(/\]\((?!https?:|#|mailto:)([^)#\s]+)/g)].map((m) => posix.normalize(posix.join(posix.dirname(page), m[1]!)).replace(/\/$/, ''))
+    if (page === 'README.md') t.ok(links.length > 5, `${links.length} relative links`)
+    for (const link of new Set(links)) t.ok(files.some((f) => f === link || f.startsWith(`${link}/`)), `${page}'s link ${link} is in the tarball`)
+  }
 })
 
 function consumer (t: Test, name: string, overrides: Record<string, string>, shims: Record<string, string> = {}): void {

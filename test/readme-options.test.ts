@@ -4,11 +4,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 
-// Keeps the README's option tables in sync with the TSDoc of the option
+// Keeps the documented option tables (docs/plugin.md, docs/worker.md,
+// docs/poller.md) in sync with the TSDoc of the option
 // interfaces: every option documented, nothing documented that does not exist,
 // and simple defaults (a number, a quoted string, a boolean) the same in both.
 const root = fileURLToPath(new URL('..', import.meta.url))
-const readme = readFileSync(join(root, 'README.md'), 'utf8')
 
 interface Member { name: string, optional: boolean, defaultValue: string | undefined }
 
@@ -29,9 +29,10 @@ function members (file: string, iface: string): Member[] {
 }
 
 /** The option rows of the first table after `heading`: each option named in a row's first cell -> its default cell. */
-function readmeTable (heading: string): Map<string, string> {
+function readmeTable (doc: string, heading: string): Map<string, string> {
+  const readme = readFileSync(join(root, doc), 'utf8')
   const start = readme.indexOf(`\n${heading}\n`)
-  if (start < 0) throw new Error(`README has no heading ${heading}`)
+  if (start < 0) throw new Error(`${doc} has no heading ${heading}`)
   const lines = readme.slice(start).split('\n').slice(2)
   const first = lines.findIndex((l) => l.startsWith('| option'))
   const rows = new Map<string, string>()
@@ -45,15 +46,15 @@ function readmeTable (heading: string): Map<string, string> {
 }
 
 const tables = [
-  { file: 'plugin/options.ts', iface: 'WebhookPluginOptions', heading: '### Plugin options' },
-  { file: 'worker/options.ts', iface: 'WebhookWorkerOptions', heading: '### Worker options' },
-  { file: 'poller/poller-options.ts', iface: 'PollerOptions', heading: '### Poller options' }
+  { file: 'plugin/options.ts', iface: 'WebhookPluginOptions', heading: '### Plugin options', doc: 'docs/plugin.md' },
+  { file: 'worker/options.ts', iface: 'WebhookWorkerOptions', heading: '### Worker options', doc: 'docs/worker.md' },
+  { file: 'poller/poller-options.ts', iface: 'PollerOptions', heading: '### Poller options', doc: 'docs/poller.md' }
 ]
 
-for (const { file, iface, heading } of tables) {
-  t.test(`${iface} and the README table under "${heading}" agree`, async (t) => {
+for (const { file, iface, heading, doc } of tables) {
+  t.test(`${iface} and the ${doc} table under "${heading}" agree`, async (t) => {
     const opts = members(file, iface)
-    const rows = readmeTable(heading)
+    const rows = readmeTable(doc, heading)
     t.same([...rows.keys()].sort(), opts.map((m) => m.name).sort(), 'the same options in both')
     for (const m of opts) {
       if (m.optional) t.ok(m.defaultValue, `${m.name} has a @defaultValue`)

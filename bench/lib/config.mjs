@@ -1,6 +1,6 @@
 // @ts-check
 // The benchmark's flags and the two configurations it runs: the full one
-// behind the README's table, and --quick, a tiny run that only proves the
+// behind bench/README.md's Results tables, and --quick, a tiny run that only proves the
 // harness still works (CI runs it; its numbers mean nothing).
 import { parseArgs } from 'node:util'
 

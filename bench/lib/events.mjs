@@ -1,6 +1,6 @@
 // @ts-check
 // The events every benchmark sends: JSON bodies of an exact size with a fresh
-// event id, signed with the generic HMAC scheme (the README's "Generic HMAC":
+// event id, signed with the generic HMAC scheme (docs/providers.md's "Generic HMAC":
 // HMAC-SHA256 of the raw body, base64, in `x-provider-signature`, id in `event_id`).
 import { createHmac } from 'node:crypto'
 

@@ -1,6 +1,6 @@
 // @ts-check
-// The app under test, as its own process: Fastify with the server timeouts the
-// README recommends and the webhook plugin on the generic HMAC provider.
+// The app under test, as its own process: Fastify with the server timeouts
+// docs/deployment.md recommends and the webhook plugin on the generic HMAC provider.
 // Configured by the harness through CHAOS_CONFIG (JSON); says `ready` over IPC
 // and answers `{ cmd: 'memory' }` with its resident set size.
 import Fastify from 'fastify'
@@ -16,7 +16,7 @@ process.on('disconnect', () => process.exit(0))
 
 const app = Fastify({
   logger: { level: config.logLevel ?? 'warn' },
-  // Slow-client protection, as the README recommends for a webhook endpoint.
+  // Slow-client protection, as docs/deployment.md recommends for a webhook endpoint.
   requestTimeout: config.requestTimeout,
   connectionTimeout: config.connectionTimeout,
   keepAliveTimeout: config.keepAliveTimeout,

@@ -1,6 +1,6 @@
 // @ts-check
 // Human-readable output: each scenario's checks with PASS or FAIL, then one
-// summary table (the one the README's Reliability section quotes).
+// summary table (the one docs/reliability.md quotes).
 
 /** @typedef {import('./types.d.mts').ScenarioResult} ScenarioResult */
 /** @typedef {import('./types.d.mts').Say} Say */

@@ -1,7 +1,7 @@
 // @ts-check
 // A worker process under test. CHAOS_CONFIG.mode picks the worker:
 // - 'real': the package's createWebhookWorker with a transactional apply keyed
-//   by ctx.idempotencyKey (the pattern the README documents);
+//   by ctx.idempotencyKey (the pattern the documentation describes);
 // - 'broken': the harness-local negative control (broken-worker.mjs), which
 //   commits its dedupe marker before apply, as the common recipe does.
 // Both write to the same SQLite effect ledger and inject the same faults.

@@ -10,12 +10,16 @@ import * as providersEntry from '../../providers/index.js'
 import { BadPageError } from '../../poller/poller-run.js'
 import { safeJobId } from '../../core/job-id.js'
 
-// One table of coded errors: every code is documented in the README's errors
-// table and every row there is a code; the old per-side objects only alias it;
+// One table of coded errors: every code is documented in the errors table of
+// docs/plugin.md and every row there is a code; the old per-side objects only alias it;
 // FST_ prefixes belong to the plugin; and no shipped source throws an uncoded
 // Error or TypeError outside the allowlist below.
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const readme = readFileSync(join(root, 'README.md'), 'utf8')
+const readme = readFileSync(join(root, 'docs/plugin.md'), 'utf8')
+// Every page of the documentation, to check no second table of codes exists.
+const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))]
+const allDocs = pages.map((f) => readFileSync(join(root, f), 'utf8')).join('\n')
+const workerDoc = readFileSync(join(root, 'docs/worker.md'), 'utf8')
 const start = readme.indexOf('\n### Errors\n')
 const section = readme.slice(start, readme.indexOf('\n### ', start + 1))
 const rows = new Map([...section.matchAll(/^\| `([A-Z0-9_]+)` \| ([^|]+) \| ([^|]+) \|$/gm)].map((m) => [m[1], { status: m[2].trim(), when: m[3] }]))
@@ -38,11 +42,11 @@ const ALIASES: Record<string, Record<string, string>> = {
 }
 const VIEWS: Record<string, Record<string, unknown>> = { PluginErrors, WorkerErrors }
 
-t.test('the README has one errors table', async (t) => {
+t.test('the documentation has one errors table', async (t) => {
   t.ok(start > 0, 'a "### Errors" section')
   t.match(section, /\| code \| status \| thrown by, when \|/)
-  t.equal([...readme.matchAll(/^\| code \| /gm)].length, 1, 'no second table of codes')
-  t.match(readme, /### Worker errors\n\n[^\n]*\[Errors\]\(#errors\)/, 'the worker errors section links to it')
+  t.equal([...allDocs.matchAll(/^\| code \| /gm)].length, 1, 'no second table of codes')
+  t.match(workerDoc, /### Worker errors\n\n[^\n]*\[Errors\]\(plugin\.md#errors\)/, 'the worker errors section links to it')
 })
 
 t.test('every code of the table is documented, and every documented code exists', async (t) => {
@@ -52,15 +56,15 @@ t.test('every code of the table is documented, and every documented code exists'
     t.equal(err.code, code, `${code}: the key is the code`)
     const row = rows.get(code)
     if (row === undefined) {
-      t.fail(`${code} is not in the README's table`)
+      t.fail(`${code} is not in the docs/plugin.md table`)
       continue
     }
     const http = err.statusCode !== undefined && (err.statusCode < 500 || err.statusCode === 503)
     if (http) t.match(row.status, new RegExp(`^\`${String(err.statusCode)}\``), `${code}: status ${String(err.statusCode)}`)
     else t.match(row.status, /^—/, `${code}: never an HTTP answer`)
-    t.equal(/`TypeError`/.test(row.status), err instanceof TypeError, `${code}: the README says whether it is a TypeError`)
+    t.equal(/`TypeError`/.test(row.status), err instanceof TypeError, `${code}: docs/plugin.md says whether it is a TypeError`)
   }
-  for (const code of rows.keys()) t.ok(code in WebhookErrors, `${code} in the README exists`)
+  for (const code of rows.keys()) t.ok(code in WebhookErrors, `${code} in docs/plugin.md exists`)
 })
 
 t.test('the old objects keep every name; their merged names alias the new constructors', async (t) => {

@@ -9,8 +9,8 @@ import { signed } from '../helpers/webhook.js'
 
 // The first requests after boot: `ready()` waits for a reachable Redis (up to
 // readyTimeoutMs), so an app that just booted accepts at once; an unreachable
-// or frozen one does not hold the boot up for longer than that. (The README's
-// Testing example, which waits with ready(), runs in test/testing/readme-testing.test.ts.)
+// or frozen one does not hold the boot up for longer than that. (The
+// documented Testing example, which waits with ready(), runs in test/testing/readme-testing.test.ts.)
 t.setTimeout(60_000)
 
 const provider = providers.hmac({ secret: 'boot-secret' })

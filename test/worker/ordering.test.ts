@@ -59,7 +59,7 @@ t.test('numbers and bigints compare by value, strings by code unit, mixed kinds 
   t.equal(compareVersions(1n, 1.5), -1)
   t.equal(compareVersions('2026-03-01T10:00:00Z', '2026-02-28T23:59:59Z'), 1, 'ISO-8601 sorts as text')
   t.equal(compareVersions('000010', '000009'), 1, 'zero-padded counters sort as text')
-  t.equal(compareVersions('10', '9'), -1, 'unpadded counters do not: the README says to pad')
+  t.equal(compareVersions('10', '9'), -1, 'unpadded counters do not: docs/worker.md says to pad')
   t.equal(compareVersions('a', 'a'), 0)
   t.equal(compareVersions('1', 1), undefined)
   t.equal(compareVersions(1n, '1'), undefined)
