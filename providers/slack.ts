@@ -7,14 +7,13 @@ import { createHash } from 'node:crypto'
 import { WebhookErrors } from '../core/errors.js'
 import { parseJsonObject } from './body.js'
 import type {
-  BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, InlineResponse, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure,
-  VerifyInput, VerifyResult
+  BodyFailure, DeliveryFacts, EventFields, InlineResponse, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions
 } from './provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeHex, matchingSecret, fail, failureOf, hmacDigest, idFromValue, keyCache, nowSec, optionalHeader, parseTimestampSec,
-  signingSecret, singleHeader, typeFromValue, utf8Key
+  contentTypeFor, failureOf, hmacDigest, idFromValue, nowSec, optionalHeader, signingSecret, typeFromValue
 } from './util.js'
+import { v0Signature } from './v0-signature.js'
 
 /** Options of `providers.slack()`. */
 export interface SlackOptions {
@@ -39,8 +38,6 @@ export const SLACK_DELIVERY: DeliveryFacts = Object.freeze({
 const KNOWN = ['secret', 'toleranceMs', 'bodyLimit'] as const
 const SIGNATURE = 'x-slack-signature'
 const TIMESTAMP = 'x-slack-request-timestamp'
-const SIGNATURE_BYTES = 32
-const VERSIONED = /^([A-Za-z0-9]+)=(.*)$/s
 // Slash commands and interactivity show any response body to the user.
 const EMPTY_200: InlineResponse = Object.freeze({ statusCode: 200, body: undefined, enqueue: true })
 const NOT_ENQUEUED_200: InlineResponse = Object.freeze({ statusCode: 200, body: undefined, enqueue: false })
@@ -51,33 +48,7 @@ export function slack (options: SlackOptions): Provider {
   const secret = checkSecret('slack', o.secret)
   const toleranceMs = checkTolerance('slack', o.toleranceMs)
   const bodyLimit = checkBodyLimit('slack', o.bodyLimit)
-  const keyFor = keyCache(utf8Key)
-
-  // What verify reads from the headers; checkHeaders runs it before the body is read.
-  function readHeaders (headers: IncomingHeaders, nowMs: number): { ok: true, ts: string, timestampSec: number, received: Buffer } | VerifyFailure {
-    const sig = singleHeader(headers, SIGNATURE)
-    if (!sig.ok) return sig
-    const ts = singleHeader(headers, TIMESTAMP)
-    if (!ts.ok) return ts
-    const m = VERSIONED.exec(sig.value)
-    if (m === null) return fail('malformed_header', `${SIGNATURE} is not version=hex`)
-    if (m[1] !== 'v0') return fail('unsupported_version', `${SIGNATURE} version ${m[1].slice(0, 10)}`)
-    const timestampSec = parseTimestampSec(ts.value)
-    if (timestampSec === undefined) return fail('malformed_header', `${TIMESTAMP} is not integer seconds`)
-    const outside = checkWindow(timestampSec, nowMs, toleranceMs)
-    if (outside !== undefined) return outside
-    const received = decodeHex(m[2], SIGNATURE_BYTES)
-    if (received === undefined) return fail('no_match', 'signature is not 32-byte hex')
-    return { ok: true, ts: ts.value, timestampSec, received }
-  }
-
-  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
-    const read = readHeaders(headers, nowMs)
-    if (!read.ok) return read
-    const signed = [`v0:${read.ts}:`, rawBody]
-    const matched = matchingSecret(secrets, keyFor, 'sha256', signed, [read.received])
-    return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: read.timestampSec * 1000 }
-  }
+  const { keyFor, readHeaders, verify } = v0Signature({ signature: SIGNATURE, timestamp: TIMESTAMP }, toleranceMs)
 
   function toEvent (parsed: ParsedBody, req: ProviderRequest): EventFields | BodyFailure {
     const v = parsed.value

@@ -7,14 +7,13 @@
  */
 import { WebhookErrors } from '../core/errors.js'
 import type {
-  BodyFailure, DeliveryFacts, EventFields, IncomingHeaders, InlineResponse, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions, VerifyFailure, VerifyInput,
-  VerifyResult
+  BodyFailure, DeliveryFacts, EventFields, InlineResponse, ParsedBody, Provider, ProviderRequest, SecretOption, SignOptions
 } from './provider.js'
 import { checkBodyLimit, checkOptionsObject, checkSecret, checkTolerance } from './checks.js'
 import {
-  checkWindow, contentTypeFor, decodeHex, fail, failureOf, hmacDigest, keyCache, matchingSecret, nowSec, parseTimestampSec, replayKey, signingSecret, singleHeader,
-  typeFromValue, utf8Key
+  contentTypeFor, failureOf, hmacDigest, nowSec, replayKey, signingSecret, typeFromValue
 } from './util.js'
+import { v0Signature } from './v0-signature.js'
 
 /** Options of `providers.zoom()`. */
 export interface ZoomOptions {
@@ -39,8 +38,6 @@ export const ZOOM_DELIVERY: DeliveryFacts = Object.freeze({
 const KNOWN = ['secret', 'toleranceMs', 'bodyLimit'] as const
 const SIGNATURE = 'x-zm-signature'
 const TIMESTAMP = 'x-zm-request-timestamp'
-const SIGNATURE_BYTES = 32
-const VERSIONED = /^([A-Za-z0-9]+)=(.*)$/s
 const VALIDATION = 'endpoint.url_validation'
 const NOT_ENQUEUED_200: InlineResponse = Object.freeze({ statusCode: 200, body: undefined, enqueue: false })
 
@@ -50,32 +47,7 @@ export function zoom (options: ZoomOptions): Provider {
   const secret = checkSecret('zoom', o.secret)
   const toleranceMs = checkTolerance('zoom', o.toleranceMs)
   const bodyLimit = checkBodyLimit('zoom', o.bodyLimit)
-  const keyFor = keyCache(utf8Key)
-
-  // What verify reads from the headers; checkHeaders runs it before the body is read.
-  function readHeaders (headers: IncomingHeaders, nowMs: number): { ok: true, ts: string, timestampSec: number, received: Buffer } | VerifyFailure {
-    const sig = singleHeader(headers, SIGNATURE)
-    if (!sig.ok) return sig
-    const ts = singleHeader(headers, TIMESTAMP)
-    if (!ts.ok) return ts
-    const m = VERSIONED.exec(sig.value)
-    if (m === null) return fail('malformed_header', `${SIGNATURE} is not version=hex`)
-    if (m[1] !== 'v0') return fail('unsupported_version', `${SIGNATURE} version ${m[1].slice(0, 10)}`)
-    const timestampSec = parseTimestampSec(ts.value)
-    if (timestampSec === undefined) return fail('malformed_header', `${TIMESTAMP} is not integer seconds`)
-    const outside = checkWindow(timestampSec, nowMs, toleranceMs)
-    if (outside !== undefined) return outside
-    const received = decodeHex(m[2], SIGNATURE_BYTES)
-    if (received === undefined) return fail('no_match', 'signature is not 32-byte hex')
-    return { ok: true, ts: ts.value, timestampSec, received }
-  }
-
-  function verify ({ headers, rawBody }: VerifyInput, secrets: readonly string[], nowMs: number): VerifyResult {
-    const read = readHeaders(headers, nowMs)
-    if (!read.ok) return read
-    const matched = matchingSecret(secrets, keyFor, 'sha256', [`v0:${read.ts}:`, rawBody], [read.received])
-    return matched === -1 ? fail('no_match') : { ok: true, secretIndex: matched, timestampMs: read.timestampSec * 1000 }
-  }
+  const { keyFor, readHeaders, verify } = v0Signature({ signature: SIGNATURE, timestamp: TIMESTAMP }, toleranceMs)
 
   function toEvent (parsed: ParsedBody, req: ProviderRequest): EventFields | BodyFailure {
     // Zoom's body has no event id, and its tracking header is unsigned: the id
