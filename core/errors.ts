@@ -1,4 +1,5 @@
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
+import { PermanentError } from './hook-errors.js'
 
 /**
  * A code for a throw that had none before: its errors keep the name of their
@@ -102,6 +103,19 @@ export const WebhookErrors = {
   WEBHOOK_TESTING_TIMEOUT: createError('WEBHOOK_TESTING_TIMEOUT', '%s'),
   /** The test kit's `ready()` was given an app without `webhookPlugin` registered (or without the named registration). */
   WEBHOOK_TESTING_NO_PLUGIN: createError('WEBHOOK_TESTING_NO_PLUGIN', '%s', 500, TypeError),
+
+  /**
+   * A pull helper's API call was refused with 401 or 403: the key is wrong,
+   * revoked, or lacks the call's scope. A `PermanentError` (the event is
+   * dead-lettered at once; a poll run logs it and keeps its cursor).
+   */
+  WEBHOOK_PULL_UNAUTHORIZED: coded('WEBHOOK_PULL_UNAUTHORIZED', '%s', PermanentError as ErrorConstructor),
+  /** A pull helper's API call was refused with a 4xx other than 401, 403, 404, 410 or 429. A `PermanentError`. */
+  WEBHOOK_PULL_REJECTED: coded('WEBHOOK_PULL_REJECTED', '%s', PermanentError as ErrorConstructor),
+  /** A pull helper's API call got a 5xx or no answer: retried like any hydrate failure. */
+  WEBHOOK_PULL_UNAVAILABLE: coded('WEBHOOK_PULL_UNAVAILABLE', '%s'),
+  /** `combinePulls()` got an event of a source none of its helpers reads. A `PermanentError`. */
+  WEBHOOK_PULL_UNKNOWN_SOURCE: coded('WEBHOOK_PULL_UNKNOWN_SOURCE', '%s', PermanentError as ErrorConstructor),
 
   /** Two registrations in one app share a `name`: `register` fails. */
   FST_WEBHOOK_DUPLICATE_NAME: createError('FST_WEBHOOK_DUPLICATE_NAME', '%s', 500, TypeError),

@@ -11,11 +11,12 @@ import { fileURLToPath } from 'node:url'
 //   worker/        the attempt pipeline; imports core/ and dead-letters/
 //   plugin/        the Fastify route; only the entry points import it
 //   testing/       the ./testing entry point: a test kit over all of the above
+//   pull/          the ./pull entry point: hydrate and poll helpers; imports core/ (worker/ and poller/ types only)
 //   worker/, poller/, dead-letters/ never import Fastify
 // and no file reaches itself through its imports (type imports included).
 const root = fileURLToPath(new URL('..', import.meta.url))
-const ROOMS = ['core', 'providers', 'plugin', 'worker', 'poller', 'dead-letters', 'testing', 'bin']
-const ENTRY_POINTS = new Set(['index.ts', 'plugin/index.ts', 'worker/index.ts', 'providers/index.ts', 'testing/index.ts'])
+const ROOMS = ['core', 'providers', 'plugin', 'worker', 'poller', 'dead-letters', 'testing', 'pull', 'bin']
+const ENTRY_POINTS = new Set(['index.ts', 'plugin/index.ts', 'worker/index.ts', 'providers/index.ts', 'testing/index.ts', 'pull/index.ts'])
 // Rooms that sit behind an entry point of their own and may use the plugin's code and types.
 const ENTRY_ROOMS = new Set(['testing'])
 
@@ -75,6 +76,7 @@ t.test('each room imports only the rooms below it', async (t) => {
     poller: ['core', 'poller'],
     'dead-letters': ['core', 'dead-letters'],
     worker: ['core', 'dead-letters', 'worker'],
+    pull: ['core', 'worker', 'poller', 'pull'],
     testing: ['core', 'providers', 'plugin', 'worker', 'dead-letters', 'testing']
   }
   const offenders: string[] = []

@@ -17,13 +17,17 @@ function node (args: string[], cwd: string): { status: number | null, stdout: st
 t.test('package.json: ESM, engines, exports with types, peers', async (t) => {
   t.equal(pkg.type, 'module')
   t.equal(pkg.engines.node, '>=20.19')
-  for (const entry of ['.', './plugin', './worker', './providers', './testing']) {
+  for (const entry of ['.', './plugin', './worker', './providers', './testing', './pull']) {
     const target = pkg.exports[entry]
     t.ok(existsSync(join(root, target.default)), `${entry} is built`)
     t.ok(existsSync(join(root, target.types)), `${entry} has generated types`)
   }
-  t.same(pkg.peerDependencies, { fastify: '^5', bullmq: '^6', ioredis: '^5.9 || ^6', 'prom-client': '^15' })
-  t.same(pkg.peerDependenciesMeta, { 'prom-client': { optional: true } }, 'metrics are opt-in')
+  t.same(pkg.peerDependencies, {
+    fastify: '^5', bullmq: '^6', ioredis: '^5.9 || ^6', 'prom-client': '^15', stripe: '>=14', '@octokit/rest': '>=20', '@shopify/admin-api-client': '^1'
+  })
+  t.same(pkg.peerDependenciesMeta, {
+    'prom-client': { optional: true }, stripe: { optional: true }, '@octokit/rest': { optional: true }, '@shopify/admin-api-client': { optional: true }
+  }, 'metrics and the pull helpers\' SDKs are opt-in')
   for (const peer of Object.keys(pkg.peerDependencies)) t.ok(pkg.devDependencies[peer], `${peer} is also a dev dependency`)
   t.match(pkg.devDependencies.typescript, /^~5\.9\./, 'TypeScript pinned below 7')
   t.equal(pkg.scripts.prepare, 'npm run build', 'npm ci builds')
