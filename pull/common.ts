@@ -23,8 +23,10 @@ export interface PulledState<T = unknown> {
 /**
  * What a pull helper returns: spread it into `createWebhookWorker`. `hydrate`
  * fetches the object an event names and returns `null` for one that is gone
- * (a tombstone); `objectKey` and `version` order the applies of one object;
- * `skipEqualVersion` makes a webhook and a poll of the same change apply once.
+ * (a tombstone); `objectKey` and `version` order the applies of one object.
+ * `skipEqualVersion` is set where a version names one state of the object
+ * (an update time the helper waited out, so no later change can share it):
+ * then a webhook and a poll of the same change apply once.
  */
 export interface PullHooks<T = unknown> {
   /** The source whose events these hooks read (the plugin's `source`). */
@@ -32,7 +34,7 @@ export interface PullHooks<T = unknown> {
   hydrate: (event: WebhookEvent, ctx: WorkerContext) => Promise<PulledState<T> | null>
   objectKey: (event: WebhookEvent) => string | undefined
   version: (state: PulledState<T>) => number
-  skipEqualVersion: true
+  skipEqualVersion: boolean
 }
 
 /** The version of any pulled state. */
@@ -62,7 +64,8 @@ export function combinePulls (...pulls: Array<PullHooks<any>>): PullHooks {
     },
     objectKey: (event) => helperOf(event)?.objectKey(event),
     version: pulledVersion,
-    skipEqualVersion: true
+    // One flag for all: equal versions are skipped only if every helper's versions allow it.
+    skipEqualVersion: pulls.every((p) => p.skipEqualVersion)
   }
 }
 
