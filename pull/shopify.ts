@@ -105,7 +105,9 @@ export function shopifyPull (options: ShopifyPullOptions): PullHooks {
     }
   }
 
-  return { source, hydrate, objectKey, version: pulledVersion, skipEqualVersion: settleMs > 0 }
+  const hooks = { hydrate, objectKey, version: pulledVersion, skipEqualVersion: settleMs > 0 }
+  // `source` is read by combinePulls but not spread: createWebhookWorker refuses options it does not know.
+  return Object.defineProperty(hooks, 'source', { value: source, enumerable: false }) as PullHooks
 }
 
 /** An unmapped topic's payload, as the state: nothing to fetch it by, so it is not ordered (no object key). */
