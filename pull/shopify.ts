@@ -17,7 +17,7 @@ import { checkOptions, checkSource, FETCH_KEYS, resolveClient, shopifyGet, type 
 import { payloadId, resourcePath, topicResource } from './shopify-topics.js'
 
 export type { ShopifyFetchConfig, ShopifyResponse, ShopifyRestClient } from './shopify-client.js'
-export { shopifyPoll, type ShopifyPollOptions } from './shopify-poll.js'
+export { shopifyPoll, type ShopifyPoll, type ShopifyPollOptions } from './shopify-poll.js'
 export type { ShopifyPollResource } from './shopify-topics.js'
 
 /**
