@@ -78,7 +78,7 @@ export async function startShopifyFake (options = {}) {
         ...headers
       })
       res.end(JSON.stringify(body))
-      for (const hook of afterResponse) void hook(record)
+      for (const hook of afterResponse) Promise.resolve(hook(record)).catch(() => {})
     }
     if (req.headers['x-shopify-access-token'] !== token) return send(401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' })
     if (storm > 0) {
