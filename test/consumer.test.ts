@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, posix, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { sampleFile, tsSamples } from './helpers/samples.js'
 
 // What a user installs: the tarball `npm pack` makes, and a project of theirs
 // compiled against it. Packing runs in a copy of the built package, so the
@@ -74,6 +75,10 @@ function consumer (t: Test, name: string, overrides: Record<string, string>, shi
   }
   cpSync(join(root, 'test/fixtures/consumer/consumer.ts'), join(dir, 'consumer.ts'))
   for (const [file, text] of Object.entries(shims)) writeFileSync(join(dir, file), text)
+  // What a new user copies: the samples of the README, the testing page and the provider and worker recipes, as shipped, with the docs' prelude.
+  const samples = tsSamples(unpacked, ['README.md', 'docs/testing.md', 'docs/providers.md', 'docs/worker.md'])
+  t.ok(samples.length >= 20, `${samples.length} samples copied from the README and the docs`)
+  for (const sample of samples) writeFileSync(join(dir, sampleFile(sample)), sample.code + 'export {}\n')
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
@@ -87,7 +92,7 @@ function consumer (t: Test, name: string, overrides: Record<string, string>, shi
       preserveSymlinks: true,
       exactOptionalPropertyTypes: false
     },
-    files: ['consumer.ts', ...Object.keys(shims)]
+    files: ['consumer.ts', ...Object.keys(shims), `node_modules/${pkg.name}/docs/prelude.ts`, ...samples.map(sampleFile)]
   }))
   const r = run(process.execPath, [tsc, '-p', '.'], dir)
   t.equal(r.status, 0, r.out)
