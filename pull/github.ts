@@ -91,7 +91,9 @@ export function githubPull (options: GitHubPullOptions): PullHooks<unknown> {
     }
   }
 
-  return { source, hydrate, objectKey, version: pulledVersion, skipEqualVersion: settleMs > 0 }
+  const hooks: Omit<PullHooks, 'source'> = { hydrate, objectKey, version: pulledVersion, skipEqualVersion: settleMs > 0 }
+  // `source` is read by combinePulls but not spread: createWebhookWorker refuses options it does not know.
+  return Object.defineProperty(hooks, 'source', { value: source, enumerable: false }) as PullHooks
 }
 
 /**
