@@ -85,9 +85,22 @@ export async function startGitHubApi ({ token = 'ghp_fake_token' } = {}) {
     const number = Math.max(0, ...list.keys(), ...[...tombstones.keys()].filter((p) => p.startsWith(`/repos/${keyOf(fullName)}/issues/`)).map((p) => Number(p.split('/').pop()))) + 1
     const api = `http://api.github.test/repos/${fullName}`
     const issue = {
-      id: nextId++, node_id: `I_${number}`, number, title: `Issue ${number}`, body: null, state: 'open', locked: false,
-      url: `${api}/issues/${number}`, repository_url: api, html_url: `https://github.test/${fullName}/issues/${number}`,
-      user: { login: 'octocat', id: 1 }, labels: [], comments: 0, created_at: stamp(), updated_at: stamp(), closed_at: null,
+      id: nextId++,
+      node_id: `I_${number}`,
+      number,
+      title: `Issue ${number}`,
+      body: null,
+      state: 'open',
+      locked: false,
+      url: `${api}/issues/${number}`,
+      repository_url: api,
+      html_url: `https://github.test/${fullName}/issues/${number}`,
+      user: { login: 'octocat', id: 1 },
+      labels: [],
+      comments: 0,
+      created_at: stamp(),
+      updated_at: stamp(),
+      closed_at: null,
       ...(pull ? { pull_request: { url: `${api}/pulls/${number}`, html_url: `https://github.test/${fullName}/pull/${number}`, merged_at: null } } : {}),
       ...fields
     }
@@ -206,7 +219,7 @@ export async function startGitHubApi ({ token = 'ghp_fake_token' } = {}) {
     const url = new URL(req.url ?? '/', `http://${req.headers.host}`)
     const logged = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), status: 0 }
     requests.push(logged)
-    void (async () => {
+    const answer = async () => {
       await onRequest?.(logged)
       const now = clock.now()
       const reset = Math.floor(now / 1000) + 3600
@@ -243,7 +256,8 @@ export async function startGitHubApi ({ token = 'ghp_fake_token' } = {}) {
         return send(200, answer.body, { etag, ...answer.headers })
       }
       return send(answer.status, answer.body, answer.headers)
-    })().catch((err) => { res.writeHead(500).end(String(err)) })
+    }
+    answer().catch((err) => { res.writeHead(500).end(String(err)) })
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)))
   const address = server.address()

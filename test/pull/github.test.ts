@@ -16,8 +16,10 @@ const REPO = 'Octo/Hello-World'
 // The real SDKs fit the structural client: `@octokit/rest`'s Octokit and the core one.
 const restClient: GitHubClient = new Octokit({ auth: 'x', baseUrl: 'http://127.0.0.1:1' })
 const coreClient: GitHubClient = new CoreOctokit({ auth: 'x', baseUrl: 'http://127.0.0.1:1' })
-void restClient
-void coreClient
+t.test('the real Octokit clients fit GitHubClient', async (t) => {
+  t.type(restClient.request, 'function')
+  t.type(coreClient.request, 'function')
+})
 
 async function fake (t: Test): Promise<{ api: GitHubFake, client: Octokit }> {
   const api = await startGitHubApi()
@@ -29,7 +31,13 @@ let n = 0
 function event (type: string, payload: Record<string, unknown>, fullName = REPO): WebhookEvent {
   const [owner, name] = fullName.split('/')
   return {
-    v: 1, id: `1:delivery-${++n}`, source: 'github', type, headers: {}, receivedAt: Date.now(), origin: 'webhook',
+    v: 1,
+    id: `1:delivery-${++n}`,
+    source: 'github',
+    type,
+    headers: {},
+    receivedAt: Date.now(),
+    origin: 'webhook',
     payload: { repository: { full_name: fullName, name, owner: { login: owner } }, ...payload }
   }
 }
