@@ -5,7 +5,7 @@
  * first use.
  */
 import { WebhookErrors } from '../core/errors.js'
-import { optionalSdk, mapApiFailure, type ApiFailure, type FailurePolicy } from './common.js'
+import { optionalSdk, mapApiFailure, retryAfterMs, type ApiFailure, type FailurePolicy } from './common.js'
 
 /** Per-request options the helpers pass: the connected account of a Connect event. */
 export interface StripeRequestOptions {
@@ -79,9 +79,20 @@ export interface StripeClient {
  */
 export const STRIPE_DEFAULT_PAUSE_MS = 2000
 
-/** The failure policy of the Stripe helpers. */
+/**
+ * The failure policy of the Stripe helpers: besides a 429, a 400 with the
+ * code `rate_limit` is a rate limit too (the SDK's `StripeRateLimitError`).
+ */
 export function stripePolicy (pauseMs: number): FailurePolicy {
-  return { provider: 'Stripe', defaultPauseMs: pauseMs }
+  return {
+    provider: 'Stripe',
+    defaultPauseMs: pauseMs,
+    rateLimitMs: (failure, now) => {
+      const cause = failure.cause as { type?: unknown, code?: unknown }
+      const limited = failure.status === 429 || cause.type === 'StripeRateLimitError' || cause.code === 'rate_limit'
+      return limited ? retryAfterMs(failure.header('retry-after'), now) ?? pauseMs : undefined
+    }
+  }
 }
 
 /** True for an error the SDK threw about a request (`StripeError` and its kinds, by their `type`). */
