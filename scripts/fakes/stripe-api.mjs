@@ -53,9 +53,28 @@ export const STRIPE_PATHS = Object.freeze({
 
 /** @type {Record<string, string>} */
 const ID_PREFIX = {
-  customer: 'cus', invoice: 'in', invoiceitem: 'ii', subscription: 'sub', subscription_schedule: 'sub_sched', payment_intent: 'pi', setup_intent: 'seti',
-  payment_method: 'pm', charge: 'ch', refund: 're', dispute: 'dp', payout: 'po', transfer: 'tr', price: 'price', product: 'prod', plan: 'plan',
-  coupon: 'co', promotion_code: 'promo', quote: 'qt', credit_note: 'cn', tax_rate: 'txr', 'checkout.session': 'cs_test'
+  customer: 'cus',
+  invoice: 'in',
+  invoiceitem: 'ii',
+  subscription: 'sub',
+  subscription_schedule: 'sub_sched',
+  payment_intent: 'pi',
+  setup_intent: 'seti',
+  payment_method: 'pm',
+  charge: 'ch',
+  refund: 're',
+  dispute: 'dp',
+  payout: 'po',
+  transfer: 'tr',
+  price: 'price',
+  product: 'prod',
+  plan: 'plan',
+  coupon: 'co',
+  promotion_code: 'promo',
+  quote: 'qt',
+  credit_note: 'cn',
+  tax_rate: 'txr',
+  'checkout.session': 'cs_test'
 }
 
 /** Event type prefixes where Stripe's differ from the object's name. @type {Record<string, string>} */

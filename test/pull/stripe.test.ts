@@ -25,11 +25,11 @@ function sdk (fake: FakeStripe, key = fake.apiKey, maxNetworkRetries = 0): Strip
 
 // The real SDK instance is assignable to the structural interface the helpers take.
 const typeCheck: StripeClient = new Stripe('sk_test_types')
-void typeCheck
+t.ok(typeCheck.events, 'a real Stripe instance is a StripeClient')
 
 const silent = pino({ level: 'silent' })
 const ctx = { log: silent, attempt: 1 } as unknown as WorkerContext
-const pollCtx = (log = silent): PollContext => ({ log, signal: new AbortController().signal, page: 1, runId: 'r' })
+const pollCtx = (log: PollContext['log'] = silent): PollContext => ({ log, signal: new AbortController().signal, page: 1, runId: 'r' })
 
 /** A Stripe event as the webhook route turns it into a job. */
 function asWebhook (event: StripeEvent): WebhookEvent {
@@ -94,7 +94,7 @@ t.test('an unmapped kind: the event\'s own snapshot, not fetched, no object key'
   const fake = await fakeStripe(t)
   const pull = stripePull({ client: sdk(fake) })
   const discount = fake.emit('customer.discount.created', { id: 'di_1', object: 'discount', coupon: 'co_1' })
-  const balance = fake.emit('balance.available', { object: 'balance', available: [] })
+  const balance = fake.emit('balance.available', { object: 'balance', available: [] } as unknown as StripeEvent['data']['object'])
   const before = fake.requests.length
   t.same(await pull.hydrate(asWebhook(discount), ctx), { kind: 'discount', id: 'di_1', object: discount.data.object, version: discount.created * 1000 })
   t.same(await pull.hydrate(asWebhook(balance), ctx), { kind: 'balance', id: '', object: balance.data.object, version: balance.created * 1000 })
@@ -213,7 +213,7 @@ t.test('poll: a cursor whose event expired restarts from its time, with a warnin
   fake.setClock(undefined)
   fake.expireEvents(now - 60)
   const { logger, lines } = captureLogs()
-  const p = await poll.fetchChanges(`${old.id}@${old.created}`, pollCtx(logger))
+  const p = await poll.fetchChanges(`${old.id}@${old.created}`, pollCtx(logger as unknown as PollContext['log']))
   t.same(p.events.map((e) => e.id), newer.map((e) => e.id))
   t.equal(p.hasMore, false)
   t.ok(lines.some((l) => l.level === 40 && /no longer lists the cursor/.test(String(l.msg))), 'a warning')
