@@ -98,6 +98,24 @@ t.test('without REDIS_URL it starts a private redis-server, and Ctrl-C stops eve
   t.notOk(alive(pid as number), 'the private redis-server is gone')
 })
 
+t.test('--provider stripe: the Stripe helpers against the fake Stripe converge, the poller filling the dropped webhooks', async (t) => {
+  const client = testClient(t)
+  const run = await runDemo(['--provider', 'stripe', '--deliveries', '200', '--drop', '0.2', '--seed', '11', '--json'], { ...process.env, REDIS_URL: redisUrl() })
+  t.equal(run.code, 0, run.stderr)
+  const summary = JSON.parse(run.stdout)
+  t.teardown(() => cleanQueue(client, 'bull', summary.queueName))
+  t.equal(summary.ok, true)
+  t.equal(summary.check.ok, true)
+  t.same(summary.check.mismatches, [])
+  const c = summary.counts
+  t.equal(c.changes, 200)
+  t.ok(c.dropped > 0, 'some webhooks were never sent')
+  t.ok(c.appliedFromPoll > 0, 'the poller applied what they missed')
+  t.equal(c.deadLetters, 0)
+  t.ok(c.deletions > 0)
+  t.equal(await client.keys(`bull:${summary.queueName as string}*`).then((k) => k.length), 0, 'no keys left behind')
+})
+
 t.test('a bad flag is refused with the usage', async (t) => {
   const run = await runDemo(['--drop', '2'], process.env)
   t.equal(run.code, 2)

@@ -15,6 +15,7 @@ export const USAGE = `Usage: npm run demo -- [options]
   --workers N       worker instances sharing the queue (default 2)
   --seed N          seed for the changes and the delivery mix (default: random, printed)
   --db FILE         keep the SQLite database in FILE (default: a temporary file, removed)
+  --provider NAME   'stripe': the built-in Stripe helpers against a fake Stripe API instead (uses --deliveries, --drop, --workers, --seed)
   --json            print the summary as JSON on stdout
   -h, --help        this text
 
@@ -33,6 +34,7 @@ const SPEC = {
   workers: { type: 'string', default: '2' },
   seed: { type: 'string' },
   db: { type: 'string' },
+  provider: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false }
 }
@@ -57,8 +59,10 @@ export function parseDemoArgs (argv) {
     durationMs: values.duration === undefined ? Math.min(12_000, Math.max(2000, deliveries * 12)) : integer('duration', values.duration, 100),
     workers: integer('workers', values.workers, 1, 16),
     seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : integer('seed', values.seed, 0),
-    db: values.db
+    db: values.db,
+    provider: values.provider
   }
+  if (options.provider !== undefined && options.provider !== 'stripe') throw new TypeError(`--provider must be 'stripe', got '${options.provider}'`)
   return options
 }
 

@@ -80,7 +80,7 @@ try {
   if (options.json) console.log(JSON.stringify(summary, null, 2))
   else {
     if (summary.warnings !== undefined && summary.warnings.length > 0) console.error(`demo: the last warnings logged:\n${summary.warnings.join('\n')}`)
-    console.log(`\n${formatSummary(summary)}\n\n${summary.ok ? 'demo: OK' : 'demo: FAILED'} in ${(summary.durationMs / 1000).toFixed(1)} s (seed ${options.seed})`)
+    console.log(`\n${'text' in summary ? summary.text : formatSummary(summary)}\n\n${summary.ok ? 'demo: OK' : 'demo: FAILED'} in ${(summary.durationMs / 1000).toFixed(1)} s (seed ${options.seed})`)
   }
   process.exitCode = summary.ok ? 0 : 1
 } catch (err) {
@@ -95,6 +95,7 @@ async function main () {
   const random = createRandom(options.seed)
   const redisUrl = await redis()
   const queueName = `demo-${randomUUID().slice(0, 8)}`
+  if (options.provider === 'stripe') return await stripeDemo(redisUrl, queueName, random)
 
   const provider = createFakeProvider({ orders: options.orders, random, errorRate: options.errors })
   await provider.listen()
@@ -173,6 +174,18 @@ async function main () {
     // What the package logged at warn and above, for a run that failed.
     ...(ok ? {} : { warnings: pipeline.warnings.slice(-10) })
   }
+}
+
+/**
+ * @param {string} redisUrl
+ * @param {string} queueName
+ * @param {ReturnType<typeof createRandom>} random
+ */
+async function stripeDemo (redisUrl, queueName, random) {
+  const { runStripeDemo, formatStripeSummary } = await import('./stripe.mjs')
+  if (process.env.REDIS_URL) cleanups.push(() => removeQueueKeys(redisUrl, queueName))
+  const summary = await runStripeDemo({ redisUrl, queueName, options, random, cleanups, say })
+  return { ...summary, text: formatStripeSummary(summary) }
 }
 
 async function redis () {
