@@ -29,12 +29,21 @@ export interface PulledState<T = unknown> {
  * then a webhook and a poll of the same change apply once.
  */
 export interface PullHooks<T = unknown> {
-  /** The source whose events these hooks read (the plugin's `source`). */
-  source: string
+  /**
+   * The source whose events these hooks read (the plugin's `source`), for
+   * `combinePulls`. Not enumerable, so a spread into `createWebhookWorker`
+   * (which refuses options it does not know) leaves it out.
+   */
+  readonly source: string
   hydrate: (event: WebhookEvent, ctx: WorkerContext) => Promise<PulledState<T> | null>
   objectKey: (event: WebhookEvent) => string | undefined
   version: (state: PulledState<T>) => number
   skipEqualVersion: boolean
+}
+
+/** Hooks with their `source` attached as a non-enumerable property (see {@link PullHooks.source}). */
+export function pullHooks<T> (source: string, hooks: Omit<PullHooks<T>, 'source'>): PullHooks<T> {
+  return Object.defineProperty({ ...hooks }, 'source', { value: source, enumerable: false }) as PullHooks<T>
 }
 
 /** The version of any pulled state. */
@@ -55,8 +64,7 @@ export function combinePulls (...pulls: Array<PullHooks<any>>): PullHooks {
     bySource.set(pull.source, pull)
   }
   const helperOf = (event: WebhookEvent): PullHooks<any> | undefined => bySource.get(event.source)
-  return {
-    source: pulls.map((p) => p.source).join(','),
+  return pullHooks(pulls.map((p) => p.source).join(','), {
     async hydrate (event, ctx) {
       const pull = helperOf(event)
       if (pull === undefined) throw new WebhookErrors.WEBHOOK_PULL_UNKNOWN_SOURCE(`No pull helper reads the source '${event.source}' (helpers: ${[...bySource.keys()].join(', ')})`)
@@ -66,7 +74,7 @@ export function combinePulls (...pulls: Array<PullHooks<any>>): PullHooks {
     version: pulledVersion,
     // One flag for all: equal versions are skipped only if every helper's versions allow it.
     skipEqualVersion: pulls.every((p) => p.skipEqualVersion)
-  }
+  })
 }
 
 /** An API answer that did not succeed, as the helpers see it whatever the SDK. */

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { WebhookEvent } from '../core/event.js'
 import { WebhookErrors } from '../core/errors.js'
-import { PermanentError, pulledVersion, type PulledState, type PullHooks } from './common.js'
+import { PermanentError, pulledVersion, pullHooks, type PulledState, type PullHooks } from './common.js'
 import {
   callGitHub, headerOf, integerOption, resolveConnection, type GitHubClient, type GitHubConnectionOptions, type GitHubResponse
 } from './github-api.js'
@@ -91,9 +91,7 @@ export function githubPull (options: GitHubPullOptions): PullHooks<unknown> {
     }
   }
 
-  const hooks: Omit<PullHooks, 'source'> = { hydrate, objectKey, version: pulledVersion, skipEqualVersion: settleMs > 0 }
-  // `source` is read by combinePulls but not spread: createWebhookWorker refuses options it does not know.
-  return Object.defineProperty(hooks, 'source', { value: source, enumerable: false }) as PullHooks
+  return pullHooks(source, { hydrate, objectKey, version: pulledVersion, skipEqualVersion: settleMs > 0 })
 }
 
 /**

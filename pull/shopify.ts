@@ -12,7 +12,7 @@ import type { WebhookEvent } from '../core/event.js'
 import { optionValidator, type OptionValidator } from '../core/option-validator.js'
 import { checkInteger } from '../core/validate.js'
 import type { WorkerContext } from '../worker/options.js'
-import { PermanentError, pulledVersion, timeMs, type PulledState, type PullHooks } from './common.js'
+import { PermanentError, pulledVersion, pullHooks, timeMs, type PulledState, type PullHooks } from './common.js'
 import { checkOptions, checkSource, FETCH_KEYS, resolveClient, shopifyGet, type ShopifyFetchConfig, type ShopifyRestClient } from './shopify-client.js'
 import { payloadId, resourcePath, topicResource } from './shopify-topics.js'
 
@@ -105,9 +105,7 @@ export function shopifyPull (options: ShopifyPullOptions): PullHooks {
     }
   }
 
-  const hooks = { hydrate, objectKey, version: pulledVersion, skipEqualVersion: settleMs > 0 }
-  // `source` is read by combinePulls but not spread: createWebhookWorker refuses options it does not know.
-  return Object.defineProperty(hooks, 'source', { value: source, enumerable: false }) as PullHooks
+  return pullHooks(source, { hydrate, objectKey, version: pulledVersion, skipEqualVersion: settleMs > 0 })
 }
 
 /** An unmapped topic's payload, as the state: nothing to fetch it by, so it is not ordered (no object key). */

@@ -5,7 +5,7 @@
  */
 import type { WebhookEvent } from '../core/event.js'
 import type { WorkerContext } from '../worker/options.js'
-import { PermanentError, pulledVersion, type PulledState, type PullHooks } from './common.js'
+import { PermanentError, pulledVersion, pullHooks, type PulledState, type PullHooks } from './common.js'
 import { callStripe, clientOf, stripePolicy, type StripeAccess, type StripeClient, type StripeRetrievable } from './stripe-client.js'
 import { checkAccess } from './stripe-options.js'
 
@@ -119,8 +119,7 @@ export function stripePull (options: StripePullOptions): PullHooks<StripeObject>
     return { kind: n.kind, id, object, version }
   }
 
-  return {
-    source: o.source,
+  return pullHooks(o.source, {
     hydrate,
     objectKey: (event) => {
       const n = named(event)
@@ -128,5 +127,5 @@ export function stripePull (options: StripePullOptions): PullHooks<StripeObject>
     },
     version: pulledVersion,
     skipEqualVersion: false
-  }
+  })
 }

@@ -47,8 +47,7 @@ export async function runStripeDemo ({ redisUrl, queueName, options, random, cle
   /** @type {Map<string, Record<string, unknown>>} the app's copy, by `kind:id` */
   const db = new Map()
   const counts = { changes: 0, sent: 0, dropped: 0, applied: 0, appliedFromPoll: 0, deletions: 0, rateLimited: 0, pollEvents: 0 }
-  // The worker's options do not take `source`: the rest of the hooks is spread.
-  const { source: _source, ...hooks } = stripePull({ client, rateLimitPauseMs: 200 })
+  const hooks = stripePull({ client, rateLimitPauseMs: 200 })
   const workers = Array.from({ length: options.workers }, () => createWebhookWorker({
     connection: redisUrl,
     queueName,

@@ -31,3 +31,27 @@ t.test('the hook does hide the SDKs (the check above can fail)', async (t) => {
   t.not(r.status, 0)
   t.match(r.stderr, /resolve-sdk stripe/)
 })
+
+t.test('a helper given credentials instead of a client needs its SDK, and says which', async (t) => {
+  const r = run(`
+    const { stripePull, stripePoll, githubPull, githubPoll, shopifyPull } = await import('./dist/pull/index.js')
+    const attempts = {
+      stripePull: () => stripePull({ apiKey: 'sk_test_x' }),
+      stripePoll: () => stripePoll({ apiKey: 'sk_test_x' }),
+      githubPull: () => githubPull({ auth: 'ghp_x' }),
+      githubPoll: () => githubPoll({ auth: 'ghp_x', owner: 'o', repo: 'r' }),
+      shopifyPull: () => shopifyPull({ shop: 'a.myshopify.com', accessToken: 'shpat_x', apiVersion: '2025-01' })
+    }
+    const out = {}
+    for (const [name, make] of Object.entries(attempts)) {
+      try { make(); out[name] = 'created' } catch (err) { out[name] = err.code + ': ' + err.message }
+    }
+    console.log(JSON.stringify(out))`)
+  t.equal(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout) as Record<string, string>
+  t.match(out.stripePull, /^WEBHOOK_MISSING_DEPENDENCY: .*'stripe'.*npm install stripe/)
+  t.match(out.stripePoll, /^WEBHOOK_MISSING_DEPENDENCY: .*'stripe'/)
+  t.match(out.githubPull, /^WEBHOOK_MISSING_DEPENDENCY: .*'@octokit\/rest'/)
+  t.match(out.githubPoll, /^WEBHOOK_MISSING_DEPENDENCY: .*'@octokit\/rest'/)
+  t.equal(out.shopifyPull, 'created', 'Shopify needs no SDK: fetch is built in')
+})

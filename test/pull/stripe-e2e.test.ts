@@ -21,12 +21,6 @@ function sdk (fake: FakeStripe, key = fake.apiKey): Stripe {
   return new Stripe(key, { host: '127.0.0.1', port: fake.port, protocol: 'http', maxNetworkRetries: 0 })
 }
 
-/** The hooks as worker options: the worker's options do not take `source` (yet). */
-function hooks (pull: ReturnType<typeof stripePull>): Omit<ReturnType<typeof stripePull>, 'source'> {
-  const { source: _source, ...rest } = pull
-  return rest
-}
-
 /** A job as the Stripe route makes it. */
 function job (event: StripeEvent, origin: WebhookEvent['origin'] = 'webhook'): WebhookEvent {
   return { v: 1, id: event.id, source: 'stripe', type: event.type, payload: event, headers: {}, receivedAt: Date.now(), origin }
@@ -57,7 +51,7 @@ t.test('poller and worker: pages with inserts and updates during the poll, each 
   const fake = await fakeStripe(t)
   const q = queueFixture(t, undefined, 'stripe-pages')
   const applies = recorder()
-  await startWorker(t, q, { ...hooks(stripePull({ client: sdk(fake) })), apply: applies.apply, concurrency: 1, logger: false })
+  await startWorker(t, q, { ...stripePull({ client: sdk(fake) }), apply: applies.apply, concurrency: 1, logger: false })
   const events = Array.from({ length: 8 }, (_, i) => fake.create(i % 2 === 0 ? 'customer' : 'invoice', { n: i }).event)
   const source = stripePoll({ client: sdk(fake), pageSize: 3, lookbackMs: 60_000 })
   let calls = 0
@@ -85,7 +79,7 @@ t.test('a 429 storm pauses hydration and spends no attempt', async (t) => {
   const fake = await fakeStripe(t)
   const q = queueFixture(t, undefined, 'stripe-429')
   const applies = recorder()
-  await startWorker(t, q, { ...hooks(stripePull({ client: sdk(fake), rateLimitPauseMs: 100 })), apply: applies.apply, retry: { attempts: 2, baseDelayMs: 50 }, logger: false })
+  await startWorker(t, q, { ...stripePull({ client: sdk(fake), rateLimitPauseMs: 100 }), apply: applies.apply, retry: { attempts: 2, baseDelayMs: 50 }, logger: false })
   const { event } = fake.create('customer')
   fake.rateLimit(6)
   await q.add(job(event))
@@ -119,7 +113,7 @@ t.test('a deletion is a tombstone: an older state fetched before it and applied 
     }
   }
   // Two workers, as in production: one holds the update's state while the other applies the deletion.
-  const holder = await startWorker(t, q, { ...hooks(stripePull({ client })), apply: applies.apply, concurrency: 1, logger: false })
+  const holder = await startWorker(t, q, { ...stripePull({ client }), apply: applies.apply, concurrency: 1, logger: false })
   const customer = fake.create('customer').object
   fake.setClock(Math.floor(Date.now() / 1000) - 5)
   const update = fake.update('customer', customer.id, { name: 'before deletion' }).event
@@ -127,7 +121,7 @@ t.test('a deletion is a tombstone: an older state fetched before it and applied 
   await q.add(job(update))
   await waitFor(() => fetched, 5000, 'the update\'s fetch')
   const deletion = fake.remove('customer', customer.id).event
-  await startWorker(t, q, { ...hooks(stripePull({ client: real })), apply: applies.apply, concurrency: 1, logger: false })
+  await startWorker(t, q, { ...stripePull({ client: real }), apply: applies.apply, concurrency: 1, logger: false })
   await q.add(job(deletion))
   await waitFor(() => applies.log.some((a) => a.id === deletion.id), 5000, 'the deletion')
   t.equal(applies.log.find((a) => a.id === deletion.id)?.state, null, 'null applied')
@@ -142,7 +136,7 @@ t.test('a signed webhook through the route and the poller for the same event: ap
   const { app, queueName } = await buildApp(t, { provider })
   const q = { ...queueFixture(t, undefined, 'unused'), queueName }
   const applies = recorder()
-  await startWorker(t, q, { ...hooks(stripePull({ client: sdk(fake) })), apply: applies.apply, logger: false })
+  await startWorker(t, q, { ...stripePull({ client: sdk(fake) }), apply: applies.apply, logger: false })
   const events = [fake.create('customer').event, fake.create('payment_intent', { status: 'succeeded' }).event, fake.create('product').event]
   // Webhooks for the first two (one dropped), then the poller finds all three.
   for (const event of events.slice(0, 2)) {
@@ -164,7 +158,7 @@ t.test('a wrong key: dead-lettered at once with WEBHOOK_PULL_UNAUTHORIZED', asyn
   const fake = await fakeStripe(t)
   const q = queueFixture(t, undefined, 'stripe-401')
   const applies = recorder()
-  await startWorker(t, q, { ...hooks(stripePull({ client: sdk(fake, 'sk_test_revoked') })), apply: applies.apply, logger: false })
+  await startWorker(t, q, { ...stripePull({ client: sdk(fake, 'sk_test_revoked') }), apply: applies.apply, logger: false })
   const { event } = fake.create('customer')
   await q.add(job(event))
   const letters = createDeadLetters({ connection: q.url, queueName: q.queueName, prefix: q.prefix })
