@@ -3,7 +3,7 @@ import Stripe from 'stripe'
 import { Octokit } from '@octokit/rest'
 import { combinePulls, githubPull, mapApiFailure, retryAfterMs, stripePull, type PulledState, type PullHooks } from '../../pull/index.js'
 import { optionalSdk, pullHooks, timeMs } from '../../pull/common.js'
-import { isPermanentError, isRateLimitedError } from '../../core/hook-errors.js'
+import { isPermanentError, isRateLimitedError, type RateLimitedError } from '../../core/hook-errors.js'
 import type { WebhookEvent } from '../../core/event.js'
 import { queueFixture, startWorker, waitFor } from '../helpers/worker.js'
 import { createFakeStripe } from '../../scripts/fakes/stripe-api.mjs'
@@ -20,8 +20,8 @@ t.test('mapApiFailure: gone, rate limited, permanent or retried, by status', asy
   t.equal(mapApiFailure(policy, 'GET /x', failure(410)), 'gone')
   const limited = mapApiFailure(policy, 'GET /x', failure(429, { 'retry-after': '2.5' }))
   t.ok(isRateLimitedError(limited))
-  t.equal((limited as { retryAfterMs: number }).retryAfterMs, 2500, 'Retry-After in (decimal) seconds')
-  t.equal((mapApiFailure(policy, 'GET /x', failure(429)) as { retryAfterMs: number }).retryAfterMs, 1500, 'the default pause')
+  t.equal((limited as RateLimitedError).retryAfterMs, 2500, 'Retry-After in (decimal) seconds')
+  t.equal((mapApiFailure(policy, 'GET /x', failure(429)) as RateLimitedError).retryAfterMs, 1500, 'the default pause')
   for (const status of [401, 403]) {
     const err = mapApiFailure(policy, 'GET /x', failure(status)) as Error & { code: string }
     t.equal(err.code, 'WEBHOOK_PULL_UNAUTHORIZED')
@@ -38,7 +38,7 @@ t.test('mapApiFailure: gone, rate limited, permanent or retried, by status', asy
     t.ok(err.cause instanceof Error, 'the cause is kept')
   }
   const own = mapApiFailure({ ...policy, rateLimitMs: (f) => f.header('x-left') === '0' ? 9000 : undefined }, 'GET /x', failure(403, { 'x-left': '0' }))
-  t.equal((own as { retryAfterMs: number }).retryAfterMs, 9000, "a provider's own signal wins over its status")
+  t.equal((own as RateLimitedError).retryAfterMs, 9000, "a provider's own signal wins over its status")
 })
 
 t.test('retryAfterMs and timeMs read what providers send', async (t) => {
