@@ -75,8 +75,8 @@ function consumer (t: Test, name: string, overrides: Record<string, string>, shi
   }
   cpSync(join(root, 'test/fixtures/consumer/consumer.ts'), join(dir, 'consumer.ts'))
   for (const [file, text] of Object.entries(shims)) writeFileSync(join(dir, file), text)
-  // What a new user copies: the samples of the README, the testing page and the provider and worker recipes, as shipped, with the docs' prelude.
-  const samples = tsSamples(unpacked, ['README.md', 'docs/testing.md', 'docs/providers.md', 'docs/worker.md'])
+  // What a new user copies: the samples of the README, the testing page, the provider and worker recipes and the pull helpers' setups, as shipped, with the docs' prelude.
+  const samples = tsSamples(unpacked, ['README.md', 'docs/testing.md', 'docs/providers.md', 'docs/worker.md', 'docs/pull-stripe.md', 'docs/pull-github.md', 'docs/pull-shopify.md'])
   t.ok(samples.length >= 20, `${samples.length} samples copied from the README and the docs`)
   for (const sample of samples) writeFileSync(join(dir, sampleFile(sample)), sample.code + 'export {}\n')
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
