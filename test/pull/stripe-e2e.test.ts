@@ -1,25 +1,14 @@
 import t from 'tap'
 import type { Test } from 'tap'
-import Stripe from 'stripe'
 import { providers } from '../../providers/index.js'
 import { createDeadLetters, createPoller, safeJobId, type WebhookEvent, type WorkerContext } from '../../worker/index.js'
 import { stripePull, stripePoll, type PulledState, type StripeClient } from '../../pull/index.js'
-import { createFakeStripe, type FakeStripe, type StripeEvent } from '../../scripts/fakes/stripe-api.mjs'
+import type { StripeEvent } from '../../scripts/fakes/stripe-api.mjs'
 import { queueFixture, startWorker, waitFor, sleep, type QueueFixture } from '../helpers/worker.js'
 import { buildApp, signed } from '../helpers/webhook.js'
+import { fakeStripe, sdk } from '../helpers/stripe.js'
 
 t.setTimeout(28_000)
-
-async function fakeStripe (t: Test): Promise<FakeStripe> {
-  const fake = createFakeStripe()
-  await fake.listen()
-  t.teardown(() => fake.close())
-  return fake
-}
-
-function sdk (fake: FakeStripe, key = fake.apiKey): Stripe {
-  return new Stripe(key, { host: '127.0.0.1', port: fake.port, protocol: 'http', maxNetworkRetries: 0 })
-}
 
 /** A job as the Stripe route makes it. */
 function job (event: StripeEvent, origin: WebhookEvent['origin'] = 'webhook'): WebhookEvent {

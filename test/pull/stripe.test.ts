@@ -1,27 +1,15 @@
 import t from 'tap'
-import type { Test } from 'tap'
 import Stripe from 'stripe'
 import { pino } from 'pino'
 import type { WebhookEvent } from '../../core/event.js'
 import type { WorkerContext } from '../../worker/options.js'
 import type { PollContext } from '../../poller/poll-page.js'
 import { stripePull, stripePoll, STRIPE_PULLED_KINDS, type StripeClient } from '../../pull/index.js'
-import { createFakeStripe, eventPrefix, STRIPE_PATHS, type FakeStripe, type StripeEvent } from '../../scripts/fakes/stripe-api.mjs'
+import { eventPrefix, STRIPE_PATHS, type StripeEvent } from '../../scripts/fakes/stripe-api.mjs'
 import { captureLogs } from '../helpers/webhook.js'
+import { fakeStripe, sdk } from '../helpers/stripe.js'
 
 t.setTimeout(25_000)
-
-async function fakeStripe (t: Test): Promise<FakeStripe> {
-  const fake = createFakeStripe()
-  await fake.listen()
-  t.teardown(() => fake.close())
-  return fake
-}
-
-/** The official SDK pointed at the fake. */
-function sdk (fake: FakeStripe, key = fake.apiKey, maxNetworkRetries = 0): Stripe {
-  return new Stripe(key, { host: '127.0.0.1', port: fake.port, protocol: 'http', maxNetworkRetries })
-}
 
 // The real SDK instance is assignable to the structural interface the helpers take.
 const typeCheck: StripeClient = new Stripe('sk_test_types')
